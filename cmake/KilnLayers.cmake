@@ -1,0 +1,42 @@
+# One library target per layer (DESIGN.md section 1). Each layer's headers are reachable as
+# "kiln/<layer>/..." only through an include folder made for that layer in the build tree, and
+# only targets that link the layer get that folder: a layer that includes a header of a layer
+# above it fails to compile.
+set(KILN_INCLUDE_ROOT ${CMAKE_BINARY_DIR}/include)
+
+function(kiln_layer name)
+  cmake_parse_arguments(L "" "" "SOURCES;DEPS;ISA_SOURCES;CUDA_SOURCES" ${ARGN})
+  set(inc ${KILN_INCLUDE_ROOT}/${name})
+  file(MAKE_DIRECTORY ${inc}/kiln)
+  if(NOT EXISTS ${inc}/kiln/${name})
+    file(CREATE_LINK ${CMAKE_CURRENT_SOURCE_DIR} ${inc}/kiln/${name} SYMBOLIC)
+  endif()
+  set(srcs ${L_SOURCES})
+  if(KILN_HAVE_CUDA)
+    list(APPEND srcs ${L_CUDA_SOURCES})
+  endif()
+  add_library(kiln_${name} STATIC ${srcs})
+  target_include_directories(kiln_${name} PUBLIC ${inc})
+  target_link_libraries(kiln_${name} PUBLIC ${L_DEPS})
+  if(KILN_HAVE_CUDA)
+    target_compile_definitions(kiln_${name} PUBLIC KILN_HAVE_CUDA=1)
+  endif()
+  # ISA_SOURCES are compiled three times (baseline, AVX2+FMA, AVX-512) with KILN_ISA naming the
+  # namespace each copy lives in; kernels/cpu/isa.h picks one at run time.
+  if(L_ISA_SOURCES)
+    foreach(isa baseline avx2 avx512)
+      add_library(kiln_${name}_${isa} OBJECT ${L_ISA_SOURCES})
+      target_include_directories(kiln_${name}_${isa} PRIVATE ${inc})
+      target_link_libraries(kiln_${name}_${isa} PRIVATE ${L_DEPS})
+      target_compile_definitions(kiln_${name}_${isa} PRIVATE KILN_ISA=${isa})
+      if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+        if(isa STREQUAL "avx2")
+          target_compile_options(kiln_${name}_${isa} PRIVATE -mavx2 -mfma -mf16c)
+        elseif(isa STREQUAL "avx512")
+          target_compile_options(kiln_${name}_${isa} PRIVATE -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -mavx2 -mprefer-vector-width=512)
+        endif()
+      endif()
+      target_sources(kiln_${name} PRIVATE $<TARGET_OBJECTS:kiln_${name}_${isa}>)
+    endforeach()
+  endif()
+endfunction()

@@ -1,0 +1,49 @@
+#pragma once
+// Test support: golden fixtures and tensor comparison.
+//
+// Golden fixtures are written once by tools/golden/*.py with Debian's python3-torch and committed
+// under tests/fixtures/<name>.safetensors (a JSON header of name -> dtype, shape, offsets, then
+// raw little-endian data). Tests read them here and never need PyTorch.
+#include <map>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "kiln/tensor/ops.h"
+
+namespace kiln::test {
+
+// All tensors of tests/fixtures/<name>.safetensors, by name.
+std::map<std::string, Tensor> load_fixture(const std::string& name);
+
+// Scalar value of a 1-element fixture tensor (for op parameters stored beside the data).
+double fixture_scalar(const std::map<std::string, Tensor>& f, const std::string& key);
+
+// Tolerances PyTorch's testing uses by default, per dtype.
+struct Tol {
+  double rtol, atol;
+};
+Tol default_tol(DType d);
+
+// Compares values (in f64) and shape; on failure reports the worst element's index and values.
+::testing::AssertionResult tensors_close(const Tensor& actual, const Tensor& expected, double rtol, double atol);
+::testing::AssertionResult tensors_close(const Tensor& actual, const Tensor& expected);  // default_tol(actual)
+// Exact equality of values and shape (integers, indices, bools).
+::testing::AssertionResult tensors_equal(const Tensor& actual, const Tensor& expected);
+
+// The same values as t in a non-contiguous layout (every other element of a wider buffer).
+Tensor make_noncontiguous(const Tensor& t);
+
+// Evaluates an expression expecting kiln::Error whose message contains `needle`.
+#define EXPECT_KILN_ERROR(stmt, needle)                                                       \
+  do {                                                                                        \
+    try {                                                                                     \
+      (void)(stmt);                                                                           \
+      ADD_FAILURE() << "expected kiln::Error containing \"" << (needle) << "\" from " #stmt;  \
+    } catch (const ::kiln::Error& e__) {                                                      \
+      EXPECT_NE(std::string(e__.what()).find(needle), std::string::npos)                      \
+          << "message was: " << e__.what();                                                   \
+    }                                                                                         \
+  } while (0)
+
+}  // namespace kiln::test
