@@ -1,4 +1,17 @@
 #pragma once
 // Everything of the tensor layer in one include.
+#include "kiln/tensor/conv.h"
 #include "kiln/tensor/creation.h"
+#include "kiln/tensor/elementwise.h"
+#include "kiln/tensor/grid_sample.h"
+#include "kiln/tensor/indexing.h"
+#include "kiln/tensor/interpolate.h"
+#include "kiln/tensor/linalg.h"
+#include "kiln/tensor/norm.h"
+#include "kiln/tensor/pool.h"
+#include "kiln/tensor/random.h"
+#include "kiln/tensor/reduce.h"
+#include "kiln/tensor/shape_ops.h"
+#include "kiln/tensor/softmax.h"
+#include "kiln/tensor/sort.h"
 #include "kiln/tensor/tensor.h"

@@ -1,4 +1,4 @@
-// ISA source (Note [ISA dispatch]): compiled once per instruction set.
+// Compiled once per instruction set (Note [ISA dispatch] in kernels/cpu/isa.h).
 #include "kiln/kernels/cpu/copy.h"
 
 #include <cstring>

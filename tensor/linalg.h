@@ -1,0 +1,3 @@
+#pragma once
+// (filled by the linalg work)
+#include "kiln/tensor/tensor.h"

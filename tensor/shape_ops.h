@@ -1,0 +1,3 @@
+#pragma once
+// (filled by the shape_ops work)
+#include "kiln/tensor/tensor.h"

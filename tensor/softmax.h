@@ -1,0 +1,3 @@
+#pragma once
+// (filled by the softmax work)
+#include "kiln/tensor/tensor.h"

@@ -1,0 +1,3 @@
+#pragma once
+// (filled by the sort work)
+#include "kiln/tensor/tensor.h"
