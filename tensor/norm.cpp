@@ -200,13 +200,17 @@ NormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& m
   const int64_t M = mean.numel();
   KILN_CHECK((M == 0 && x.numel() == 0) || (M > 0 && x.numel() % M == 0), op, ": mean has ", M,
              " elements, which does not divide the input's ", x.numel());
-  const int64_t N = M > 0 ? x.numel() / M : 0;
-  // The normalized dims: the fewest trailing dims of x holding N elements (weight's shape when given).
+  // The normalized dims: weight's shape when given, else the fewest trailing dims of x holding
+  // numel / M elements.
   Shape pshape;
+  int64_t N;
   if (weight.defined()) {
-    KILN_CHECK(weight.numel() == N, op, ": weight has ", weight.numel(), " elements, expected ", N);
     pshape = weight.shape();
+    N = weight.numel();
+    KILN_CHECK(M * N == x.numel(), op, ": weight has ", N, " elements, but the input has ", x.numel(),
+               " elements for ", M, " rows");
   } else {
+    N = M > 0 ? x.numel() / M : (x.dim() > 0 ? x.size(-1) : 1);
     int64_t p = 1;
     int d = x.dim();
     while (d > 0 && (p != N || d == x.dim())) p *= x.size(--d);
