@@ -199,12 +199,14 @@ void layer_norm_forward(DType dtype, const void* x, const void* w, const void* b
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = X + r * N;
         T* yr = Y + r * N;
+        // One read for the statistics: sums shifted by the row's first value (Note [Deterministic
+        // norm statistics]); the row is then still in cache for the output pass.
+        const T k = N > 0 ? xr[0] : T(0);
         T s1, s2;
-        // Two reads of a row that sits in cache: the mean first, then the centred sum of squares.
-        lanes_shifted<T>(xr, T(0), xr, T(0), N, s1, s2);
-        const T mu = N > 0 ? s1 / T(N) : T(0);
-        lanes_shifted<T>(xr, mu, xr, mu, N, s1, s2);
-        const T var = N > 0 ? s2 / T(N) : T(0);
+        lanes_shifted<T>(xr, k, xr, k, N, s1, s2);
+        const T m1 = N > 0 ? s1 / T(N) : T(0);
+        const T mu = k + m1;
+        const T var = N > 0 ? std::max(T(0), s2 / T(N) - m1 * m1) : T(0);
         const T rs = T(1) / std::sqrt(var + T(eps));
         Mean[r] = mu;
         Rstd[r] = rs;

@@ -8,6 +8,13 @@
 // Sums and maxima use fixed lane arrays (kLanes<C> partial values combined in lane order), which
 // the compiler turns into vector registers without reassociating float additions, and which keep
 // the result independent of the thread count (a row is always processed by one thread).
+// Let GCC if-convert the float compares of the exp/max loops into vector selects: with the default
+// -ftrapping-math it keeps them as branches (a compare may raise an FP exception flag), which
+// blocks vectorisation. kiln never reads FP exception flags. Placed before the includes so every
+// function of this file has the same options (mixed options block inlining).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "kiln/kernels/cpu/softmax.h"
 
 #include <algorithm>
@@ -27,7 +34,8 @@ namespace {
 // 88.37, NaN stays NaN.
 inline float vexp(float x) {
   constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer in the low bits
-  float xc = std::min(std::max(x, -87.33f), 88.37f);
+  float xc = x < -87.33f ? -87.33f : x;
+  xc = xc > 88.37f ? 88.37f : xc;
   float t = xc * 1.44269504088896341f + kMagic;
   float n = t - kMagic;
   int32_t ni = std::bit_cast<int32_t>(t) - std::bit_cast<int32_t>(kMagic);
@@ -121,8 +129,8 @@ void forward_rows(const C* x, C* y, int64_t rows, int64_t D, bool log) {
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1));
   kiln::cpu::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const C* xr = x + r * D;
-      C* yr = y + r * D;
+      const C* KILN_RESTRICT xr = x + r * D;
+      C* KILN_RESTRICT yr = y + r * D;
       C m, s;
       row_max_sum(xr, D, m, s);
       if (log) {
