@@ -237,4 +237,72 @@ NormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& m
   return {};
 }
 
+namespace {
+void check_groups(const Tensor& x, int64_t G, const char* op) {
+  KILN_CHECK(x.dim() >= 2, op, ": input must have at least 2 dims [N, C, ...], got shape ", x.shape());
+  KILN_CHECK(G > 0, op, ": num_groups must be positive, got ", G);
+  KILN_CHECK(x.size(1) % G == 0, op, ": number of channels ", x.size(1), " is not divisible by num_groups ", G);
+}
+}  // namespace
+
+GroupNormResult group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "group_norm";
+  nn_detail::check_float(x, op, "x");
+  check_groups(x, num_groups, op);
+  int64_t N, C, S;
+  nchs(x.shape(), N, C, S);
+  check_param(weight, C, op, "weight", x);
+  check_param(bias, C, op, "bias", x);
+  KILN_CHECK(eps >= 0, op, ": eps must be non-negative, got ", eps);
+  switch (x.device().type) {
+    case DeviceType::CPU: {
+      Tensor xc = nn_detail::to_compute(x);
+      const DType cd = xc.dtype();
+      Tensor wc = weight.defined() ? nn_detail::contiguous_as(weight, cd) : Tensor();
+      Tensor bc = bias.defined() ? nn_detail::contiguous_as(bias, cd) : Tensor();
+      Tensor y = empty(x.shape(), cd), mean = empty({N, num_groups}, cd), rstd = empty({N, num_groups}, cd);
+      cpu::group_norm_forward(cd, xc.data_ptr(), wc.defined() ? wc.data_ptr() : nullptr,
+                              bc.defined() ? bc.data_ptr() : nullptr, y.data_ptr(), mean.data_ptr(), rstd.data_ptr(), N,
+                              C, S, num_groups, eps);
+      return {y.to(x.dtype()), mean, rstd};
+    }
+    case DeviceType::CUDA: unsupported_device(op, x.device());
+  }
+  return {};
+}
+
+NormGrads group_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                              int64_t num_groups, const Tensor& weight) {
+  const char* op = "group_norm_backward";
+  nn_detail::check_float(dy, op, "dy");
+  nn_detail::check_float(x, op, "x");
+  nn_detail::check_float(mean, op, "mean");
+  nn_detail::check_float(rstd, op, "rstd");
+  check_groups(x, num_groups, op);
+  KILN_CHECK(dy.shape() == x.shape(), op, ": dy has shape ", dy.shape(), " but x has shape ", x.shape());
+  int64_t N, C, S;
+  nchs(x.shape(), N, C, S);
+  check_param(weight, C, op, "weight", x);
+  for (const Tensor* t : {&mean, &rstd})
+    KILN_CHECK(t->numel() == N * num_groups, op, ": mean / rstd have ", t->numel(), " elements, expected N * G = ",
+               N * num_groups);
+  for (const Tensor* t : {&x, &mean, &rstd}) check_same_device(dy, *t, op);
+  switch (x.device().type) {
+    case DeviceType::CPU: {
+      const DType cd = nn_detail::compute_dtype(x.dtype());
+      Tensor xc = nn_detail::to_compute(x), gc = dy.to(cd).contiguous();
+      Tensor mc = nn_detail::contiguous_as(mean, cd), rc = nn_detail::contiguous_as(rstd, cd);
+      Tensor wc = weight.defined() ? nn_detail::contiguous_as(weight, cd) : Tensor();
+      Tensor dx = empty(x.shape(), cd), dw = empty({C}, cd), db = empty({C}, cd);
+      cpu::group_norm_backward(cd, gc.data_ptr(), xc.data_ptr(), mc.data_ptr(), rc.data_ptr(),
+                               wc.defined() ? wc.data_ptr() : nullptr, dx.data_ptr(), dw.data_ptr(), db.data_ptr(), N, C,
+                               S, num_groups);
+      const DType pd = weight.defined() ? weight.dtype() : x.dtype();
+      return {dx.to(x.dtype()), dw.to(pd), db.to(pd)};
+    }
+    case DeviceType::CUDA: unsupported_device(op, x.device());
+  }
+  return {};
+}
+
 }  // namespace kiln

@@ -56,4 +56,20 @@ LayerNormResult layer_norm(const Tensor& x, const Shape& normalized_shape, const
 NormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                               const Tensor& weight = {});
 
+struct GroupNormResult {
+  Tensor y;     // x's shape and dtype
+  Tensor mean;  // [N, G]
+  Tensor rstd;  // [N, G]: 1 / sqrt(biased var + eps)
+};
+
+// Group norm of x [N, C, *] (rank >= 2) with num_groups groups of C / num_groups consecutive
+// channels (C must be divisible by it); statistics per sample and group over its channels and
+// trailing dims; weight and bias are [C] or absent: y = (x - mean) * rstd * weight[c] + bias[c].
+GroupNormResult group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
+                           double eps = 1e-5);
+
+// Gradients of group_norm from dy (x's shape), x, the forward's mean and rstd, and weight (or absent).
+NormGrads group_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                              int64_t num_groups, const Tensor& weight = {});
+
 }  // namespace kiln

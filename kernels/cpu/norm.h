@@ -30,6 +30,15 @@ KILN_DECLARE_ISA_FN(void, layer_norm_forward, kiln::DType dtype, const void* x, 
 // w may be null (ones). dw / db may be null (not computed).
 KILN_DECLARE_ISA_FN(void, layer_norm_backward, kiln::DType dtype, const void* dy, const void* x, const void* mean,
                     const void* rstd, const void* w, void* dx, void* dw, void* db, int64_t M, int64_t N)
+// Group norm over x [N, C, S] with G groups of C / G channels: statistics per (n, group) over its
+// C / G * S contiguous values; y = (x - mean) * rstd * w[c] + b[c] (w, b may be null). mean and
+// rstd are [N, G] of the same dtype.
+KILN_DECLARE_ISA_FN(void, group_norm_forward, kiln::DType dtype, const void* x, const void* w, const void* b,
+                    void* y, void* mean, void* rstd, int64_t N, int64_t C, int64_t S, int64_t G, double eps)
+// dx, and dw / db ([C], always written) of group norm; w may be null (ones).
+KILN_DECLARE_ISA_FN(void, group_norm_backward, kiln::DType dtype, const void* dy, const void* x, const void* mean,
+                    const void* rstd, const void* w, void* dx, void* dw, void* db, int64_t N, int64_t C, int64_t S,
+                    int64_t G)
 
 namespace kiln::cpu {
 inline void batch_norm_stats(DType dtype, const void* x, int64_t N, int64_t C, int64_t S, double* mean, double* var) {
@@ -54,5 +63,14 @@ inline void layer_norm_forward(DType dtype, const void* x, const void* w, const 
 inline void layer_norm_backward(DType dtype, const void* dy, const void* x, const void* mean, const void* rstd,
                                 const void* w, void* dx, void* dw, void* db, int64_t M, int64_t N) {
   KILN_ISA_CALL(layer_norm_backward, dtype, dy, x, mean, rstd, w, dx, dw, db, M, N);
+}
+inline void group_norm_forward(DType dtype, const void* x, const void* w, const void* b, void* y, void* mean,
+                               void* rstd, int64_t N, int64_t C, int64_t S, int64_t G, double eps) {
+  KILN_ISA_CALL(group_norm_forward, dtype, x, w, b, y, mean, rstd, N, C, S, G, eps);
+}
+inline void group_norm_backward(DType dtype, const void* dy, const void* x, const void* mean, const void* rstd,
+                                const void* w, void* dx, void* dw, void* db, int64_t N, int64_t C, int64_t S,
+                                int64_t G) {
+  KILN_ISA_CALL(group_norm_backward, dtype, dy, x, mean, rstd, w, dx, dw, db, N, C, S, G);
 }
 }  // namespace kiln::cpu

@@ -193,10 +193,91 @@ std::vector<OpRow> make_rows() {
     r.differentiable = true;
     rows.push_back(r);
   }
+
+  // Group norm: inputs x, weight, bias, dy and a [G] tensor whose size gives the number of groups.
+  struct GnCase {
+    Shape x;
+    int64_t G;
+  };
+  const std::vector<GnCase> gn = {{{2, 4}, 2}, {{1, 1, 1}, 1}, {{3, 6, 5}, 3}, {{0, 4, 3}, 4}, {{2, 6, 4, 5}, 2},
+                                  {{4, 8, 33, 5}, 4}};
+  for (int what = -1; what < 3; ++what) {
+    OpRow r;
+    r.name = what < 0 ? "group_norm" : std::string("group_norm_backward_") + names[what];
+    for (const auto& c : gn) r.cases.push_back({c.x, Shape{c.x[1]}, Shape{c.x[1]}, c.x, Shape{c.G}});
+    r.make = [](const std::vector<Shape>& s, DType dt, uint64_t seed) {
+      std::vector<Tensor> in;
+      for (int i = 0; i < 4; ++i) in.push_back(random_tensor(s[size_t(i)], dt, Domain::any, seed * 13 + uint64_t(i)));
+      in.push_back(zeros(s[4]));  // only its size matters: the number of groups
+      return in;
+    };
+    r.check_noncontiguous = true;
+    r.run = [what](const std::vector<Tensor>& in) {
+      const int64_t G = in[4].size(0);
+      auto f = group_norm(in[0], G, in[1], in[2], kEps);
+      if (what < 0) return f.y;
+      auto g = group_norm_backward(in[3], in[0], f.mean, f.rstd, G, in[1]);
+      return what == 0 ? g.dx : what == 1 ? g.dweight : g.dbias;
+    };
+    r.ref = [what](const std::vector<Ref>& in) {
+      const Ref &x = in[0], &w = in[1], &b = in[2], &dy = in[3];
+      const int64_t N = x.shape[0], C = x.shape[1], G = in[4].shape[0];
+      const int64_t S = N * C > 0 ? x.numel() / (N * C) : 0, Dg = C / G, L = Dg * S;
+      Ref y(x.shape), dx(x.shape), dw(Shape{C}), db(Shape{C});
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t g = 0; g < G; ++g) {
+          const size_t base = size_t((n * C + g * Dg) * S);
+          double mu = 0, var = 0;
+          for (int64_t i = 0; i < L; ++i) mu += x.v[base + size_t(i)];
+          mu /= double(L);
+          for (int64_t i = 0; i < L; ++i) var += (x.v[base + size_t(i)] - mu) * (x.v[base + size_t(i)] - mu);
+          const double rs = 1.0 / std::sqrt(var / double(L) + kEps);
+          double sg = 0, sgx = 0;
+          for (int64_t i = 0; i < L; ++i) {
+            const size_t k = base + size_t(i);
+            const int64_t c = g * Dg + i / S;
+            const double xh = (x.v[k] - mu) * rs;
+            y.v[k] = xh * w.v[size_t(c)] + b.v[size_t(c)];
+            dw.v[size_t(c)] += dy.v[k] * xh;
+            db.v[size_t(c)] += dy.v[k];
+            sg += dy.v[k] * w.v[size_t(c)];
+            sgx += dy.v[k] * w.v[size_t(c)] * xh;
+          }
+          for (int64_t i = 0; i < L; ++i) {
+            const size_t k = base + size_t(i);
+            const int64_t c = g * Dg + i / S;
+            const double xh = (x.v[k] - mu) * rs;
+            dx.v[k] = rs * (dy.v[k] * w.v[size_t(c)] - sg / double(L) - xh * sgx / double(L));
+          }
+        }
+      return what < 0 ? y : what == 0 ? dx : what == 1 ? dw : db;
+    };
+    if (what < 0) r.dtypes = {DType::f32, DType::f64, DType::f16, DType::bf16};
+    r.tol = Tol{what < 0 ? 2e-2 : 1e-5, 3e-5};
+    r.differentiable = true;
+    rows.push_back(r);
+  }
   return rows;
 }
 
 static OpRegistrar reg(make_rows());
+
+TEST(GroupNorm, GoldenTorch) {
+  auto f = load_fixture("nn_norm");
+  for (std::string p : {"gn4", "gn3"}) {
+    SCOPED_TRACE(p);
+    const Tensor x = f.at(p + "_x"), w = f.at(p + "_w"), b = f.at(p + "_b");
+    const int64_t G = int64_t(fixture_scalar(f, p + "_groups"));
+    auto r = group_norm(x, G, w, b, 1e-5);
+    EXPECT_TRUE(tensors_close(r.y, f.at(p + "_y")));
+    EXPECT_TRUE(tensors_close(r.mean, f.at(p + "_mean")));
+    EXPECT_TRUE(tensors_close(r.rstd, f.at(p + "_rstd")));
+    auto g = group_norm_backward(f.at(p + "_dy"), x, r.mean, r.rstd, G, w);
+    EXPECT_TRUE(tensors_close(g.dx, f.at(p + "_dx")));
+    EXPECT_TRUE(tensors_close(g.dweight, f.at(p + "_dw")));
+    EXPECT_TRUE(tensors_close(g.dbias, f.at(p + "_db")));
+  }
+}
 
 TEST(BatchNorm, GoldenTrainAndEval) {
   auto f = load_fixture("nn_norm");
@@ -315,6 +396,11 @@ TEST(Norm, Misuse) {
   EXPECT_KILN_ERROR(layer_norm(x, Shape{}), "normalized_shape must not be empty");
   EXPECT_KILN_ERROR(layer_norm(x, {5}, zeros({4})), "weight has shape [4], expected normalized_shape [5]");
   EXPECT_KILN_ERROR(layer_norm(x, {2, 3, 4, 5}), "fewer dims");
+  EXPECT_KILN_ERROR(group_norm(x, 2), "number of channels 3 is not divisible by num_groups 2");
+  EXPECT_KILN_ERROR(group_norm(x, 0), "num_groups must be positive");
+  EXPECT_KILN_ERROR(group_norm(x, 3, zeros({4})), "weight has shape [4], expected [3]");
+  auto gr = group_norm(x, 3);
+  EXPECT_KILN_ERROR(group_norm_backward(x, x, gr.mean, gr.rstd, 1), "expected N * G = 4");
   auto r = layer_norm(x, {5});
   EXPECT_KILN_ERROR(layer_norm_backward(zeros({4, 3, 4}), x, r.mean, r.rstd), "dy has shape");
   EXPECT_KILN_ERROR(layer_norm_backward(x, x, zeros({7}), zeros({7})), "does not divide");

@@ -121,6 +121,18 @@ def gen_norm():
         out[f"{name}_x"], out[f"{name}_w"], out[f"{name}_b"] = x, w, b
         out[f"{name}_y"], out[f"{name}_mean"], out[f"{name}_rstd"] = y, mean, rstd
         out[f"{name}_dy"], out[f"{name}_dx"], out[f"{name}_dw"], out[f"{name}_db"] = dy, dx, dw, db
+    for name, shape, G in (("gn4", (3, 6, 4, 5), 3), ("gn3", (2, 4, 7), 2)):
+        x = torch.randn(*shape, dtype=D) * 2 + 1
+        C = shape[1]
+        w = torch.randn(C, dtype=D)
+        b = torch.randn(C, dtype=D)
+        N, HxW = shape[0], x[0, 0].numel()
+        y, mean, rstd = torch.native_group_norm(x, w, b, N, C, HxW, G, 1e-5)
+        dy = torch.randn_like(x)
+        _, (dx, dw, db) = grads(lambda a, ww, bb: F.group_norm(a, G, ww, bb, 1e-5), [x, w, b], dy)
+        out[f"{name}_x"], out[f"{name}_w"], out[f"{name}_b"], out[f"{name}_groups"] = x, w, b, G
+        out[f"{name}_y"], out[f"{name}_mean"], out[f"{name}_rstd"] = y, mean, rstd
+        out[f"{name}_dy"], out[f"{name}_dx"], out[f"{name}_dw"], out[f"{name}_db"] = dy, dx, dw, db
     common.save("nn_norm", out)
 
 

@@ -274,4 +274,92 @@ void layer_norm_backward(DType dtype, const void* dy, const void* x, const void*
   });
 }
 
+void group_norm_forward(DType dtype, const void* x, const void* w, const void* b, void* y, void* mean, void* rstd,
+                        int64_t N, int64_t C, int64_t S, int64_t G, double eps) {
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* X = static_cast<const T*>(x);
+    const T* Wt = static_cast<const T*>(w);
+    const T* B = static_cast<const T*>(b);
+    T* Y = static_cast<T*>(y);
+    T* Mean = static_cast<T*>(mean);
+    T* Rstd = static_cast<T*>(rstd);
+    const int64_t Dg = C / G, L = Dg * S;
+    kiln::cpu::parallel_for(0, N * G, std::max<int64_t>(1, kGrain / std::max<int64_t>(L, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* xr = X + r * L;
+        T* yr = Y + r * L;
+        const T k = L > 0 ? xr[0] : T(0);
+        T s1, s2;
+        lanes_shifted<T>(xr, k, xr, k, L, s1, s2);
+        const T m1 = L > 0 ? s1 / T(L) : T(0);
+        const T mu = k + m1;
+        const T rs = T(1) / std::sqrt((L > 0 ? std::max(T(0), s2 / T(L) - m1 * m1) : T(0)) + T(eps));
+        Mean[r] = mu;
+        Rstd[r] = rs;
+        const int64_t c0 = (r % G) * Dg;
+        for (int64_t j = 0; j < Dg; ++j) {
+          const T scale = rs * (Wt ? Wt[c0 + j] : T(1));
+          const T shift = (B ? B[c0 + j] : T(0)) - mu * scale;
+          const T* xc = xr + j * S;
+          T* yc = yr + j * S;
+          for (int64_t i = 0; i < S; ++i) yc[i] = xc[i] * scale + shift;
+        }
+      }
+    });
+  });
+}
+
+void group_norm_backward(DType dtype, const void* dy, const void* x, const void* mean, const void* rstd,
+                         const void* w, void* dx, void* dw, void* db, int64_t N, int64_t C, int64_t S, int64_t G) {
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* Gy = static_cast<const T*>(dy);
+    const T* X = static_cast<const T*>(x);
+    const T* Mean = static_cast<const T*>(mean);
+    const T* Rstd = static_cast<const T*>(rstd);
+    const T* Wt = static_cast<const T*>(w);
+    T* DX = static_cast<T*>(dx);
+    const int64_t Dg = C / G;
+    // Per (n, c): s1 = sum(dy), s2 = sum(dy * (x - mean[n, g])) (Note [Deterministic norm statistics]).
+    std::vector<T> s1(static_cast<size_t>(N * C)), s2(static_cast<size_t>(N * C));
+    kiln::cpu::parallel_for(0, N * G, std::max<int64_t>(1, kGrain / std::max<int64_t>(Dg * S, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T mu = Mean[r], rs = Rstd[r];
+        const int64_t c0 = (r % G) * Dg, n = r / G;
+        T sw1 = 0, sw2 = 0;  // sums over the group's channels weighted by w
+        for (int64_t j = 0; j < Dg; ++j) {
+          const int64_t row = n * C + c0 + j;
+          T a, bb;
+          lanes_shifted<T>(Gy + row * S, T(0), X + row * S, mu, S, a, bb);
+          s1[size_t(row)] = a;
+          s2[size_t(row)] = bb;
+          const T wc = Wt ? Wt[c0 + j] : T(1);
+          sw1 += wc * a;
+          sw2 += wc * bb;
+        }
+        const T M = T(Dg * S);
+        const T c2 = -rs * rs * rs * sw2 / M;
+        const T c3 = -c2 * mu - rs * sw1 / M;
+        for (int64_t j = 0; j < Dg; ++j) {
+          const int64_t row = n * C + c0 + j;
+          const T c1 = rs * (Wt ? Wt[c0 + j] : T(1));
+          const T* gr = Gy + row * S;
+          const T* xr = X + row * S;
+          T* o = DX + row * S;
+          for (int64_t i = 0; i < S; ++i) o[i] = c1 * gr[i] + c2 * xr[i] + c3;
+        }
+      }
+    });
+    T* DW = static_cast<T*>(dw);
+    T* DB = static_cast<T*>(db);
+    for (int64_t c = 0; c < C; ++c) DW[c] = T(0), DB[c] = T(0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        DW[c] += s2[size_t(n * C + c)] * Rstd[n * G + c / Dg];
+        DB[c] += s1[size_t(n * C + c)];
+      }
+  });
+}
+
 }  // namespace KILN_ISA_NAMESPACE
