@@ -1,0 +1,262 @@
+#include "kiln/kernels/cpu/pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+#include "kiln/kernels/cpu/parallel.h"
+
+namespace kiln::cpu {
+namespace {
+
+// Planes per parallel chunk: about 16K elements of work each.
+int64_t plane_grain(int64_t work_per_plane) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_plane)); }
+
+template <class F>
+void with_type(DType dtype, F&& f) {
+  if (dtype == DType::f64)
+    f(double{});
+  else
+    f(float{});
+}
+
+inline int64_t adaptive_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
+inline int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
+
+// Max over the window rows h0, h0+hs, ... < h1 and columns w0, w0+ws, ... < w1. As PyTorch, a
+// NaN replaces the running max (so the last NaN wins) and the index starts at the first position.
+template <class C>
+inline void window_max(const C* xp, int64_t W, int64_t h0, int64_t h1, int64_t hs, int64_t w0, int64_t w1,
+                       int64_t ws, C& best, int64_t& best_i) {
+  best = -std::numeric_limits<C>::infinity();
+  best_i = h0 * W + w0;
+  for (int64_t ih = h0; ih < h1; ih += hs) {
+    const C* row = xp + ih * W;
+    for (int64_t iw = w0; iw < w1; iw += ws) {
+      const C v = row[iw];
+      if (v > best || std::isnan(v)) {
+        best = v;
+        best_i = ih * W + iw;
+      }
+    }
+  }
+}
+
+// First index >= start that is start + k*step and >= 0.
+inline int64_t first_valid(int64_t start, int64_t step) {
+  if (start >= 0) return start;
+  return start + ((-start + step - 1) / step) * step;
+}
+
+}  // namespace
+
+void max_pool2d_forward(DType dtype, const void* x, void* y, int64_t* idx, int64_t planes, const Pool2dGeom& g) {
+  with_type(dtype, [&](auto tag) {
+    using C = decltype(tag);
+    const C* X = static_cast<const C*>(x);
+    C* Y = static_cast<C*>(y);
+    const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+    parallel_for(0, planes, plane_grain(out_plane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const C* xp = X + p * in_plane;
+        C* yp = Y + p * out_plane;
+        int64_t* ip = idx + p * out_plane;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int64_t hs = oh * g.sh - g.ph;
+          const int64_t h0 = first_valid(hs, g.dh);
+          const int64_t h1 = std::min(hs + (g.kh - 1) * g.dh + 1, g.H);
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const int64_t ws = ow * g.sw - g.pw;
+            const int64_t w0 = first_valid(ws, g.dw);
+            const int64_t w1 = std::min(ws + (g.kw - 1) * g.dw + 1, g.W);
+            C best;
+            int64_t bi;
+            window_max(xp, g.W, h0, h1, g.dh, w0, w1, g.dw, best, bi);
+            yp[oh * g.OW + ow] = best;
+            ip[oh * g.OW + ow] = bi;
+          }
+        }
+      }
+    });
+  });
+}
+
+bool max_pool2d_backward(DType dtype, const void* dy, const int64_t* idx, void* dx, int64_t planes,
+                         int64_t in_plane, int64_t out_plane) {
+  std::atomic<bool> ok{true};
+  with_type(dtype, [&](auto tag) {
+    using C = decltype(tag);
+    const C* G = static_cast<const C*>(dy);
+    C* D = static_cast<C*>(dx);
+    parallel_for(0, planes, plane_grain(in_plane + out_plane), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        C* dp = D + p * in_plane;
+        std::fill(dp, dp + in_plane, C(0));
+        const C* gp = G + p * out_plane;
+        const int64_t* ip = idx + p * out_plane;
+        for (int64_t o = 0; o < out_plane; ++o) {
+          const int64_t i = ip[o];
+          if (i < 0 || i >= in_plane) {
+            ok.store(false, std::memory_order_relaxed);
+            continue;
+          }
+          dp[i] += gp[o];
+        }
+      }
+    });
+  });
+  return ok.load();
+}
+
+namespace {
+// Window of output (oh, ow) for avg pooling, clipped as PyTorch: the padded window [hs, he) is
+// first cut to the padded input (its size is the count_include_pad divisor), then to the input.
+struct AvgWindow {
+  int64_t h0, h1, w0, w1;
+  double div;
+};
+inline AvgWindow avg_window(const Pool2dGeom& g, int64_t oh, int64_t ow, bool count_include_pad, int64_t divisor) {
+  int64_t hs = oh * g.sh - g.ph, ws = ow * g.sw - g.pw;
+  int64_t he = std::min(hs + g.kh, g.H + g.ph), we = std::min(ws + g.kw, g.W + g.pw);
+  const int64_t padded = (he - hs) * (we - ws);
+  hs = std::max<int64_t>(hs, 0);
+  ws = std::max<int64_t>(ws, 0);
+  he = std::min(he, g.H);
+  we = std::min(we, g.W);
+  double div = divisor > 0 ? double(divisor) : count_include_pad ? double(padded) : double((he - hs) * (we - ws));
+  return {hs, he, ws, we, div};
+}
+}  // namespace
+
+void avg_pool2d_forward(DType dtype, const void* x, void* y, int64_t planes, const Pool2dGeom& g,
+                        bool count_include_pad, int64_t divisor) {
+  with_type(dtype, [&](auto tag) {
+    using C = decltype(tag);
+    const C* X = static_cast<const C*>(x);
+    C* Y = static_cast<C*>(y);
+    const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+    parallel_for(0, planes, plane_grain(out_plane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const C* xp = X + p * in_plane;
+        C* yp = Y + p * out_plane;
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const AvgWindow a = avg_window(g, oh, ow, count_include_pad, divisor);
+            if (a.h0 >= a.h1 || a.w0 >= a.w1) {
+              yp[oh * g.OW + ow] = C(0);
+              continue;
+            }
+            C s = 0;
+            for (int64_t ih = a.h0; ih < a.h1; ++ih)
+              for (int64_t iw = a.w0; iw < a.w1; ++iw) s += xp[ih * g.W + iw];
+            yp[oh * g.OW + ow] = s / C(a.div);
+          }
+      }
+    });
+  });
+}
+
+void avg_pool2d_backward(DType dtype, const void* dy, void* dx, int64_t planes, const Pool2dGeom& g,
+                         bool count_include_pad, int64_t divisor) {
+  with_type(dtype, [&](auto tag) {
+    using C = decltype(tag);
+    const C* G = static_cast<const C*>(dy);
+    C* D = static_cast<C*>(dx);
+    const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+    parallel_for(0, planes, plane_grain(in_plane + out_plane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        C* dp = D + p * in_plane;
+        std::fill(dp, dp + in_plane, C(0));
+        const C* gp = G + p * out_plane;
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const AvgWindow a = avg_window(g, oh, ow, count_include_pad, divisor);
+            if (a.h0 >= a.h1 || a.w0 >= a.w1) continue;
+            const C v = gp[oh * g.OW + ow] / C(a.div);
+            for (int64_t ih = a.h0; ih < a.h1; ++ih)
+              for (int64_t iw = a.w0; iw < a.w1; ++iw) dp[ih * g.W + iw] += v;
+          }
+      }
+    });
+  });
+}
+
+void adaptive_avg_pool2d_forward(DType dtype, const void* x, void* y, int64_t planes, int64_t H, int64_t W,
+                                 int64_t OH, int64_t OW) {
+  with_type(dtype, [&](auto tag) {
+    using C = decltype(tag);
+    const C* X = static_cast<const C*>(x);
+    C* Y = static_cast<C*>(y);
+    parallel_for(0, planes, plane_grain(H * W + OH * OW), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const C* xp = X + p * H * W;
+        C* yp = Y + p * OH * OW;
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const int64_t h0 = adaptive_start(oh, H, OH), h1 = adaptive_end(oh, H, OH);
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const int64_t w0 = adaptive_start(ow, W, OW), w1 = adaptive_end(ow, W, OW);
+            C s = 0;
+            for (int64_t ih = h0; ih < h1; ++ih)
+              for (int64_t iw = w0; iw < w1; ++iw) s += xp[ih * W + iw];
+            yp[oh * OW + ow] = s / C((h1 - h0) * (w1 - w0));
+          }
+        }
+      }
+    });
+  });
+}
+
+void adaptive_avg_pool2d_backward(DType dtype, const void* dy, void* dx, int64_t planes, int64_t H, int64_t W,
+                                  int64_t OH, int64_t OW) {
+  with_type(dtype, [&](auto tag) {
+    using C = decltype(tag);
+    const C* G = static_cast<const C*>(dy);
+    C* D = static_cast<C*>(dx);
+    parallel_for(0, planes, plane_grain(H * W + OH * OW), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        C* dp = D + p * H * W;
+        std::fill(dp, dp + H * W, C(0));
+        const C* gp = G + p * OH * OW;
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const int64_t h0 = adaptive_start(oh, H, OH), h1 = adaptive_end(oh, H, OH);
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const int64_t w0 = adaptive_start(ow, W, OW), w1 = adaptive_end(ow, W, OW);
+            const C v = gp[oh * OW + ow] / C((h1 - h0) * (w1 - w0));
+            for (int64_t ih = h0; ih < h1; ++ih)
+              for (int64_t iw = w0; iw < w1; ++iw) dp[ih * W + iw] += v;
+          }
+        }
+      }
+    });
+  });
+}
+
+void adaptive_max_pool2d_forward(DType dtype, const void* x, void* y, int64_t* idx, int64_t planes, int64_t H,
+                                 int64_t W, int64_t OH, int64_t OW) {
+  with_type(dtype, [&](auto tag) {
+    using C = decltype(tag);
+    const C* X = static_cast<const C*>(x);
+    C* Y = static_cast<C*>(y);
+    parallel_for(0, planes, plane_grain(H * W + OH * OW), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const C* xp = X + p * H * W;
+        C* yp = Y + p * OH * OW;
+        int64_t* ip = idx + p * OH * OW;
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const int64_t h0 = adaptive_start(oh, H, OH), h1 = adaptive_end(oh, H, OH);
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const int64_t w0 = adaptive_start(ow, W, OW), w1 = adaptive_end(ow, W, OW);
+            C best;
+            int64_t bi;
+            window_max(xp, W, h0, h1, 1, w0, w1, 1, best, bi);
+            yp[oh * OW + ow] = best;
+            ip[oh * OW + ow] = bi;
+          }
+        }
+      }
+    });
+  });
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,365 @@
+// Batch norm and layer norm kernels, compiled once per instruction set (Note [ISA dispatch]).
+//
+// Note [Deterministic norm statistics]
+// Every partial sum is computed by exactly one thread over a fixed range of values (one (n, c)
+// row of batch norm, one fixed chunk of rows of layer norm's column sums), with fixed lane
+// arrays inside, and partials are combined serially in index order. The result therefore does
+// not depend on the number of threads. Batch norm statistics use the shifted-data formulas
+// (sums of x - K and (x - K)^2 with K = the channel's first value), which avoid the cancellation
+// of sum(x^2) - sum(x)^2 when the mean is large compared with the spread, in one read of x.
+#include "kiln/kernels/cpu/norm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kiln/kernels/cpu/parallel.h"
+
+namespace KILN_ISA_NAMESPACE {
+namespace {
+
+template <class C> constexpr int kLanes = int(64 / sizeof(C));
+constexpr int64_t kGrain = 16384;        // elements of work per parallel chunk
+constexpr int64_t kChunkRowsS1 = 256;    // batch norm with S == 1: rows of [N, C] per partial
+
+template <class F>
+void with_type(DType dtype, F&& f) {
+  if (dtype == DType::f64)
+    f(double{});
+  else
+    f(float{});
+}
+
+// sum(a - k) and sum((a - k) * (b - kb)) over n values, lanes combined in order. With b == a,
+// kb == k this gives the shifted sums of squares.
+template <class C>
+void lanes_shifted(const C* a, C k, const C* b, C kb, int64_t n, C& s1, C& s2) {
+  constexpr int L = kLanes<C>;
+  C l1[L] = {}, l2[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int j = 0; j < L; ++j) {
+      const C d = a[i + j] - k;
+      l1[j] += d;
+      l2[j] += d * (b[i + j] - kb);
+    }
+  for (; i < n; ++i) {
+    const C d = a[i] - k;
+    l1[0] += d;
+    l2[0] += d * (b[i] - kb);
+  }
+  s1 = 0, s2 = 0;
+  for (int j = 0; j < L; ++j) s1 += l1[j], s2 += l2[j];
+}
+
+// Per-channel sums over [N, C, S] of (a - ka[c]) and (a - ka[c]) * (b - kb[c]), in double.
+// Used by the statistics (a = b = x, shift K) and by the backward reduction (a = dy, ka = 0,
+// b = x, kb = mean).
+template <class C>
+void channel_sums(const C* a, const C* b, int64_t N, int64_t Cn, int64_t S, const C* ka, const C* kb, double* s1,
+                  double* s2) {
+  std::fill(s1, s1 + Cn, 0.0);
+  std::fill(s2, s2 + Cn, 0.0);
+  if (N == 0 || S == 0) return;
+  if (S == 1) {
+    // Channels are the contiguous dim: fixed chunks of rows, partials [chunk][C], combined in order.
+    const int64_t chunks = kiln::cpu::num_chunks(N, kChunkRowsS1);
+    std::vector<C> p1(static_cast<size_t>(chunks * Cn), C(0)), p2(static_cast<size_t>(chunks * Cn), C(0));
+    kiln::cpu::parallel_chunks(N, kChunkRowsS1, [&](int64_t ci, int64_t n0, int64_t n1) {
+      C* q1 = p1.data() + ci * Cn;
+      C* q2 = p2.data() + ci * Cn;
+      for (int64_t n = n0; n < n1; ++n) {
+        const C* ar = a + n * Cn;
+        const C* br = b + n * Cn;
+        for (int64_t c = 0; c < Cn; ++c) {
+          const C d = ar[c] - ka[c];
+          q1[c] += d;
+          q2[c] += d * (br[c] - kb[c]);
+        }
+      }
+    });
+    for (int64_t ci = 0; ci < chunks; ++ci)
+      for (int64_t c = 0; c < Cn; ++c) s1[c] += double(p1[size_t(ci * Cn + c)]), s2[c] += double(p2[size_t(ci * Cn + c)]);
+    return;
+  }
+  std::vector<double> r1(static_cast<size_t>(N * Cn)), r2(static_cast<size_t>(N * Cn));
+  kiln::cpu::parallel_for(0, N * Cn, std::max<int64_t>(1, kGrain / S), [&](int64_t r0, int64_t re) {
+    for (int64_t r = r0; r < re; ++r) {
+      const int64_t c = r % Cn;
+      C v1, v2;
+      lanes_shifted(a + r * S, ka[c], b + r * S, kb[c], S, v1, v2);
+      r1[size_t(r)] = double(v1);
+      r2[size_t(r)] = double(v2);
+    }
+  });
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < Cn; ++c) s1[c] += r1[size_t(n * Cn + c)], s2[c] += r2[size_t(n * Cn + c)];
+}
+
+// out = p[c] * u + q[c] * v + r[c] over [N, C, S] (v may be null).
+template <class C>
+void channel_affine(const C* u, const C* v, C* out, int64_t N, int64_t Cn, int64_t S, const double* p,
+                    const double* q, const double* r) {
+  if (N == 0 || S == 0 || Cn == 0) return;
+  std::vector<C> pc(static_cast<size_t>(Cn)), qc(static_cast<size_t>(Cn)), rc(static_cast<size_t>(Cn));
+  for (int64_t c = 0; c < Cn; ++c) pc[size_t(c)] = C(p[c]), qc[size_t(c)] = q ? C(q[c]) : C(0), rc[size_t(c)] = C(r[c]);
+  if (S == 1) {
+    kiln::cpu::parallel_for(0, N, std::max<int64_t>(1, kGrain / Cn), [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        const C* ur = u + n * Cn;
+        C* o = out + n * Cn;
+        if (v) {
+          const C* vr = v + n * Cn;
+          for (int64_t c = 0; c < Cn; ++c) o[c] = pc[size_t(c)] * ur[c] + qc[size_t(c)] * vr[c] + rc[size_t(c)];
+        } else {
+          for (int64_t c = 0; c < Cn; ++c) o[c] = pc[size_t(c)] * ur[c] + rc[size_t(c)];
+        }
+      }
+    });
+    return;
+  }
+  kiln::cpu::parallel_for(0, N * Cn, std::max<int64_t>(1, kGrain / S), [&](int64_t r0, int64_t re) {
+    for (int64_t row = r0; row < re; ++row) {
+      const int64_t c = row % Cn;
+      const C pp = pc[size_t(c)], qq = qc[size_t(c)], rr = rc[size_t(c)];
+      const C* ur = u + row * S;
+      C* o = out + row * S;
+      if (v) {
+        const C* vr = v + row * S;
+        for (int64_t i = 0; i < S; ++i) o[i] = pp * ur[i] + qq * vr[i] + rr;
+      } else {
+        for (int64_t i = 0; i < S; ++i) o[i] = pp * ur[i] + rr;
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void batch_norm_stats(DType dtype, const void* x, int64_t N, int64_t C, int64_t S, double* mean, double* var) {
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* X = static_cast<const T*>(x);
+    std::vector<T> k(size_t(C), T(0));
+    if (N > 0 && S > 0)
+      for (int64_t c = 0; c < C; ++c) k[size_t(c)] = X[c * S];
+    std::vector<double> s1(static_cast<size_t>(C)), s2(static_cast<size_t>(C));
+    channel_sums<T>(X, X, N, C, S, k.data(), k.data(), s1.data(), s2.data());
+    const double M = double(N) * double(S);
+    for (int64_t c = 0; c < C; ++c) {
+      if (M == 0) {
+        mean[c] = 0, var[c] = 0;
+        continue;
+      }
+      const double m1 = s1[size_t(c)] / M;
+      mean[c] = double(k[size_t(c)]) + m1;
+      var[c] = std::max(0.0, s2[size_t(c)] / M - m1 * m1);
+    }
+  });
+}
+
+void batch_norm_apply(DType dtype, const void* x, void* y, int64_t N, int64_t C, int64_t S, const double* scale,
+                      const double* shift) {
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    channel_affine<T>(static_cast<const T*>(x), nullptr, static_cast<T*>(y), N, C, S, scale, nullptr, shift);
+  });
+}
+
+void batch_norm_backward_reduce(DType dtype, const void* dy, const void* x, int64_t N, int64_t C, int64_t S,
+                                const double* mean, double* sum_dy, double* sum_dy_xmu) {
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<T> zero(size_t(C), T(0)), m(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) m[size_t(c)] = T(mean[c]);
+    channel_sums<T>(static_cast<const T*>(dy), static_cast<const T*>(x), N, C, S, zero.data(), m.data(), sum_dy,
+                    sum_dy_xmu);
+  });
+}
+
+void batch_norm_backward_apply(DType dtype, const void* dy, const void* x, void* dx, int64_t N, int64_t C,
+                               int64_t S, const double* a, const double* b, const double* d) {
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    channel_affine<T>(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), N, C, S, a, b, d);
+  });
+}
+
+void layer_norm_forward(DType dtype, const void* x, const void* w, const void* b, void* y, void* mean, void* rstd,
+                        int64_t M, int64_t N, double eps) {
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* X = static_cast<const T*>(x);
+    const T* Wt = static_cast<const T*>(w);
+    const T* B = static_cast<const T*>(b);
+    T* Y = static_cast<T*>(y);
+    T* Mean = static_cast<T*>(mean);
+    T* Rstd = static_cast<T*>(rstd);
+    kiln::cpu::parallel_for(0, M, std::max<int64_t>(1, kGrain / std::max<int64_t>(N, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* xr = X + r * N;
+        T* yr = Y + r * N;
+        // One read for the statistics: sums shifted by the row's first value (Note [Deterministic
+        // norm statistics]); the row is then still in cache for the output pass.
+        const T k = N > 0 ? xr[0] : T(0);
+        T s1, s2;
+        lanes_shifted<T>(xr, k, xr, k, N, s1, s2);
+        const T m1 = N > 0 ? s1 / T(N) : T(0);
+        const T mu = k + m1;
+        const T var = N > 0 ? std::max(T(0), s2 / T(N) - m1 * m1) : T(0);
+        const T rs = T(1) / std::sqrt(var + T(eps));
+        Mean[r] = mu;
+        Rstd[r] = rs;
+        if (Wt && B)
+          for (int64_t i = 0; i < N; ++i) yr[i] = (xr[i] - mu) * rs * Wt[i] + B[i];
+        else if (Wt)
+          for (int64_t i = 0; i < N; ++i) yr[i] = (xr[i] - mu) * rs * Wt[i];
+        else if (B)
+          for (int64_t i = 0; i < N; ++i) yr[i] = (xr[i] - mu) * rs + B[i];
+        else
+          for (int64_t i = 0; i < N; ++i) yr[i] = (xr[i] - mu) * rs;
+      }
+    });
+  });
+}
+
+void layer_norm_backward(DType dtype, const void* dy, const void* x, const void* mean, const void* rstd,
+                         const void* w, void* dx, void* dw, void* db, int64_t M, int64_t N) {
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* G = static_cast<const T*>(dy);
+    const T* X = static_cast<const T*>(x);
+    const T* Mean = static_cast<const T*>(mean);
+    const T* Rstd = static_cast<const T*>(rstd);
+    const T* Wt = static_cast<const T*>(w);
+    T* DX = static_cast<T*>(dx);
+    const bool cols = dw != nullptr || db != nullptr;
+    // Note [Deterministic norm statistics]: column sums per fixed chunk of rows.
+    const int64_t chunk_rows = std::max<int64_t>(1, kGrain / std::max<int64_t>(N, 1));
+    const int64_t chunks = kiln::cpu::num_chunks(M, chunk_rows);
+    std::vector<T> pw(cols ? size_t(chunks * N) : 0, T(0)), pb(cols ? size_t(chunks * N) : 0, T(0));
+    kiln::cpu::parallel_chunks(M, chunk_rows, [&](int64_t ci, int64_t r0, int64_t r1) {
+      std::vector<T> g(static_cast<size_t>(N));
+      T* qw = cols ? pw.data() + ci * N : nullptr;
+      T* qb = cols ? pb.data() + ci * N : nullptr;
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* gr = G + r * N;
+        const T* xr = X + r * N;
+        T* o = DX + r * N;
+        const T mu = Mean[r], rs = Rstd[r];
+        if (cols)
+          for (int64_t i = 0; i < N; ++i) {
+            qw[i] += gr[i] * (xr[i] - mu) * rs;
+            qb[i] += gr[i];
+          }
+        if (Wt)
+          for (int64_t i = 0; i < N; ++i) g[size_t(i)] = gr[i] * Wt[i];
+        else
+          std::copy(gr, gr + N, g.begin());
+        T sg, sgx;  // sum(g), sum(g * (x - mu))
+        lanes_shifted<T>(g.data(), T(0), xr, mu, N, sg, sgx);
+        const T a = sg / T(N), b = sgx * rs * rs / T(N);
+        for (int64_t i = 0; i < N; ++i) o[i] = rs * (g[size_t(i)] - a - (xr[i] - mu) * b);
+      }
+    });
+    if (cols) {
+      T* DW = static_cast<T*>(dw);
+      T* DB = static_cast<T*>(db);
+      std::vector<T> sw(size_t(N), T(0)), sb(size_t(N), T(0));
+      for (int64_t ci = 0; ci < chunks; ++ci)
+        for (int64_t i = 0; i < N; ++i) sw[size_t(i)] += pw[size_t(ci * N + i)], sb[size_t(i)] += pb[size_t(ci * N + i)];
+      if (DW) std::copy(sw.begin(), sw.end(), DW);
+      if (DB) std::copy(sb.begin(), sb.end(), DB);
+    }
+  });
+}
+
+void group_norm_forward(DType dtype, const void* x, const void* w, const void* b, void* y, void* mean, void* rstd,
+                        int64_t N, int64_t C, int64_t S, int64_t G, double eps) {
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* X = static_cast<const T*>(x);
+    const T* Wt = static_cast<const T*>(w);
+    const T* B = static_cast<const T*>(b);
+    T* Y = static_cast<T*>(y);
+    T* Mean = static_cast<T*>(mean);
+    T* Rstd = static_cast<T*>(rstd);
+    const int64_t Dg = C / G, L = Dg * S;
+    kiln::cpu::parallel_for(0, N * G, std::max<int64_t>(1, kGrain / std::max<int64_t>(L, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* xr = X + r * L;
+        T* yr = Y + r * L;
+        const T k = L > 0 ? xr[0] : T(0);
+        T s1, s2;
+        lanes_shifted<T>(xr, k, xr, k, L, s1, s2);
+        const T m1 = L > 0 ? s1 / T(L) : T(0);
+        const T mu = k + m1;
+        const T rs = T(1) / std::sqrt((L > 0 ? std::max(T(0), s2 / T(L) - m1 * m1) : T(0)) + T(eps));
+        Mean[r] = mu;
+        Rstd[r] = rs;
+        const int64_t c0 = (r % G) * Dg;
+        for (int64_t j = 0; j < Dg; ++j) {
+          const T scale = rs * (Wt ? Wt[c0 + j] : T(1));
+          const T shift = (B ? B[c0 + j] : T(0)) - mu * scale;
+          const T* xc = xr + j * S;
+          T* yc = yr + j * S;
+          for (int64_t i = 0; i < S; ++i) yc[i] = xc[i] * scale + shift;
+        }
+      }
+    });
+  });
+}
+
+void group_norm_backward(DType dtype, const void* dy, const void* x, const void* mean, const void* rstd,
+                         const void* w, void* dx, void* dw, void* db, int64_t N, int64_t C, int64_t S, int64_t G) {
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* Gy = static_cast<const T*>(dy);
+    const T* X = static_cast<const T*>(x);
+    const T* Mean = static_cast<const T*>(mean);
+    const T* Rstd = static_cast<const T*>(rstd);
+    const T* Wt = static_cast<const T*>(w);
+    T* DX = static_cast<T*>(dx);
+    const int64_t Dg = C / G;
+    // Per (n, c): s1 = sum(dy), s2 = sum(dy * (x - mean[n, g])) (Note [Deterministic norm statistics]).
+    std::vector<T> s1(static_cast<size_t>(N * C)), s2(static_cast<size_t>(N * C));
+    kiln::cpu::parallel_for(0, N * G, std::max<int64_t>(1, kGrain / std::max<int64_t>(Dg * S, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T mu = Mean[r], rs = Rstd[r];
+        const int64_t c0 = (r % G) * Dg, n = r / G;
+        T sw1 = 0, sw2 = 0;  // sums over the group's channels weighted by w
+        for (int64_t j = 0; j < Dg; ++j) {
+          const int64_t row = n * C + c0 + j;
+          T a, bb;
+          lanes_shifted<T>(Gy + row * S, T(0), X + row * S, mu, S, a, bb);
+          s1[size_t(row)] = a;
+          s2[size_t(row)] = bb;
+          const T wc = Wt ? Wt[c0 + j] : T(1);
+          sw1 += wc * a;
+          sw2 += wc * bb;
+        }
+        const T M = T(Dg * S);
+        const T c2 = -rs * rs * rs * sw2 / M;
+        const T c3 = -c2 * mu - rs * sw1 / M;
+        for (int64_t j = 0; j < Dg; ++j) {
+          const int64_t row = n * C + c0 + j;
+          const T c1 = rs * (Wt ? Wt[c0 + j] : T(1));
+          const T* gr = Gy + row * S;
+          const T* xr = X + row * S;
+          T* o = DX + row * S;
+          for (int64_t i = 0; i < S; ++i) o[i] = c1 * gr[i] + c2 * xr[i] + c3;
+        }
+      }
+    });
+    T* DW = static_cast<T*>(dw);
+    T* DB = static_cast<T*>(db);
+    for (int64_t c = 0; c < C; ++c) DW[c] = T(0), DB[c] = T(0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        DW[c] += s2[size_t(n * C + c)] * Rstd[n * G + c / Dg];
+        DB[c] += s1[size_t(n * C + c)];
+      }
+  });
+}
+
+}  // namespace KILN_ISA_NAMESPACE

@@ -1,0 +1,259 @@
+// Softmax kernels, compiled once per instruction set (Note [ISA dispatch] in kernels/cpu/isa.h).
+//
+// Note [Online softmax]
+// A row is cut into blocks of kBlock values. For each block we take the block maximum; when it
+// exceeds the running maximum m, the running sum s is rescaled by exp(m_old - m_new) once, and the
+// block's exp(x - m) are added to s. The block is still in L1 when it is read the second time, so
+// the statistics cost one pass over memory and one exp per element; the output is a second pass.
+// Sums and maxima use fixed lane arrays (kLanes<C> partial values combined in lane order), which
+// the compiler turns into vector registers without reassociating float additions, and which keep
+// the result independent of the thread count (a row is always processed by one thread).
+// Let GCC if-convert the float compares of the exp/max loops into vector selects: with the default
+// -ftrapping-math it keeps them as branches (a compare may raise an FP exception flag), which
+// blocks vectorisation. kiln never reads FP exception flags. Placed before the includes so every
+// function of this file has the same options (mixed options block inlining).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include "kiln/kernels/cpu/softmax.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kiln/kernels/cpu/parallel.h"
+
+namespace KILN_ISA_NAMESPACE {
+namespace {
+
+// exp for f32 that the compiler can vectorise (no library call): Cody-Waite range reduction
+// x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for exp(r) (Cephes coefficients, about 1 ulp)
+// and 2^n built in the exponent bits. Exact 0 below -87.33 (the true value is subnormal), inf above
+// 88.37, NaN stays NaN.
+inline float vexp(float x) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer in the low bits
+  float xc = x < -87.33f ? -87.33f : x;
+  xc = xc > 88.37f ? 88.37f : xc;
+  float t = xc * 1.44269504088896341f + kMagic;
+  float n = t - kMagic;
+  int32_t ni = std::bit_cast<int32_t>(t) - std::bit_cast<int32_t>(kMagic);
+  float r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  float res = p * std::bit_cast<float>((ni + 127) << 23);
+  res = x < -87.33f ? 0.0f : res;
+  return x > 88.37f ? std::numeric_limits<float>::infinity() : res;
+}
+inline double vexp(double x) { return std::exp(x); }
+
+template <class C> constexpr int kLanes = int(64 / sizeof(C));
+constexpr int64_t kBlock = 512;
+constexpr int64_t kTile = 256;  // inner positions processed together on the strided path
+
+template <class C>
+C lanes_max(const C* x, int64_t n) {
+  constexpr int L = kLanes<C>;
+  C lm[L];
+  for (int k = 0; k < L; ++k) lm[k] = -std::numeric_limits<C>::infinity();
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int k = 0; k < L; ++k) lm[k] = std::max(lm[k], x[i + k]);
+  for (; i < n; ++i) lm[0] = std::max(lm[0], x[i]);
+  C m = lm[0];
+  for (int k = 1; k < L; ++k) m = std::max(m, lm[k]);
+  return m;
+}
+
+// sum(exp(x - m)) in lane order.
+template <class C>
+C lanes_sum_exp(const C* x, int64_t n, C m) {
+  constexpr int L = kLanes<C>;
+  C ls[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int k = 0; k < L; ++k) ls[k] += vexp(x[i + k] - m);
+  for (; i < n; ++i) ls[0] += vexp(x[i] - m);
+  C s = 0;
+  for (int k = 0; k < L; ++k) s += ls[k];
+  return s;
+}
+
+// sum(a * b) (b == nullptr: sum(a)) in lane order.
+template <class C>
+C lanes_dot(const C* a, const C* b, int64_t n) {
+  constexpr int L = kLanes<C>;
+  C ls[L] = {};
+  int64_t i = 0;
+  if (b) {
+    for (; i + L <= n; i += L)
+      for (int k = 0; k < L; ++k) ls[k] += a[i + k] * b[i + k];
+    for (; i < n; ++i) ls[0] += a[i] * b[i];
+  } else {
+    for (; i + L <= n; i += L)
+      for (int k = 0; k < L; ++k) ls[k] += a[i + k];
+    for (; i < n; ++i) ls[0] += a[i];
+  }
+  C s = 0;
+  for (int k = 0; k < L; ++k) s += ls[k];
+  return s;
+}
+
+// Note [Online softmax]: running max and sum of exp over one contiguous row.
+template <class C>
+void row_max_sum(const C* x, int64_t D, C& m_out, C& s_out) {
+  C m = -std::numeric_limits<C>::infinity(), s = 0;
+  for (int64_t b = 0; b < D; b += kBlock) {
+    const int64_t n = std::min(kBlock, D - b);
+    const C bm = lanes_max(x + b, n);
+    if (bm > m) {
+      s *= vexp(m - bm);
+      m = bm;
+    }
+    if (m == -std::numeric_limits<C>::infinity()) continue;  // only -inf so far: nothing to add
+    s += lanes_sum_exp(x + b, n, m);
+  }
+  m_out = m;
+  s_out = s;
+}
+
+template <class C>
+void forward_rows(const C* x, C* y, int64_t rows, int64_t D, bool log) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1));
+  kiln::cpu::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const C* KILN_RESTRICT xr = x + r * D;
+      C* KILN_RESTRICT yr = y + r * D;
+      C m, s;
+      row_max_sum(xr, D, m, s);
+      if (log) {
+        const C ls = std::log(s);
+        for (int64_t i = 0; i < D; ++i) yr[i] = (xr[i] - m) - ls;
+      } else {
+        const C inv = C(1) / s;
+        for (int64_t i = 0; i < D; ++i) yr[i] = vexp(xr[i] - m) * inv;
+      }
+    }
+  });
+}
+
+template <class C>
+void forward_strided(const C* x, C* y, int64_t outer, int64_t D, int64_t inner, bool log) {
+  const int64_t tiles = (inner + kTile - 1) / kTile;
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(D * std::min(inner, kTile), 1));
+  kiln::cpu::parallel_for(0, outer * tiles, grain, [&](int64_t w0, int64_t w1) {
+    C m[kTile], s[kTile];
+    for (int64_t w = w0; w < w1; ++w) {
+      const int64_t o = w / tiles, j0 = (w % tiles) * kTile, n = std::min(kTile, inner - j0);
+      const C* xb = x + o * D * inner + j0;
+      C* yb = y + o * D * inner + j0;
+      for (int64_t j = 0; j < n; ++j) m[j] = xb[j], s[j] = 0;
+      for (int64_t d = 1; d < D; ++d)
+        for (int64_t j = 0; j < n; ++j) m[j] = std::max(m[j], xb[d * inner + j]);
+      for (int64_t d = 0; d < D; ++d) {
+        for (int64_t j = 0; j < n; ++j) {
+          const C e = vexp(xb[d * inner + j] - m[j]);
+          s[j] += e;
+          if (!log) yb[d * inner + j] = e;
+        }
+      }
+      if (log) {
+        for (int64_t j = 0; j < n; ++j) s[j] = m[j] + std::log(s[j]);
+        for (int64_t d = 0; d < D; ++d)
+          for (int64_t j = 0; j < n; ++j) yb[d * inner + j] = xb[d * inner + j] - s[j];
+      } else {
+        for (int64_t j = 0; j < n; ++j) s[j] = C(1) / s[j];
+        for (int64_t d = 0; d < D; ++d)
+          for (int64_t j = 0; j < n; ++j) yb[d * inner + j] *= s[j];
+      }
+    }
+  });
+}
+
+template <class C>
+void backward_rows(const C* dy, const C* y, C* dx, int64_t rows, int64_t D, bool log) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1));
+  kiln::cpu::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const C* g = dy + r * D;
+      const C* yr = y + r * D;
+      C* o = dx + r * D;
+      if (log) {
+        const C sg = lanes_dot<C>(g, nullptr, D);
+        for (int64_t i = 0; i < D; ++i) o[i] = g[i] - vexp(yr[i]) * sg;
+      } else {
+        const C dot = lanes_dot<C>(g, yr, D);
+        for (int64_t i = 0; i < D; ++i) o[i] = yr[i] * (g[i] - dot);
+      }
+    }
+  });
+}
+
+template <class C>
+void backward_strided(const C* dy, const C* y, C* dx, int64_t outer, int64_t D, int64_t inner, bool log) {
+  const int64_t tiles = (inner + kTile - 1) / kTile;
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(D * std::min(inner, kTile), 1));
+  kiln::cpu::parallel_for(0, outer * tiles, grain, [&](int64_t w0, int64_t w1) {
+    C acc[kTile];
+    for (int64_t w = w0; w < w1; ++w) {
+      const int64_t o = w / tiles, j0 = (w % tiles) * kTile, n = std::min(kTile, inner - j0);
+      const int64_t base = o * D * inner + j0;
+      const C* g = dy + base;
+      const C* yb = y + base;
+      C* out = dx + base;
+      for (int64_t j = 0; j < n; ++j) acc[j] = 0;
+      for (int64_t d = 0; d < D; ++d)
+        for (int64_t j = 0; j < n; ++j) acc[j] += log ? g[d * inner + j] : g[d * inner + j] * yb[d * inner + j];
+      for (int64_t d = 0; d < D; ++d)
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t k = d * inner + j;
+          out[k] = log ? g[k] - vexp(yb[k]) * acc[j] : yb[k] * (g[k] - acc[j]);
+        }
+    }
+  });
+}
+
+template <class C>
+void forward_typed(const void* x, void* y, int64_t outer, int64_t D, int64_t inner, bool log) {
+  if (outer == 0 || D == 0 || inner == 0) return;
+  if (inner == 1)
+    forward_rows(static_cast<const C*>(x), static_cast<C*>(y), outer, D, log);
+  else
+    forward_strided(static_cast<const C*>(x), static_cast<C*>(y), outer, D, inner, log);
+}
+
+template <class C>
+void backward_typed(const void* dy, const void* y, void* dx, int64_t outer, int64_t D, int64_t inner, bool log) {
+  if (outer == 0 || D == 0 || inner == 0) return;
+  if (inner == 1)
+    backward_rows(static_cast<const C*>(dy), static_cast<const C*>(y), static_cast<C*>(dx), outer, D, log);
+  else
+    backward_strided(static_cast<const C*>(dy), static_cast<const C*>(y), static_cast<C*>(dx), outer, D, inner,
+                     log);
+}
+
+}  // namespace
+
+void softmax_forward(DType dtype, const void* x, void* y, int64_t outer, int64_t D, int64_t inner, bool log) {
+  if (dtype == DType::f64)
+    forward_typed<double>(x, y, outer, D, inner, log);
+  else
+    forward_typed<float>(x, y, outer, D, inner, log);
+}
+
+void softmax_backward(DType dtype, const void* dy, const void* y, void* dx, int64_t outer, int64_t D,
+                      int64_t inner, bool log) {
+  if (dtype == DType::f64)
+    backward_typed<double>(dy, y, dx, outer, D, inner, log);
+  else
+    backward_typed<float>(dy, y, dx, outer, D, inner, log);
+}
+
+}  // namespace KILN_ISA_NAMESPACE

@@ -1,0 +1,124 @@
+#include "kiln/tensor/interpolate.h"
+
+#include <cmath>
+
+#include "kiln/kernels/cpu/interpolate.h"
+#include "kiln/tensor/creation.h"
+#include "kiln/tensor/nn_support.h"
+
+namespace kiln {
+namespace {
+
+void check_input(const Tensor& x, const char* op) {
+  nn_detail::check_float(x, op, "x");
+  KILN_CHECK(x.dim() == 4, op, ": expected a 4-d [N, C, H, W] input, got shape ", x.shape());
+  KILN_CHECK(x.size(2) > 0 && x.size(3) > 0, op, ": input spatial size must be non-empty, got shape ", x.shape());
+}
+
+void check_size(std::array<int64_t, 2> s, const char* op) {
+  KILN_CHECK(s[0] > 0 && s[1] > 0, op, ": output size must be positive, got {", s[0], ", ", s[1], "}");
+}
+
+void check_scales(const Scales2d& scales, const char* op) {
+  if (scales)
+    KILN_CHECK((*scales)[0] > 0 && (*scales)[1] > 0, op, ": scale factors must be positive, got {", (*scales)[0],
+               ", ", (*scales)[1], "}");
+}
+
+// Validates dy against input_shape and returns the spatial output size.
+std::array<int64_t, 2> check_backward(const Tensor& dy, const Shape& input_shape, const char* op) {
+  nn_detail::check_float(dy, op, "dy");
+  KILN_CHECK(input_shape.size() == 4, op, ": input_shape must be 4-d [N, C, H, W], got ", input_shape);
+  KILN_CHECK(input_shape[2] > 0 && input_shape[3] > 0 && input_shape[0] >= 0 && input_shape[1] >= 0, op,
+             ": invalid input_shape ", input_shape);
+  KILN_CHECK(dy.dim() == 4 && dy.size(0) == input_shape[0] && dy.size(1) == input_shape[1], op, ": dy has shape ",
+             dy.shape(), ", expected [", input_shape[0], ", ", input_shape[1], ", OH, OW]");
+  check_size({dy.size(2), dy.size(3)}, op);
+  return {dy.size(2), dy.size(3)};
+}
+
+enum class Kind { nearest, bilinear };
+
+Tensor run_forward(const Tensor& x, std::array<int64_t, 2> out, bool align_corners, const Scales2d& scales, Kind kind,
+                   const char* op) {
+  check_input(x, op);
+  check_size(out, op);
+  check_scales(scales, op);
+  const double sh = scales ? (*scales)[0] : 0.0, sw = scales ? (*scales)[1] : 0.0;
+  switch (x.device().type) {
+    case DeviceType::CPU: {
+      Tensor xc = nn_detail::to_compute(x);
+      Tensor y = empty({x.size(0), x.size(1), out[0], out[1]}, xc.dtype());
+      const int64_t P = x.size(0) * x.size(1);
+      if (kind == Kind::nearest)
+        cpu::upsample_nearest2d_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), P, x.size(2), x.size(3), out[0],
+                                        out[1], sh, sw);
+      else
+        cpu::upsample_bilinear2d_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), P, x.size(2), x.size(3), out[0],
+                                         out[1], align_corners, sh, sw);
+      return y.to(x.dtype());
+    }
+    case DeviceType::CUDA: unsupported_device(op, x.device());
+  }
+  return {};
+}
+
+Tensor run_backward(const Tensor& dy, const Shape& in, bool align_corners, const Scales2d& scales, Kind kind,
+                    const char* op) {
+  const auto out = check_backward(dy, in, op);
+  check_scales(scales, op);
+  const double sh = scales ? (*scales)[0] : 0.0, sw = scales ? (*scales)[1] : 0.0;
+  switch (dy.device().type) {
+    case DeviceType::CPU: {
+      Tensor gc = nn_detail::to_compute(dy);
+      Tensor dx = empty(in, gc.dtype());
+      const int64_t P = in[0] * in[1];
+      if (kind == Kind::nearest)
+        cpu::upsample_nearest2d_backward(gc.dtype(), gc.data_ptr(), dx.data_ptr(), P, in[2], in[3], out[0], out[1],
+                                         sh, sw);
+      else
+        cpu::upsample_bilinear2d_backward(gc.dtype(), gc.data_ptr(), dx.data_ptr(), P, in[2], in[3], out[0], out[1],
+                                          align_corners, sh, sw);
+      return dx.to(dy.dtype());
+    }
+    case DeviceType::CUDA: unsupported_device(op, dy.device());
+  }
+  return {};
+}
+
+}  // namespace
+
+Tensor upsample_nearest2d(const Tensor& x, std::array<int64_t, 2> output_size, Scales2d scales) {
+  return run_forward(x, output_size, false, scales, Kind::nearest, "upsample_nearest2d");
+}
+Tensor upsample_nearest2d_backward(const Tensor& dy, const Shape& input_shape, Scales2d scales) {
+  return run_backward(dy, input_shape, false, scales, Kind::nearest, "upsample_nearest2d_backward");
+}
+Tensor upsample_bilinear2d(const Tensor& x, std::array<int64_t, 2> output_size, bool align_corners, Scales2d scales) {
+  return run_forward(x, output_size, align_corners, scales, Kind::bilinear, "upsample_bilinear2d");
+}
+Tensor upsample_bilinear2d_backward(const Tensor& dy, const Shape& input_shape, bool align_corners,
+                                    Scales2d scales) {
+  return run_backward(dy, input_shape, align_corners, scales, Kind::bilinear, "upsample_bilinear2d_backward");
+}
+
+Tensor interpolate(const Tensor& x, std::optional<std::array<int64_t, 2>> size,
+                   std::optional<std::array<double, 2>> scale_factor, InterpolateMode mode, bool align_corners) {
+  const char* op = "interpolate";
+  check_input(x, op);
+  KILN_CHECK(size.has_value() != scale_factor.has_value(), op, ": exactly one of size and scale_factor must be given");
+  std::array<int64_t, 2> out;
+  Scales2d scales;
+  if (size) {
+    out = *size;
+  } else {
+    check_scales(scale_factor, op);
+    for (int i = 0; i < 2; ++i) out[size_t(i)] = int64_t(std::floor(double(x.size(2 + i)) * (*scale_factor)[size_t(i)]));
+    scales = scale_factor;
+  }
+  check_size(out, op);
+  if (mode == InterpolateMode::nearest) return upsample_nearest2d(x, out, scales);
+  return upsample_bilinear2d(x, out, align_corners, scales);
+}
+
+}  // namespace kiln
