@@ -7,6 +7,7 @@
 
 #include "kiln/kernels/cpu/shape_ops.h"
 #include "kiln/tensor/creation.h"
+#include "kiln/tensor/iterator.h"
 
 namespace kiln {
 
@@ -109,7 +110,7 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t n, int64_t dim) {
 
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
   check_defined(x, "flip", "x");
-  // A view with negated strides, copied out: Tensor::copy_ walks negative strides.
+  // A view with negated strides, copied out by a strided copy.
   Shape st = x.strides();
   int64_t off = x.offset();
   bool seen[kMaxDims + 1] = {};
@@ -122,7 +123,17 @@ Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
     st[a] = -st[a];
   }
   if (x.numel() == 0 || x.dim() == 0) return x.clone();
-  return x.as_strided(x.shape(), st, off).clone();
+  Tensor view = x.as_strided(x.shape(), st, off);
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  switch (x.device().type) {
+    case DeviceType::CPU: {
+      Loop loop = make_loop(out.shape(), {&out, &view});
+      cpu::flip_copy(loop, x.element_size(), out.data_ptr(), view.data_ptr());
+      break;
+    }
+    case DeviceType::CUDA: unsupported_device("flip", x.device());
+  }
+  return out;
 }
 
 Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) {

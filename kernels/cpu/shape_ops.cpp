@@ -1,6 +1,7 @@
 #include "kiln/kernels/cpu/shape_ops.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "kiln/kernels/cpu/indexing.h"
@@ -40,6 +41,26 @@ void pad_mapped(int64_t elem_size, const void* in, void* out, int64_t outer, int
         for (int64_t w = 0; w < w_out; ++w) t[w] = s[wmap[w]];
       }
     });
+  });
+}
+
+void flip_copy(const Loop& loop, int64_t elem_size, void* out, const void* in) {
+  dispatch_elem_size(elem_size, [&](auto tag) {
+    using U = decltype(tag);
+    std::array<char*, 2> base{static_cast<char*>(out), static_cast<char*>(const_cast<void*>(in))};
+    std::array<int64_t, 2> es{int64_t(sizeof(U)), int64_t(sizeof(U))};
+    run_loop<2>(loop, base, es, kElementwiseGrain,
+                [](const std::array<char*, 2>& p, int64_t n, const std::array<int64_t, 2>& s) {
+                  U* o = reinterpret_cast<U*>(p[0]);
+                  const U* i = reinterpret_cast<const U*>(p[1]);
+                  if (s[0] == 1 && s[1] == -1) {
+                    for (int64_t k = 0; k < n; ++k) o[k] = i[-k];
+                  } else if (s[0] == 1 && s[1] == 1) {
+                    std::memcpy(o, i, size_t(n) * sizeof(U));
+                  } else {
+                    for (int64_t k = 0; k < n; ++k) o[k * s[0]] = i[k * s[1]];
+                  }
+                });
   });
 }
 

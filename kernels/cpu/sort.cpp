@@ -90,10 +90,24 @@ void topk_rows(DType dtype, const void* x, int64_t rows, int64_t n, int64_t k, b
     parallel_for(0, rows, row_grain(n), [&](int64_t rb, int64_t re) {
       std::vector<Pair<T>> buf;
       for (int64_t r = rb; r < re; ++r) {
-        load_row(xs + r * n, n, buf);
-        if (k < n) std::nth_element(buf.begin(), buf.begin() + (k - 1), buf.end(), better);
-        std::sort(buf.begin(), buf.begin() + k, better);
         const T* xr = xs + r * n;
+        if (k * 16 <= n) {
+          // Small k: keep the k best seen so far, best first; most elements lose against the
+          // current k-th and cost one comparison.
+          buf.clear();
+          for (int64_t i = 0; i < n; ++i) {
+            Pair<T> c{K(xr[i]), i};
+            if (int64_t(buf.size()) == k) {
+              if (!better(c, buf.back())) continue;
+              buf.pop_back();
+            }
+            buf.insert(std::upper_bound(buf.begin(), buf.end(), c, better), c);
+          }
+        } else {
+          load_row(xr, n, buf);
+          if (k < n) std::nth_element(buf.begin(), buf.begin() + (k - 1), buf.end(), better);
+          std::sort(buf.begin(), buf.begin() + k, better);
+        }
         for (int64_t i = 0; i < k; ++i) {
           int64_t p = buf[size_t(i)].second;
           vs[r * k + i] = xr[p];

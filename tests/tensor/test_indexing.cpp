@@ -94,13 +94,6 @@ Ref ref_index_add(const Ref& x, int d, const Ref& idx, const Ref& src, double al
   return o;
 }
 
-// For a bool data dtype, adding means "or": the reference is clamped the same way.
-Ref bool_clamp(Ref r, DType dt) {
-  if (dt == DType::b8)
-    for (auto& v : r.v) v = v != 0 ? 1 : 0;
-  return r;
-}
-
 // ---- op-table rows
 std::vector<OpRow> rows() {
   std::vector<OpRow> r;
