@@ -15,7 +15,8 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
 
 // Views of x along dim: pieces of split_size (the last may be smaller), or of the given sizes
-// (which must sum to x.size(dim)).
+// (which must sum to x.size(dim)). Note that split(x, {n}) with a one-element braced list calls
+// the split_size overload; pass std::vector<int64_t>{n} for a single size.
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0);
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim = 0);
 // At most n views of ceil(size / n) elements along dim (fewer when the size does not allow n).
