@@ -186,10 +186,10 @@ KILN_HD float cos(float x) {
 }
 
 // erfc for x >= 0 (relative error ~1e-7 everywhere): t = 1 / (1 + x/2),
-// erfc(x) = t exp(-x^2 + P(t)), the Chebyshev fit of Numerical Recipes (section 6.2). x^2 is
-// split as xh^2 (exact: xh keeps 12 bits of x) plus a small rest, so exp sees it without the
-// rounding error of x^2 that would cost ~x^2 ulp.
-KILN_HD float erfc_pos(float x) {
+// erfc(x) = t exp(-x^2 + P(t)), the Chebyshev fit of Numerical Recipes (section 6.2). The caller
+// passes x^2 as sq_hi + sq_lo with sq_hi exact, so that exp sees it without the rounding error of
+// a float x^2, which would cost ~x^2 ulp.
+KILN_HD float erfc_pos_sq(float x, float sq_hi, float sq_lo) {
   float t = 1.0f / (1.0f + 0.5f * x);
   float p = 0.17087277f;
   p = p * t - 0.82215223f;
@@ -201,10 +201,19 @@ KILN_HD float erfc_pos(float x) {
   p = p * t + 0.37409196f;
   p = p * t + 1.00002368f;
   p = p * t - 1.26551223f;
-  float xc = x > 10.0f ? 10.0f : x;  // erfc(10) is below the smallest float
-  float xh = bits_float(float_bits(xc) & 0xfffff000u);
-  float rest = (xc - xh) * (xc + xh);
-  return t * exp_hl(-(xh * xh), p - rest);
+  return t * exp_hl(-sq_hi, p - sq_lo);
+}
+// x^2 = hi + lo with hi exact: xh keeps the top 12 significant bits of x, so xh^2 fits a float.
+KILN_HD void square_split(float x, float& hi, float& lo) {
+  float xh = bits_float(float_bits(x) & 0xfffff000u);
+  hi = xh * xh;
+  lo = (x - xh) * (x + xh);
+}
+KILN_HD float erfc_pos(float x) {
+  float xc = x > 10.5f ? 10.5f : x;  // erfc(10.5) is below the smallest float
+  float hi, lo;
+  square_split(xc, hi, lo);
+  return erfc_pos_sq(xc, hi, lo);
 }
 // erf for |x| < 0.8: odd Taylor polynomial (its terms decrease, no cancellation).
 KILN_HD float erf_small(float x) {
