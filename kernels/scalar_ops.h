@@ -180,7 +180,7 @@ template <class C> struct Clamp {
   }
 };
 // x^e for a floating exponent that is none of the special cases the tensor layer maps to
-// cheaper ops (0, 1, 2, 3, 0.5, -0.5, -1, -2).
+// cheaper ops (0, 1, 2, 0.5, -0.5, -1).
 template <class C> struct PowScalar {
   C e;
   KILN_HD C operator()(C x) const { return std::pow(x, e); }

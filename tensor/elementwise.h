@@ -55,7 +55,8 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> m
 Tensor clamp_min(const Tensor& x, Scalar min);
 Tensor clamp_max(const Tensor& x, Scalar max);
 // x^exponent; dtype promote_with_scalar(x, exponent). Integer tensors refuse negative integer
-// exponents. Exponents 0, 1, 2, 3, 0.5, -0.5, -1, -2 take exact cheaper paths.
+// exponents. Exponents 0, 1, 2, 0.5, -0.5, -1 take exact cheaper paths (ones, copy, square,
+// sqrt, rsqrt, reciprocal).
 Tensor pow(const Tensor& x, Scalar exponent);
 Tensor isnan(const Tensor& x);
 Tensor isinf(const Tensor& x);
