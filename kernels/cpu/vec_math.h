@@ -1,0 +1,247 @@
+#pragma once
+// Vectorisable single-precision math: exp, log, log1p, expm1, tanh, sigmoid, sin, cos, erf, erfc.
+//
+// Note [Vectorisable math]
+// libm's float functions are opaque calls, so a loop over expf() never vectorises. These versions
+// are straight-line code (range reduction, a polynomial, exponent arithmetic on the bit pattern)
+// with every special case handled by a select (`c ? a : b`) instead of a branch, so GCC turns a
+// loop over them into SIMD code in the AVX2 / AVX-512 copies of kernels/cpu/vec/*.cpp. Each is
+// within a few ulp of the correctly rounded result over its whole domain (tests/tensor/
+// test_elementwise.cpp sweeps them against double libm). They are KILN_HD so that the CUDA
+// backend can compute bit-for-bit the same values. f64 uses libm (see kernels/scalar_ops.h).
+#include <cstdint>
+
+#include "kiln/kernels/dtype.h"
+
+namespace kiln::vm {
+
+constexpr float kInf = __builtin_inff();
+constexpr float kNaN = __builtin_nanf("");
+
+KILN_HD float fabs_(float x) { return bits_float(float_bits(x) & 0x7fffffffu); }
+// |mag| with the sign of sgn.
+KILN_HD float copysign_(float mag, float sgn) {
+  return bits_float((float_bits(mag) & 0x7fffffffu) | (float_bits(sgn) & 0x80000000u));
+}
+// Nearest integer (ties to even) of x as a float, for |x| < 2^22: adding 1.5 * 2^23 pushes the
+// fraction bits out of the significand and the hardware rounds.
+KILN_HD float round_small(float x) {
+  const float kMagic = 12582912.0f;
+  return (x + kMagic) - kMagic;
+}
+// 2^n for integer n in [-126, 128] (128 gives inf), built from the exponent field.
+KILN_HD float pow2i(int32_t n) { return bits_float(uint32_t(n + 127) << 23); }
+
+// exp(r) - 1 - r for |r| <= ln2/2 (minimax polynomial of degree 7, Cephes' expf).
+KILN_HD float expm1_poly(float r) {
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  return p * (r * r);
+}
+
+// exp(hi + lo): hi + lo = n ln2 + r with |r| <= ln2/2, where r = (hi - n ln2) + lo keeps the
+// bits of lo that the rounded sum hi + lo loses, exp(r) by a polynomial, then scaled
+// by 2^n in two halves so that subnormal results and overflow to inf come out right.
+KILN_HD float exp_hl(float hi, float lo) {
+  float x = hi + lo;
+  float xc = x > 88.76f ? 88.76f : x;
+  xc = xc < -104.0f ? -104.0f : xc;
+  float n = round_small(xc * 1.44269504088896341f);
+  // hi - n ln2 first: ln2 is split in two, the high part has 8 significant bits so n * it is exact.
+  float r = (x == xc ? hi : xc) - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f + (x == xc ? lo : 0.0f);
+  float e = expm1_poly(r) + r + 1.0f;
+  int32_t ni = int32_t(n);
+  int32_t n1 = ni >> 1;
+  float res = e * pow2i(n1) * pow2i(ni - n1);
+  return x != x ? x : res;
+}
+KILN_HD float exp(float x) { return exp_hl(x, 0.0f); }
+
+// log: x = 2^e m with m in [sqrt(1/2), sqrt(2)), log(m) = f - f^2/2 + f^3 P(f) with f = m - 1.
+KILN_HD float log(float x) {
+  bool sub = x < 1.17549435e-38f;  // subnormal (or zero / negative: fixed up below)
+  float xs = sub ? x * 8388608.0f : x;
+  uint32_t u = float_bits(xs);
+  int32_t e = int32_t((u >> 23) & 0xffu) - 126 - (sub ? 23 : 0);
+  float m = bits_float((u & 0x007fffffu) | 0x3f000000u);  // [0.5, 1)
+  bool lo = m < 0.707106781186547524f;
+  e = lo ? e - 1 : e;
+  float f = lo ? m + m - 1.0f : m - 1.0f;
+  float z = f * f;
+  float p = 7.0376836292e-2f;
+  p = p * f - 1.1514610310e-1f;
+  p = p * f + 1.1676998740e-1f;
+  p = p * f - 1.2420140846e-1f;
+  p = p * f + 1.4249322787e-1f;
+  p = p * f - 1.6668057665e-1f;
+  p = p * f + 2.0000714765e-1f;
+  p = p * f - 2.4999993993e-1f;
+  p = p * f + 3.3333331174e-1f;
+  float fe = float(e);
+  float y = f * z * p + fe * -2.12194440e-4f - 0.5f * z;
+  float res = (f + y) + fe * 0.693359375f;
+  res = x == kInf ? x : res;
+  res = x < 0.0f ? kNaN : res;
+  res = x == 0.0f ? -kInf : res;
+  return x != x ? x : res;
+}
+
+// log1p: with u = 1 + x rounded, log1p(x) = log(u) * x / (u - 1) corrects the rounding of u
+// (W. Kahan's method); exact x when u == 1.
+KILN_HD float log1p(float x) {
+  float u = 1.0f + x;
+  float d = u - 1.0f;
+  float res = d == 0.0f ? x : vm::log(u) * (x / d);
+  return x == kInf ? x : res;
+}
+
+// expm1: x = n ln2 + r, expm1(x) = 2^n expm1(r) + (2^n - 1). For n = 128 (the result
+// overflows) 2^n itself is not a float: 2 (2^127 exp(r)) overflows to inf instead.
+KILN_HD float expm1(float x) {
+  float xc = x > 88.76f ? 88.76f : x;
+  xc = xc < -25.0f ? -25.0f : xc;  // expm1(-25) rounds to -1
+  float n = round_small(xc * 1.44269504088896341f);
+  float r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float em = expm1_poly(r) + r;
+  int32_t ni = int32_t(n);
+  bool big = ni > 127;
+  float s = pow2i(big ? 127 : ni);
+  float res = big ? (s * (em + 1.0f)) * 2.0f : s * em + (s - 1.0f);
+  return x != x ? x : res;
+}
+
+// tanh: odd polynomial for |x| < 0.625, 1 - 2 / (exp(2|x|) + 1) with the sign of x beyond.
+KILN_HD float tanh(float x) {
+  float ax = fabs_(x);
+  float z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  float small = x + x * z * p;
+  float ac = ax > 10.0f ? 10.0f : ax;
+  float large = copysign_(1.0f - 2.0f / (vm::exp(ac + ac) + 1.0f), x);
+  return ax < 0.625f ? small : large;
+}
+
+// sigmoid: e = exp(-|x|) never overflows; 1 / (1 + e) for x >= 0, e / (1 + e) below.
+KILN_HD float sigmoid(float x) {
+  float e = vm::exp(-fabs_(x));
+  float s = 1.0f / (1.0f + e);
+  return x >= 0.0f ? s : e * s;
+}
+
+// sin and cos share the reduction x = n pi/2 + r, |r| <= pi/4. It is carried out in double with
+// pi/2 split in two (33 + 53 bits), so r is exact to far below float precision for |x| up to
+// kTrigMaxArg; larger arguments are computed by the caller with libm (see trig_needs_libm).
+constexpr float kTrigMaxArg = 1.0e6f;
+KILN_HD bool trig_needs_libm(float x) { return !(fabs_(x) <= kTrigMaxArg) && x == x && fabs_(x) != kInf; }
+
+KILN_HD float sin_poly(float r, float z) {  // sin(r), z = r^2
+  float p = -1.9515295891e-4f;
+  p = p * z + 8.3321608736e-3f;
+  p = p * z - 1.6666654611e-1f;
+  return r + r * z * p;
+}
+KILN_HD float cos_poly(float z) {  // cos(r), z = r^2
+  float p = 2.443315711809948e-5f;
+  p = p * z - 1.388731625493765e-3f;
+  p = p * z + 4.166664568298827e-2f;
+  return 1.0f - 0.5f * z + z * z * p;
+}
+// Quadrant q (of n) and reduced argument r.
+KILN_HD float trig_reduce(float x, int32_t& q) {
+  double xd = double(x);
+  const double kMagic = 6755399441055744.0;  // 1.5 * 2^52
+  double n = (xd * 0.63661977236758134308 + kMagic) - kMagic;
+  double r = xd - n * 1.57079632673412561417e+00;  // pi/2 high part, 33 significant bits
+  r = r - n * 6.07710050650619224932e-11;          // the rest of pi/2
+  q = int32_t(n);
+  return float(r);
+}
+KILN_HD float sin(float x) {
+  int32_t q;
+  float r = trig_reduce(x, q);
+  float z = r * r;
+  float s = sin_poly(r, z), c = cos_poly(z);
+  float v = (q & 1) ? c : s;
+  v = (q & 2) ? -v : v;
+  return fabs_(x) == kInf ? kNaN : v;
+}
+KILN_HD float cos(float x) {
+  int32_t q;
+  float r = trig_reduce(x, q);
+  float z = r * r;
+  float s = sin_poly(r, z), c = cos_poly(z);
+  float v = (q & 1) ? s : c;
+  v = ((q + 1) & 2) ? -v : v;
+  return fabs_(x) == kInf ? kNaN : v;
+}
+
+// erfc for x >= 0 (relative error ~1e-7 everywhere): t = 1 / (1 + x/2),
+// erfc(x) = t exp(-x^2 + P(t)), the Chebyshev fit of Numerical Recipes (section 6.2). The caller
+// passes x^2 as sq_hi + sq_lo with sq_hi exact, so that exp sees it without the rounding error of
+// a float x^2, which would cost ~x^2 ulp.
+KILN_HD float erfc_pos_sq(float x, float sq_hi, float sq_lo) {
+  float t = 1.0f / (1.0f + 0.5f * x);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  return t * exp_hl(-sq_hi, p - sq_lo);
+}
+// x^2 = hi + lo with hi exact: xh keeps the top 12 significant bits of x, so xh^2 fits a float.
+KILN_HD void square_split(float x, float& hi, float& lo) {
+  float xh = bits_float(float_bits(x) & 0xfffff000u);
+  hi = xh * xh;
+  lo = (x - xh) * (x + xh);
+}
+KILN_HD float erfc_pos(float x) {
+  float xc = x > 10.5f ? 10.5f : x;  // erfc(10.5) is below the smallest float
+  float hi, lo;
+  square_split(xc, hi, lo);
+  return erfc_pos_sq(xc, hi, lo);
+}
+// erf for |x| < 0.8: odd Taylor polynomial (its terms decrease, no cancellation).
+KILN_HD float erf_small(float x) {
+  float z = x * x;
+  float p = -1.63658447e-7f;  // 2/sqrt(pi) (-1)^k / (k! (2k+1)), k = 9 .. 0
+  p = p * z + 1.64621144e-06f;
+  p = p * z - 1.49256504e-05f;
+  p = p * z + 1.20553330e-04f;
+  p = p * z - 8.54832702e-04f;
+  p = p * z + 5.22397763e-03f;
+  p = p * z - 2.68661706e-02f;
+  p = p * z + 1.12837917e-01f;
+  p = p * z - 3.76126389e-01f;
+  p = p * z + 1.12837917e+00f;
+  return x * p;
+}
+// erf: erf_small below 0.8, 1 - erfc(|x|) with the sign of x beyond.
+KILN_HD float erf(float x) {
+  float ax = fabs_(x);
+  float large = copysign_(1.0f - erfc_pos(ax), x);
+  float res = ax < 0.8f ? erf_small(x) : large;
+  return x != x ? x : res;
+}
+// erfc on the whole line: erfc(-x) = 2 - erfc(x).
+KILN_HD float erfc(float x) {
+  float e = erfc_pos(fabs_(x));
+  float res = x < 0.0f ? 2.0f - e : e;
+  return x != x ? x : res;
+}
+
+}  // namespace kiln::vm

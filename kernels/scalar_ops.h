@@ -1,0 +1,279 @@
+#pragma once
+// Scalar formulas of the elementwise ops, shared by the CPU kernels and (later) the CUDA kernels
+// so that both compute the same thing (DESIGN.md section 3).
+//
+// Each functor maps values of the compute type C (compute_t<T>: f32 for the 16-bit floats, T
+// otherwise) to C, or to bool for predicates and comparisons. The CPU kernels call them inside
+// contiguous loops that GCC vectorises, so the formulas are branch-free (selects, no early
+// returns); f32 transcendental functions come from kernels/cpu/vec_math.h (Note [Vectorisable
+// math]), f64 ones from libm. Functors with parameters (slopes, bounds, exponents) hold them
+// converted to C.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "kiln/kernels/cpu/vec_math.h"
+#include "kiln/kernels/dtype.h"
+
+namespace kiln {
+
+// Op codes the tensor layer passes to the kernels of both devices.
+enum class UnaryOp : uint8_t {
+  neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, reciprocal, square, sin, cos, tanh, sigmoid,
+  relu, leaky_relu, gelu, gelu_tanh, silu, mish, softplus, floor, ceil, round, clamp, pow_scalar,
+  isnan, isinf, isfinite, logical_not,
+};
+enum class BinaryOp : uint8_t {
+  add, sub, mul, div, pow, minimum, maximum, fmod, remainder,
+  eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor,
+};
+// Parameters of the unary ops that take some: leaky_relu (f0 = slope), softplus (f0 = beta,
+// f1 = threshold), clamp (f0/f1 = min/max for floating types, i0/i1 for integers; absent bounds
+// are +-inf or the integer limits), pow_scalar (f0 / i0 = exponent).
+struct UnaryParams {
+  double f0 = 0, f1 = 0;
+  int64_t i0 = 0, i1 = 0;
+};
+// A scalar operand of a binary op, in both forms (the kernel picks the one of its compute type).
+struct ScalarArg {
+  double f = 0;
+  int64_t i = 0;
+};
+
+namespace ops {
+
+template <class C> constexpr bool kFloat = std::is_floating_point_v<C>;
+
+// ---- math of the compute type: vec_math for f32, libm for f64
+KILN_HD float m_exp(float x) { return vm::exp(x); }
+KILN_HD double m_exp(double x) { return std::exp(x); }
+KILN_HD float m_log(float x) { return vm::log(x); }
+KILN_HD double m_log(double x) { return std::log(x); }
+KILN_HD float m_log1p(float x) { return vm::log1p(x); }
+KILN_HD double m_log1p(double x) { return std::log1p(x); }
+KILN_HD float m_expm1(float x) { return vm::expm1(x); }
+KILN_HD double m_expm1(double x) { return std::expm1(x); }
+KILN_HD float m_tanh(float x) { return vm::tanh(x); }
+KILN_HD double m_tanh(double x) { return std::tanh(x); }
+KILN_HD float m_sigmoid(float x) { return vm::sigmoid(x); }
+KILN_HD double m_sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+KILN_HD float m_sin(float x) { return vm::sin(x); }
+KILN_HD double m_sin(double x) { return std::sin(x); }
+KILN_HD float m_cos(float x) { return vm::cos(x); }
+KILN_HD double m_cos(double x) { return std::cos(x); }
+KILN_HD float m_erf(float x) { return vm::erf(x); }
+KILN_HD double m_erf(double x) { return std::erf(x); }
+KILN_HD float m_erfc(float x) { return vm::erfc(x); }
+KILN_HD double m_erfc(double x) { return std::erfc(x); }
+
+// Round half to even without libm: adding and subtracting 2^(p-1) (p = significand bits) rounds
+// in the default mode; values that large are integers already. The sign is restored so -0.4 -> -0.
+template <class C>
+KILN_HD C round_half_even(C x) {
+  const C big = std::is_same_v<C, float> ? C(8388608.0) : C(4503599627370496.0);
+  C ax = x < C(0) ? -x : x;
+  C r = (ax + big) - big;
+  r = ax < big ? r : ax;
+  return x < C(0) ? -r : r;
+}
+
+// ---- unary
+struct Neg { template <class C> KILN_HD C operator()(C x) const { return C(-x); } };
+struct Abs {
+  template <class C> KILN_HD C operator()(C x) const {
+    if constexpr (std::is_unsigned_v<C>) return x;
+    else if constexpr (kFloat<C>) return std::fabs(x);
+    else return x < C(0) ? C(-x) : x;
+  }
+};
+// Sign: -1, 0 or 1 (0 for NaN, as PyTorch); bool maps to itself.
+struct Sign {
+  template <class C> KILN_HD C operator()(C x) const {
+    if constexpr (std::is_same_v<C, bool>) return x;
+    else return C(int(C(0) < x) - int(x < C(0)));
+  }
+};
+struct Exp { template <class C> KILN_HD C operator()(C x) const { return m_exp(x); } };
+struct Log { template <class C> KILN_HD C operator()(C x) const { return m_log(x); } };
+struct Log1p { template <class C> KILN_HD C operator()(C x) const { return m_log1p(x); } };
+struct Expm1 { template <class C> KILN_HD C operator()(C x) const { return m_expm1(x); } };
+struct Sqrt { template <class C> KILN_HD C operator()(C x) const { return std::sqrt(x); } };
+struct Rsqrt { template <class C> KILN_HD C operator()(C x) const { return C(1) / std::sqrt(x); } };
+struct Reciprocal { template <class C> KILN_HD C operator()(C x) const { return C(1) / x; } };
+struct Square { template <class C> KILN_HD C operator()(C x) const { return C(x * x); } };
+struct Sin { template <class C> KILN_HD C operator()(C x) const { return m_sin(x); } };
+struct Cos { template <class C> KILN_HD C operator()(C x) const { return m_cos(x); } };
+struct Tanh { template <class C> KILN_HD C operator()(C x) const { return m_tanh(x); } };
+struct Sigmoid { template <class C> KILN_HD C operator()(C x) const { return m_sigmoid(x); } };
+// relu keeps NaN (x < 0 is false for NaN).
+struct Relu { template <class C> KILN_HD C operator()(C x) const { return x < C(0) ? C(0) : x; } };
+template <class C> struct LeakyRelu {
+  C slope;
+  KILN_HD C operator()(C x) const { return x > C(0) ? x : x * slope; }
+};
+// gelu(x) = x Phi(x) = x/2 (1 + erf(x/sqrt2)). Below -0.8 sqrt2 it uses erfc(-x/sqrt2) instead
+// of 1 + erf(x/sqrt2), which would cancel; above 0.8 sqrt2 2 - erfc, where erf's small-argument
+// series no longer applies.
+struct Gelu {
+  template <class C> KILN_HD C operator()(C x) const {
+    C y = x * C(0.70710678118654752440);
+    if constexpr (std::is_same_v<C, float>) {
+      // erfc(|y|) with y^2 = x^2 / 2 split exactly from x: y itself carries a rounding error
+      // that erfc's steep tail would magnify ~y^2 times.
+      float ay = vm::fabs_(y);
+      float ax = vm::fabs_(x);
+      ax = ax > 20.0f ? 20.0f : ax;
+      float hi, lo;
+      vm::square_split(ax, hi, lo);
+      float ec = vm::erfc_pos_sq(ay > 14.0f ? 14.0f : ay, 0.5f * hi, 0.5f * lo);
+      float phi2 = ay < 0.8f ? 1.0f + vm::erf_small(y) : (y < 0.0f ? ec : 2.0f - ec);
+      return 0.5f * x * phi2;
+    } else {
+      return C(0.5) * x * (y < C(0) ? std::erfc(-y) : C(1) + std::erf(y));
+    }
+  }
+};
+// gelu with the tanh approximation: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+struct GeluTanh {
+  template <class C> KILN_HD C operator()(C x) const {
+    C inner = C(0.79788456080286535588) * (x + C(0.044715) * x * x * x);
+    return C(0.5) * x * (C(1) + m_tanh(inner));
+  }
+};
+struct Silu { template <class C> KILN_HD C operator()(C x) const { return x * m_sigmoid(x); } };
+// mish(x) = x tanh(softplus(x)); log1p(exp(x)) overflows to inf for large x, and tanh(inf) = 1.
+struct Mish { template <class C> KILN_HD C operator()(C x) const { return x * m_tanh(m_log1p(m_exp(x))); } };
+// softplus(x) = log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.
+template <class C> struct Softplus {
+  C beta, threshold;
+  KILN_HD C operator()(C x) const {
+    C bx = x * beta;
+    C sp = m_log1p(m_exp(bx)) / beta;
+    return bx > threshold ? x : sp;
+  }
+};
+struct Floor {
+  template <class C> KILN_HD C operator()(C x) const {
+    if constexpr (kFloat<C>) return std::floor(x);
+    else return x;
+  }
+};
+struct Ceil {
+  template <class C> KILN_HD C operator()(C x) const {
+    if constexpr (kFloat<C>) return std::ceil(x);
+    else return x;
+  }
+};
+struct Round {
+  template <class C> KILN_HD C operator()(C x) const {
+    if constexpr (kFloat<C>) return round_half_even(x);
+    else return x;
+  }
+};
+// clamp(x, lo, hi) = min(max(x, lo), hi): NaN stays NaN, and lo > hi gives hi (as PyTorch).
+template <class C> struct Clamp {
+  C lo, hi;
+  KILN_HD C operator()(C x) const {
+    C y = x < lo ? lo : x;
+    return y > hi ? hi : y;
+  }
+};
+// x^e for a floating exponent that is none of the special cases the tensor layer maps to
+// cheaper ops (0, 1, 2, 0.5, -0.5, -1).
+template <class C> struct PowScalar {
+  C e;
+  KILN_HD C operator()(C x) const { return std::pow(x, e); }
+};
+// Integer power by squaring for e >= 0 (wraps around on overflow like C++ unsigned arithmetic).
+template <class C>
+KILN_HD C ipow(C base, int64_t e) {
+  using U = std::make_unsigned_t<std::conditional_t<std::is_same_v<C, bool>, uint8_t, C>>;
+  U r = 1, b = U(base);
+  while (e > 0) {
+    if (e & 1) r = U(r * b);
+    b = U(b * b);
+    e >>= 1;
+  }
+  return C(r);
+}
+template <class C> struct PowInt {
+  int64_t e;
+  KILN_HD C operator()(C x) const { return ipow(x, e); }
+};
+struct IsNan { template <class C> KILN_HD bool operator()(C x) const { return x != x; } };
+struct IsInf {
+  template <class C> KILN_HD bool operator()(C x) const { return x == std::numeric_limits<C>::infinity() || x == -std::numeric_limits<C>::infinity(); }
+};
+struct IsFinite { template <class C> KILN_HD bool operator()(C x) const { return x - x == C(0); } };
+struct LogicalNot { template <class C> KILN_HD bool operator()(C x) const { return x == C(0); } };
+
+// ---- binary
+struct Add { template <class C> KILN_HD C operator()(C a, C b) const { return C(a + b); } };
+template <class C> struct AddAlpha {
+  C alpha;
+  KILN_HD C operator()(C a, C b) const { return C(a + alpha * b); }
+};
+struct Sub { template <class C> KILN_HD C operator()(C a, C b) const { return C(a - b); } };
+struct Mul { template <class C> KILN_HD C operator()(C a, C b) const { return C(a * b); } };
+struct Div { template <class C> KILN_HD C operator()(C a, C b) const { return a / b; } };
+// pow of two tensors. Integers: negative exponents give 1 for base 1, +-1 for base -1, 0 else
+// (the truncated real result), as PyTorch.
+struct Pow {
+  template <class C> KILN_HD C operator()(C a, C b) const {
+    if constexpr (kFloat<C>) {
+      return std::pow(a, b);
+    } else if constexpr (std::is_signed_v<C>) {
+      if (b >= C(0)) return ipow(a, int64_t(b));
+      if (a == C(1)) return C(1);
+      if (a == C(-1)) return (b & 1) ? C(-1) : C(1);
+      return C(0);
+    } else {
+      return ipow(a, int64_t(b));
+    }
+  }
+};
+// minimum / maximum propagate NaN from either side.
+struct Minimum {
+  template <class C> KILN_HD C operator()(C a, C b) const {
+    C m = a < b ? a : b;
+    if constexpr (kFloat<C>) m = b != b ? b : (a != a ? a : m);
+    return m;
+  }
+};
+struct Maximum {
+  template <class C> KILN_HD C operator()(C a, C b) const {
+    C m = a > b ? a : b;
+    if constexpr (kFloat<C>) m = b != b ? b : (a != a ? a : m);
+    return m;
+  }
+};
+// fmod: C's truncated remainder (sign of a). Integer division by zero (and INT_MIN % -1, which
+// traps) give 0 instead of a trap.
+struct Fmod {
+  template <class C> KILN_HD C operator()(C a, C b) const {
+    if constexpr (kFloat<C>) return std::fmod(a, b);
+    else if constexpr (std::is_signed_v<C>) return (b == C(0) || b == C(-1)) ? C(0) : C(a % b);
+    else return b == C(0) ? C(0) : C(a % b);
+  }
+};
+// remainder: Python's modulo (sign of b).
+struct Remainder {
+  template <class C> KILN_HD C operator()(C a, C b) const {
+    C m = Fmod{}(a, b);
+    if constexpr (std::is_unsigned_v<C>) return m;
+    else return (m != C(0) && ((b < C(0)) != (m < C(0)))) ? C(m + b) : m;
+  }
+};
+struct Eq { template <class C> KILN_HD bool operator()(C a, C b) const { return a == b; } };
+struct Ne { template <class C> KILN_HD bool operator()(C a, C b) const { return a != b; } };
+struct Lt { template <class C> KILN_HD bool operator()(C a, C b) const { return a < b; } };
+struct Le { template <class C> KILN_HD bool operator()(C a, C b) const { return a <= b; } };
+struct Gt { template <class C> KILN_HD bool operator()(C a, C b) const { return a > b; } };
+struct Ge { template <class C> KILN_HD bool operator()(C a, C b) const { return a >= b; } };
+struct LogicalAnd { template <class C> KILN_HD bool operator()(C a, C b) const { return (a != C(0)) & (b != C(0)); } };
+struct LogicalOr { template <class C> KILN_HD bool operator()(C a, C b) const { return (a != C(0)) | (b != C(0)); } };
+struct LogicalXor { template <class C> KILN_HD bool operator()(C a, C b) const { return (a != C(0)) != (b != C(0)); } };
+
+}  // namespace ops
+}  // namespace kiln
