@@ -1,0 +1,370 @@
+// Compiled once per instruction set (Note [ISA dispatch] in kernels/cpu/isa.h).
+//
+// Note [GEMM blocking]
+// The classic packed GEMM (Goto / BLIS): C is computed in MR x NR register tiles by a micro-kernel
+// that streams a packed sliver of op(A) (MR rows, k-major) and a packed sliver of op(B) (NR columns,
+// k-major) and keeps the whole tile in vector registers, one broadcast of A against NR/W vectors of
+// B per row and k. Around it:
+//   jc: panels of NC columns of B   (packed B panel: KC x NC, shared by all threads)
+//   pc: blocks of KC along K        (KC chosen so that a B sliver, KC x NR, stays in L1)
+//   ic: blocks of MC rows of A      (packed per thread, MC x KC, stays in L2)
+//   jr: NR slivers of the B panel, ir: MR slivers of the A block -> micro-kernel.
+// Packing pads the last sliver with zeros, so the micro-kernel always runs full tiles; a partial
+// tile at the bottom/right edge is computed into a small buffer and copied out. The K blocks are
+// of balanced length (K = 257 gives 129 + 128, not 256 + 1), beta applies on the first block only.
+//
+// Threads: the B panel is packed by all threads (split by slivers), then the tiles are split
+// along M (sliver aligned) or, when there are more B slivers than A slivers, along N. Each C
+// element is accumulated over k in the same order whatever the split, so the result does not
+// depend on the thread count. Small products (M*N*K below kSmallGemm) use a plain loop with no
+// packing, and products below kThreadedGemm run on one thread.
+#include "kiln/kernels/cpu/gemm.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "kiln/kernels/cpu/parallel.h"
+#include "kiln/kernels/macros.h"
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace KILN_ISA_NAMESPACE {
+namespace {
+
+constexpr int64_t kSmallGemm = 24 * 24 * 24;
+constexpr int64_t kThreadedGemm = 96 * 96 * 96;
+
+// ---- vector traits and block sizes per instruction set ------------------------------------------
+template <class T> struct Arch;
+
+#if defined(__AVX512F__)
+template <> struct Arch<float> {
+  using R = __m512;
+  static constexpr int W = 16, MR = 14, NV = 2, KC = 256, MC = 14 * 12, NC = 2048;
+  static R load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
+  static R set1(float v) { return _mm512_set1_ps(v); }
+  static R zero() { return _mm512_setzero_ps(); }
+  static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
+  static R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+};
+template <> struct Arch<double> {
+  using R = __m512d;
+  static constexpr int W = 8, MR = 14, NV = 2, KC = 192, MC = 14 * 8, NC = 1024;
+  static R load(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, R v) { _mm512_storeu_pd(p, v); }
+  static R set1(double v) { return _mm512_set1_pd(v); }
+  static R zero() { return _mm512_setzero_pd(); }
+  static R mul(R a, R b) { return _mm512_mul_pd(a, b); }
+  static R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
+};
+#elif defined(__AVX2__) && defined(__FMA__)
+template <> struct Arch<float> {
+  using R = __m256;
+  static constexpr int W = 8, MR = 6, NV = 2, KC = 256, MC = 6 * 24, NC = 2048;
+  static R load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
+  static R set1(float v) { return _mm256_set1_ps(v); }
+  static R zero() { return _mm256_setzero_ps(); }
+  static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+};
+template <> struct Arch<double> {
+  using R = __m256d;
+  static constexpr int W = 4, MR = 6, NV = 2, KC = 256, MC = 6 * 16, NC = 1024;
+  static R load(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, R v) { _mm256_storeu_pd(p, v); }
+  static R set1(double v) { return _mm256_set1_pd(v); }
+  static R zero() { return _mm256_setzero_pd(); }
+  static R mul(R a, R b) { return _mm256_mul_pd(a, b); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_pd(a, b, c); }
+};
+#elif defined(__SSE2__)
+template <> struct Arch<float> {
+  using R = __m128;
+  static constexpr int W = 4, MR = 4, NV = 2, KC = 256, MC = 4 * 32, NC = 1024;
+  static R load(const float* p) { return _mm_loadu_ps(p); }
+  static void store(float* p, R v) { _mm_storeu_ps(p, v); }
+  static R set1(float v) { return _mm_set1_ps(v); }
+  static R zero() { return _mm_setzero_ps(); }
+  static R mul(R a, R b) { return _mm_mul_ps(a, b); }
+  static R fma(R a, R b, R c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+};
+template <> struct Arch<double> {
+  using R = __m128d;
+  static constexpr int W = 2, MR = 4, NV = 2, KC = 256, MC = 4 * 32, NC = 512;
+  static R load(const double* p) { return _mm_loadu_pd(p); }
+  static void store(double* p, R v) { _mm_storeu_pd(p, v); }
+  static R set1(double v) { return _mm_set1_pd(v); }
+  static R zero() { return _mm_setzero_pd(); }
+  static R mul(R a, R b) { return _mm_mul_pd(a, b); }
+  static R fma(R a, R b, R c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
+};
+#else
+template <class T> struct ScalarArch {
+  using R = T;
+  static constexpr int W = 1, MR = 4, NV = 4, KC = 256, MC = 64, NC = 512;
+  static R load(const T* p) { return *p; }
+  static void store(T* p, R v) { *p = v; }
+  static R set1(T v) { return v; }
+  static R zero() { return T(0); }
+  static R mul(R a, R b) { return a * b; }
+  static R fma(R a, R b, R c) { return a * b + c; }
+};
+template <> struct Arch<float> : ScalarArch<float> {};
+template <> struct Arch<double> : ScalarArch<double> {};
+#endif
+
+// A 64-byte aligned scratch area of at least n elements, owned by the calling thread and reused.
+template <class T>
+T* scratch(std::vector<T>& v, size_t n) {
+  const size_t need = n + 64 / sizeof(T);
+  if (v.size() < need) v.resize(need);
+  uintptr_t p = (reinterpret_cast<uintptr_t>(v.data()) + 63) & ~uintptr_t(63);
+  return reinterpret_cast<T*>(p);
+}
+template <class T> T* a_scratch(size_t n) {
+  static thread_local std::vector<T> buf;
+  return scratch(buf, n);
+}
+template <class T> T* b_scratch(size_t n) {
+  static thread_local std::vector<T> buf;
+  return scratch(buf, n);
+}
+
+// ---- micro-kernel -------------------------------------------------------------------------------
+// C[MR, NR] = alpha * a_sliver * b_sliver + beta * C (C not read when beta == 0).
+template <class T>
+inline void micro_kernel(int64_t kc, const T* KILN_RESTRICT a, const T* KILN_RESTRICT b, T* c, int64_t ldc,
+                         T alpha, T beta) {
+  using A = Arch<T>;
+  using R = typename A::R;
+  constexpr int MR = A::MR, NV = A::NV, W = A::W, NR = NV * W;
+  R acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = A::zero();
+  for (int64_t k = 0; k < kc; ++k) {
+    R bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = A::load(b + j * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const R av = A::set1(a[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = A::fma(av, bv[j], acc[i][j]);
+    }
+    a += MR;
+    b += NR;
+  }
+  const R va = A::set1(alpha);
+  if (beta == T(0)) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) A::store(c + i * ldc + j * W, A::mul(va, acc[i][j]));
+  } else {
+    const R vb = A::set1(beta);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        T* p = c + i * ldc + j * W;
+        A::store(p, A::fma(vb, A::load(p), A::mul(va, acc[i][j])));
+      }
+  }
+}
+
+// ---- packing ------------------------------------------------------------------------------------
+// Rows [i0, i0+m) x cols [k0, k0+kc) of op(A) into slivers of MR rows, each k-major [kc][MR].
+template <class T>
+void pack_a(bool trans, const T* A, int64_t lda, int64_t i0, int64_t m, int64_t k0, int64_t kc, T* dst) {
+  constexpr int MR = Arch<T>::MR;
+  for (int64_t s = 0; s < m; s += MR) {
+    const int rows = int(std::min<int64_t>(MR, m - s));
+    T* d = dst + s * kc;
+    if (!trans) {
+      const T* src[MR];
+      for (int i = 0; i < rows; ++i) src[i] = A + (i0 + s + i) * lda + k0;
+      for (int64_t k = 0; k < kc; ++k, d += MR) {
+        int i = 0;
+        for (; i < rows; ++i) d[i] = src[i][k];
+        for (; i < MR; ++i) d[i] = T(0);
+      }
+    } else {
+      for (int64_t k = 0; k < kc; ++k, d += MR) {
+        const T* src = A + (k0 + k) * lda + i0 + s;
+        int i = 0;
+        for (; i < rows; ++i) d[i] = src[i];
+        for (; i < MR; ++i) d[i] = T(0);
+      }
+    }
+  }
+}
+
+// Rows [k0, k0+kc) x cols [j0, j0+n) of op(B) into slivers of NR columns, each k-major [kc][NR].
+// `first`/`last` select a range of slivers (for packing in parallel).
+template <class T>
+void pack_b(bool trans, const T* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t n, int64_t first,
+            int64_t last, T* dst) {
+  constexpr int NR = Arch<T>::NV * Arch<T>::W;
+  for (int64_t sl = first; sl < last; ++sl) {
+    const int64_t s = sl * NR;
+    const int cols = int(std::min<int64_t>(NR, n - s));
+    T* d = dst + s * kc;
+    if (!trans) {
+      for (int64_t k = 0; k < kc; ++k, d += NR) {
+        const T* src = B + (k0 + k) * ldb + j0 + s;
+        int j = 0;
+        for (; j < cols; ++j) d[j] = src[j];
+        for (; j < NR; ++j) d[j] = T(0);
+      }
+    } else {
+      const T* src[NR];
+      for (int j = 0; j < cols; ++j) src[j] = B + (j0 + s + j) * ldb + k0;
+      for (int64_t k = 0; k < kc; ++k, d += NR) {
+        int j = 0;
+        for (; j < cols; ++j) d[j] = src[j][k];
+        for (; j < NR; ++j) d[j] = T(0);
+      }
+    }
+  }
+}
+
+// ---- blocked product over one packed B panel ------------------------------------------------------
+// Rows [m0, m1) (m0 a multiple of MR) and panel columns [n0, n1) (n0 a multiple of NR) of the
+// C block at column jc, for the K block [pc, pc+kc) whose packed B panel is bp (width nc).
+template <class T>
+void compute_block(bool trans_a, const T* A, int64_t lda, int64_t pc, int64_t kc, int64_t m0, int64_t m1,
+                   int64_t n0, int64_t n1, const T* bp, int64_t jc, T alpha, T beta, T* C, int64_t ldc) {
+  using Ar = Arch<T>;
+  constexpr int MR = Ar::MR, NR = Ar::NV * Ar::W;
+  constexpr int64_t MC = Ar::MC;
+  T* ap = a_scratch<T>(size_t(MC) * size_t(kc));
+  alignas(64) T tmp[MR * NR];
+  for (int64_t ic = m0; ic < m1; ic += MC) {
+    const int64_t mc = std::min(MC, m1 - ic);
+    pack_a(trans_a, A, lda, ic, mc, pc, kc, ap);
+    for (int64_t jr = n0; jr < n1; jr += NR) {
+      const int64_t nr = std::min<int64_t>(NR, n1 - jr);
+      const T* b = bp + jr * kc;
+      for (int64_t ir = 0; ir < mc; ir += MR) {
+        const int64_t mr = std::min<int64_t>(MR, mc - ir);
+        T* c = C + (ic + ir) * ldc + jc + jr;
+        if (mr == MR && nr == NR) {
+          micro_kernel<T>(kc, ap + ir * kc, b, c, ldc, alpha, beta);
+        } else {
+          micro_kernel<T>(kc, ap + ir * kc, b, tmp, NR, T(1), T(0));
+          for (int64_t i = 0; i < mr; ++i)
+            for (int64_t j = 0; j < nr; ++j) {
+              T v = alpha * tmp[i * NR + j];
+              c[i * ldc + j] = beta == T(0) ? v : v + beta * c[i * ldc + j];
+            }
+        }
+      }
+    }
+  }
+}
+
+// ---- small products: no packing -------------------------------------------------------------------
+template <class T>
+void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+                int64_t ldb, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    if (!tb) {
+      // Row of C as a sum of rows of B: a contiguous, vectorisable inner loop.
+      if (beta == T(0))
+        for (int64_t j = 0; j < N; ++j) c[j] = T(0);
+      else if (beta != T(1))
+        for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+      for (int64_t k = 0; k < K; ++k) {
+        const T a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
+        const T* b = B + k * ldb;
+        for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
+      }
+    } else {
+      for (int64_t j = 0; j < N; ++j) {
+        const T* b = B + j * ldb;
+        T s = T(0);
+        if (!ta) {
+          const T* a = A + i * lda;
+          for (int64_t k = 0; k < K; ++k) s += a[k] * b[k];
+        } else {
+          for (int64_t k = 0; k < K; ++k) s += A[k * lda + i] * b[k];
+        }
+        c[j] = beta == T(0) ? alpha * s : alpha * s + beta * c[j];
+      }
+    }
+  }
+}
+
+template <class T>
+void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+               int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    for (int64_t i = 0; i < M; ++i) {
+      T* c = C + i * ldc;
+      if (beta == T(0))
+        for (int64_t j = 0; j < N; ++j) c[j] = T(0);
+      else if (beta != T(1))
+        for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+    }
+    return;
+  }
+  if (M * N * K <= kSmallGemm) {
+    gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  using Ar = Arch<T>;
+  constexpr int MR = Ar::MR, NR = Ar::NV * Ar::W;
+  const int nt = cpu::in_parallel_region() ? 1 : cpu::num_threads();
+  const bool threaded = nt > 1 && M * N * K >= kThreadedGemm;
+  const int64_t nk = (K + Ar::KC - 1) / Ar::KC;
+  const int64_t kc_max = (K + nk - 1) / nk;
+  const int64_t nc_max = std::min<int64_t>(Ar::NC, (N + NR - 1) / NR * NR);
+  T* bp = b_scratch<T>(size_t(kc_max) * size_t(nc_max));
+  const int64_t m_slivers = (M + MR - 1) / MR;
+  for (int64_t jc = 0; jc < N; jc += Ar::NC) {
+    const int64_t nc = std::min<int64_t>(Ar::NC, N - jc);
+    const int64_t n_slivers = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, K - pc);
+      const T beta_k = pc == 0 ? beta : T(1);
+      if (!threaded) {
+        pack_b(tb, B, ldb, pc, kc, jc, nc, 0, n_slivers, bp);
+        compute_block(ta, A, lda, pc, kc, 0, M, 0, nc, bp, jc, alpha, beta_k, C, ldc);
+        continue;
+      }
+      cpu::parallel_for(0, n_slivers, (n_slivers + nt - 1) / nt,
+                        [&](int64_t s0, int64_t s1) { pack_b(tb, B, ldb, pc, kc, jc, nc, s0, s1, bp); });
+      if (m_slivers >= n_slivers) {
+        cpu::parallel_for(0, m_slivers, (m_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
+          compute_block(ta, A, lda, pc, kc, s0 * MR, std::min(M, s1 * MR), 0, nc, bp, jc, alpha, beta_k, C, ldc);
+        });
+      } else {
+        cpu::parallel_for(0, n_slivers, (n_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
+          compute_block(ta, A, lda, pc, kc, 0, M, s0 * NR, std::min(nc, s1 * NR), bp, jc, alpha, beta_k, C, ldc);
+        });
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_impl<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+void gemm_f64(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+              int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  gemm_impl<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace KILN_ISA_NAMESPACE
