@@ -13,10 +13,10 @@
 // tile at the bottom/right edge is computed into a small buffer and copied out. The K blocks are
 // of balanced length (K = 257 gives 129 + 128, not 256 + 1), beta applies on the first block only.
 //
-// Threads: the B panel is packed by all threads (split by slivers), then the tiles are split
-// along M (sliver aligned) or, when there are more B slivers than A slivers, along N. Each C
-// element is accumulated over k in the same order whatever the split, so the result does not
-// depend on the thread count. Small products (M*N*K below kSmallGemm) use a plain loop with no
+// Threads: C is split into one stripe per thread, along N when it has at least as many NR slivers
+// as M has MR slivers, else along M, sliver aligned; each thread packs its own panels, so a product
+// costs one parallel region. Each C element is accumulated over k in the same order whatever the
+// split, so the result does not depend on the thread count. Small products (M*N*K below kSmallGemm) use a plain loop with no
 // packing, and products below kThreadedGemm run on one thread.
 #include "kiln/kernels/cpu/gemm.h"
 
@@ -35,7 +35,7 @@ namespace KILN_ISA_NAMESPACE {
 namespace {
 
 constexpr int64_t kSmallGemm = 24 * 24 * 24;
-constexpr int64_t kThreadedGemm = 96 * 96 * 96;
+constexpr int64_t kThreadedGemm = 128 * 128 * 128;
 
 // ---- vector traits and block sizes per instruction set ------------------------------------------
 template <class T> struct Arch;
@@ -148,6 +148,13 @@ inline void micro_kernel(int64_t kc, const T* KILN_RESTRICT a, const T* KILN_RES
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[i][j] = A::zero();
+#if defined(__SSE2__)
+  // The C tile is touched once, after the k loop: start fetching it now.
+  for (int i = 0; i < MR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+  }
+#endif
   for (int64_t k = 0; k < kc; ++k) {
     R bv[NV];
 #pragma GCC unroll 4
@@ -271,6 +278,22 @@ void compute_block(bool trans_a, const T* A, int64_t lda, int64_t pc, int64_t kc
 }
 
 // ---- small products: no packing -------------------------------------------------------------------
+
+// Dot product with 16 partial sums, so the compiler can keep them in one or a few vector registers
+// (a single running sum would serialise on the add latency and not vectorise).
+template <class T>
+T dot_contiguous(const T* KILN_RESTRICT a, const T* KILN_RESTRICT b, int64_t n) {
+  T acc[16] = {};
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16)
+#pragma GCC unroll 16
+    for (int u = 0; u < 16; ++u) acc[u] += a[k + u] * b[k + u];
+  T s = T(0);
+  for (int u = 0; u < 16; ++u) s += acc[u];
+  for (; k < n; ++k) s += a[k] * b[k];
+  return s;
+}
+
 template <class T>
 void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
                 int64_t ldb, T beta, T* C, int64_t ldc) {
@@ -292,13 +315,32 @@ void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
         const T* b = B + j * ldb;
         T s = T(0);
         if (!ta) {
-          const T* a = A + i * lda;
-          for (int64_t k = 0; k < K; ++k) s += a[k] * b[k];
+          s = dot_contiguous(A + i * lda, b, K);
         } else {
           for (int64_t k = 0; k < K; ++k) s += A[k * lda + i] * b[k];
         }
         c[j] = beta == T(0) ? alpha * s : alpha * s + beta * c[j];
       }
+    }
+  }
+}
+
+// The product restricted to rows [m0, m1) and columns [n0, n1) of C, on the calling thread.
+template <class T>
+void gemm_serial(bool ta, bool tb, int64_t K, T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta,
+                 T* C, int64_t ldc, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  using Ar = Arch<T>;
+  constexpr int NR = Ar::NV * Ar::W;
+  const int64_t nk = (K + Ar::KC - 1) / Ar::KC;
+  const int64_t kc_max = (K + nk - 1) / nk;  // balanced K blocks
+  const int64_t nc_max = std::min<int64_t>(Ar::NC, (n1 - n0 + NR - 1) / NR * NR);
+  T* bp = b_scratch<T>(size_t(kc_max) * size_t(nc_max));
+  for (int64_t jc = n0; jc < n1; jc += Ar::NC) {
+    const int64_t nc = std::min<int64_t>(Ar::NC, n1 - jc);
+    for (int64_t pc = 0; pc < K; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, K - pc);
+      pack_b(tb, B, ldb, pc, kc, jc, nc, 0, (nc + NR - 1) / NR, bp);
+      compute_block(ta, A, lda, pc, kc, m0, m1, 0, nc, bp, jc, alpha, pc == 0 ? beta : T(1), C, ldc);
     }
   }
 }
@@ -317,42 +359,30 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
     }
     return;
   }
-  if (M * N * K <= kSmallGemm) {
+  // Tiny products, and vector-like ones that would waste most of a register tile on padding.
+  if (M * N * K <= kSmallGemm || M <= 2 || N <= 2) {
     gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   using Ar = Arch<T>;
   constexpr int MR = Ar::MR, NR = Ar::NV * Ar::W;
-  const int nt = cpu::in_parallel_region() ? 1 : cpu::num_threads();
-  const bool threaded = nt > 1 && M * N * K >= kThreadedGemm;
-  const int64_t nk = (K + Ar::KC - 1) / Ar::KC;
-  const int64_t kc_max = (K + nk - 1) / nk;
-  const int64_t nc_max = std::min<int64_t>(Ar::NC, (N + NR - 1) / NR * NR);
-  T* bp = b_scratch<T>(size_t(kc_max) * size_t(nc_max));
-  const int64_t m_slivers = (M + MR - 1) / MR;
-  for (int64_t jc = 0; jc < N; jc += Ar::NC) {
-    const int64_t nc = std::min<int64_t>(Ar::NC, N - jc);
-    const int64_t n_slivers = (nc + NR - 1) / NR;
-    for (int64_t pc = 0; pc < K; pc += kc_max) {
-      const int64_t kc = std::min(kc_max, K - pc);
-      const T beta_k = pc == 0 ? beta : T(1);
-      if (!threaded) {
-        pack_b(tb, B, ldb, pc, kc, jc, nc, 0, n_slivers, bp);
-        compute_block(ta, A, lda, pc, kc, 0, M, 0, nc, bp, jc, alpha, beta_k, C, ldc);
-        continue;
-      }
-      cpu::parallel_for(0, n_slivers, (n_slivers + nt - 1) / nt,
-                        [&](int64_t s0, int64_t s1) { pack_b(tb, B, ldb, pc, kc, jc, nc, s0, s1, bp); });
-      if (m_slivers >= n_slivers) {
-        cpu::parallel_for(0, m_slivers, (m_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
-          compute_block(ta, A, lda, pc, kc, s0 * MR, std::min(M, s1 * MR), 0, nc, bp, jc, alpha, beta_k, C, ldc);
-        });
-      } else {
-        cpu::parallel_for(0, n_slivers, (n_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
-          compute_block(ta, A, lda, pc, kc, 0, M, s0 * NR, std::min(nc, s1 * NR), bp, jc, alpha, beta_k, C, ldc);
-        });
-      }
-    }
+  const int64_t nt = cpu::in_parallel_region() ? 1 : cpu::num_threads();
+  if (nt <= 1 || M * N * K < kThreadedGemm) {
+    gemm_serial(ta, tb, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, M, 0, N);
+    return;
+  }
+  // One parallel region per product: each thread owns a sliver-aligned stripe of C and packs what
+  // it needs itself (the other operand's packing is repeated per thread, a small cost next to
+  // the synchronisation a shared packed panel would need on every K block).
+  const int64_t m_slivers = (M + MR - 1) / MR, n_slivers = (N + NR - 1) / NR;
+  if (n_slivers >= m_slivers) {
+    cpu::parallel_for(0, n_slivers, (n_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
+      gemm_serial(ta, tb, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, M, s0 * NR, std::min(N, s1 * NR));
+    });
+  } else {
+    cpu::parallel_for(0, m_slivers, (m_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
+      gemm_serial(ta, tb, K, alpha, A, lda, B, ldb, beta, C, ldc, s0 * MR, std::min(M, s1 * MR), 0, N);
+    });
   }
 }
 
