@@ -29,6 +29,19 @@ void for_each_image(int64_t B, F&& body) {
   }
 }
 
+// Output positions per tile of the column matrix: about 1 MB of it, so that it stays in a 2 MB L2
+// between im2col and the GEMM that reads it. A multiple of 64 (whole GEMM register tiles), and
+// tiles of balanced length. Depends only on the geometry, so results do not depend on threads.
+int64_t tile_positions(const Conv2dGeom& g, size_t elem) {
+  const int64_t ohw = g.ohw();
+  const int64_t budget = int64_t(1 << 20) / int64_t(elem) / std::max<int64_t>(g.kdim(), 1);
+  const int64_t want = std::max<int64_t>(64, budget / 64 * 64);
+  if (want >= ohw) return std::max<int64_t>(ohw, 1);
+  const int64_t ntiles = (ohw + want - 1) / want;
+  const int64_t even = (ohw + ntiles - 1) / ntiles;
+  return std::min(ohw, (even + 63) / 64 * 64);
+}
+
 // At most this many partial weight gradients (one per chunk of images) are summed.
 constexpr int64_t kMaxWeightChunks = 8;
 
@@ -37,24 +50,29 @@ constexpr int64_t kMaxWeightChunks = 8;
 template <class T>
 void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
+  const int64_t tile = tile_positions(g, sizeof(T));
   for_each_image(g.B, [&](int64_t n) {
     const T* xn = x + n * g.C * hw;
     T* yn = y + n * g.O * ohw;
-    T* col = g.pointwise() ? nullptr : col_scratch<T>(size_t(kdim * ohw));
+    T* col = g.pointwise() ? nullptr : col_scratch<T>(size_t(kdim * tile));
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const T* xg = xn + grp * cg * hw;
-      const T* rhs = xg;
-      if (!g.pointwise()) {
-        im2col(g, xg, col);
-        rhs = col;
-      }
+      const T* wg = w + grp * og * kdim;
       T* yg = yn + grp * og * ohw;
       T beta = T(0);
       if (bias) {
         for (int64_t o = 0; o < og; ++o) std::fill(yg + o * ohw, yg + (o + 1) * ohw, bias[grp * og + o]);
         beta = T(1);
       }
-      gemm(false, false, og, ohw, kdim, T(1), w + grp * og * kdim, kdim, rhs, ohw, beta, yg, ohw);
+      if (g.pointwise()) {
+        gemm(false, false, og, ohw, kdim, T(1), wg, kdim, xg, ohw, beta, yg, ohw);
+        continue;
+      }
+      for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
+        const int64_t np = std::min(tile, ohw - p0);
+        im2col(g, xg, col, p0, p0 + np);
+        gemm(false, false, og, np, kdim, T(1), wg, kdim, col, np, beta, yg + p0, ohw);
+      }
     }
   });
 }
@@ -62,6 +80,7 @@ void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, 
 template <class T>
 void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
+  const int64_t tile = tile_positions(g, sizeof(T));
   for_each_image(g.B, [&](int64_t n) {
     const T* dyn = dy + n * g.O * ohw;
     T* dxn = dx + n * g.C * hw;
@@ -72,10 +91,14 @@ void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
       return;
     }
     std::fill(dxn, dxn + g.C * hw, T(0));
-    T* dcol = col_scratch<T>(size_t(kdim * ohw));
+    T* dcol = col_scratch<T>(size_t(kdim * tile));
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      gemm(true, false, kdim, ohw, og, T(1), w + grp * og * kdim, kdim, dyn + grp * og * ohw, ohw, T(0), dcol, ohw);
-      col2im(g, dcol, dxn + grp * cg * hw);
+      for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
+        const int64_t np = std::min(tile, ohw - p0);
+        gemm(true, false, kdim, np, og, T(1), w + grp * og * kdim, kdim, dyn + grp * og * ohw + p0, ohw, T(0), dcol,
+             np);
+        col2im(g, dcol, dxn + grp * cg * hw, p0, p0 + np);
+      }
     }
   });
 }
@@ -84,23 +107,31 @@ template <class T>
 void conv2d_backward_weight(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
   const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
   const int64_t wsize = g.O * kdim;
-  if (g.B == 0) {
+  const int64_t tile = g.pointwise() ? ohw : tile_positions(g, sizeof(T));
+  if (g.B == 0 || ohw == 0) {
     std::fill(dw, dw + wsize, T(0));
     return;
   }
-  // Sum of dy_n x col_n^T over the images [b0, b1) into out (overwritten).
+  // Sum of dy_n x col_n^T over the images [b0, b1) into out (overwritten), one tile of output
+  // positions at a time.
   auto accumulate = [&](int64_t b0, int64_t b1, T* out) {
-    T* col = g.pointwise() ? nullptr : col_scratch<T>(size_t(kdim * ohw));
+    T* col = g.pointwise() ? nullptr : col_scratch<T>(size_t(kdim * tile));
     for (int64_t n = b0; n < b1; ++n) {
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const T* xg = x + (n * g.C + grp * cg) * hw;
-        const T* rhs = xg;
-        if (!g.pointwise()) {
-          im2col(g, xg, col);
-          rhs = col;
+        const T* dyg = dy + (n * g.O + grp * og) * ohw;
+        for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
+          const int64_t np = std::min(tile, ohw - p0);
+          const T* rhs = xg;
+          int64_t ld = hw;
+          if (!g.pointwise()) {
+            im2col(g, xg, col, p0, p0 + np);
+            rhs = col;
+            ld = np;
+          }
+          gemm(false, true, og, kdim, np, T(1), dyg + p0, ohw, rhs, ld, n == b0 && p0 == 0 ? T(0) : T(1),
+               out + grp * og * kdim, kdim);
         }
-        gemm(false, true, og, kdim, ohw, T(1), dy + (n * g.O + grp * og) * ohw, ohw, rhs, ohw,
-             n == b0 ? T(0) : T(1), out + grp * og * kdim, kdim);
       }
     }
   };

@@ -20,12 +20,15 @@ struct Conv2dGeom {
   bool pointwise() const { return KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0; }
 };
 
-// col [cg*KH*KW, OH*OW] <- the input patches of x [cg, H, W] (zeros where the window hits padding).
+// col [cg*KH*KW, p1-p0] <- the input patches of x [cg, H, W] for the output positions
+// [p0, p1) of the flattened OH*OW grid (zeros where the window hits padding). Working on a range
+// lets the convolutions keep the column matrix of one tile in the L2 cache.
 template <class T>
-void im2col(const Conv2dGeom& g, const T* x, T* col);
+void im2col(const Conv2dGeom& g, const T* x, T* col, int64_t p0, int64_t p1);
 
-// dx [cg, H, W] += the column matrix col [cg*KH*KW, OH*OW] scattered back to the input positions.
+// dx [cg, H, W] += the column matrix col [cg*KH*KW, p1-p0] of output positions [p0, p1) scattered
+// back to the input positions.
 template <class T>
-void col2im(const Conv2dGeom& g, const T* col, T* dx);
+void col2im(const Conv2dGeom& g, const T* col, T* dx, int64_t p0, int64_t p1);
 
 }  // namespace kiln::cpu

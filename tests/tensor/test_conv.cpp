@@ -92,7 +92,8 @@ std::vector<OpRow> conv_rows() {
                            {{0, 3, 5, 5}, {2, 3, 3, 3}},
                            {{2, 5, 11, 13}, {3, 5, 2, 3}},
                            {{1, 17, 9, 9}, {19, 17, 1, 1}},
-                           {{2, 8, 17, 19}, {16, 8, 3, 3}}},
+                           {{2, 8, 17, 19}, {16, 8, 3, 3}},
+                           {{1, 8, 64, 61}, {4, 8, 3, 3}}},  // several column tiles (kernels/cpu/conv2d.cpp)
                           false));
   rows.push_back(conv_row("conv2d_half", plain, {{{2, 3, 5, 7}, {4, 3, 3, 3}}, {{1, 17, 9, 9}, {19, 17, 1, 1}}}, false,
                           {DType::f16, DType::bf16}, Tol{1.6e-2, 5e-2}));
@@ -110,7 +111,7 @@ std::vector<OpRow> conv_rows() {
   OpRow bd;
   bd.name = "conv2d_backward_data";
   bd.cases = {{{2, 4, 7, 9}, {6, 2, 3, 3}, {2, 6, 4, 5}}, {{1, 2, 5, 5}, {2, 1, 1, 1}, {1, 2, 4, 5}},
-              {{3, 6, 11, 8}, {4, 3, 2, 2}, {3, 4, 6, 6}}};
+              {{3, 6, 11, 8}, {4, 3, 2, 2}, {3, 4, 6, 6}}, {{1, 32, 80, 60}, {4, 16, 3, 3}, {1, 4, 40, 56}}};
   bd.run = [=](const std::vector<Tensor>& in) {
     return conv2d_backward_data(in[2], in[1], in[0].shape(), {bp.sh, bp.sw}, {bp.ph, bp.pw}, {bp.dh, bp.dw}, bp.groups);
   };
@@ -131,7 +132,8 @@ std::vector<OpRow> conv_rows() {
   OpRow bw;
   bw.name = "conv2d_backward_weight";
   bw.cases = {{{2, 6, 4, 5}, {2, 4, 7, 9}, {6, 2, 3, 3}}, {{1, 2, 4, 5}, {1, 2, 5, 5}, {2, 1, 1, 1}},
-              {{17, 4, 6, 6}, {17, 6, 11, 8}, {4, 3, 2, 2}}, {{0, 2, 4, 5}, {0, 2, 5, 5}, {2, 1, 1, 1}}};
+              {{17, 4, 6, 6}, {17, 6, 11, 8}, {4, 3, 2, 2}}, {{0, 2, 4, 5}, {0, 2, 5, 5}, {2, 1, 1, 1}},
+              {{2, 4, 40, 56}, {2, 32, 80, 60}, {4, 16, 3, 3}}};
   bw.run = [=](const std::vector<Tensor>& in) {
     return conv2d_backward_weight(in[0], in[1], in[2].shape(), {bp.sh, bp.sw}, {bp.ph, bp.pw}, {bp.dh, bp.dw},
                                   bp.groups);
