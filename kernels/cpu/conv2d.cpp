@@ -11,7 +11,8 @@ namespace {
 
 // Column-matrix scratch owned by the calling thread, grown on demand and reused across calls:
 // re-allocating megabytes per image would cost more in page faults than im2col itself.
-template <class T>
+// Slot tells apart the buffers one call needs at the same time.
+template <class T, int Slot = 0>
 T* col_scratch(size_t n) {
   static thread_local std::vector<T> buf;
   if (buf.size() < n) buf.resize(n);
@@ -30,25 +31,121 @@ void for_each_image(int64_t B, F&& body) {
 }
 
 // Output positions per tile of the column matrix: about 1 MB of it, so that it stays in a 2 MB L2
-// between im2col and the GEMM that reads it. A multiple of 64 (whole GEMM register tiles), and
-// tiles of balanced length. Depends only on the geometry, so results do not depend on threads.
+// between im2col and the GEMM that reads it. A multiple of 96 (whole GEMM register tiles for
+// every ISA copy), and tiles of balanced length. Depends only on the geometry, so results do not
+// depend on threads.
 int64_t tile_positions(const Conv2dGeom& g, size_t elem) {
   const int64_t ohw = g.ohw();
   const int64_t budget = int64_t(1 << 20) / int64_t(elem) / std::max<int64_t>(g.kdim(), 1);
-  const int64_t want = std::max<int64_t>(64, budget / 64 * 64);
+  const int64_t want = std::max<int64_t>(96, budget / 96 * 96);
   if (want >= ohw) return std::max<int64_t>(ohw, 1);
   const int64_t ntiles = (ohw + want - 1) / want;
   const int64_t even = (ohw + ntiles - 1) / ntiles;
-  return std::min(ohw, (even + 63) / 64 * 64);
+  return std::min(ohw, (even + 95) / 96 * 96);
 }
 
 // At most this many partial weight gradients (one per chunk of images) are summed.
 constexpr int64_t kMaxWeightChunks = 8;
 
+// Note [Convolution as shifted rows]
+// With stride 1, row (c, kh, kw) of the im2col matrix is the zero-padded input channel c read
+// from offset kh*DH*Wp + kw*DW, if the output grid is laid out with the padded row width Wp
+// instead of OW: position oh*Wp + ow reads xp[c, oh + kh*DH, ow + kw*DW]. So the GEMM can read
+// its B operand straight from one padded copy of the input through a table of row pointers
+// (gemm_rows) and no im2col matrix is ever written; the Wp - OW extra columns per output row are
+// computed and dropped (a few percent for 3x3 kernels on 56-wide images). The input gradient of
+// a stride-1 convolution is itself such a convolution (of dy by the flipped, transposed weight),
+// and the weight gradient reads the same row table as the transposed B operand.
+bool shifted_rows(const Conv2dGeom& g) { return g.SH == 1 && g.SW == 1 && !g.pointwise(); }
+
+struct Padded {
+  int64_t Hp, Wp, plane, N;  // padded height/width, plane size, output positions (OH * Wp)
+  int64_t size;              // elements of the padded copy, with slack for the last row reads
+};
+Padded padded(const Conv2dGeom& g, int64_t channels) {
+  Padded p;
+  p.Hp = g.H + 2 * g.PH;
+  p.Wp = g.W + 2 * g.PW;
+  p.plane = p.Hp * p.Wp;
+  p.N = g.OH * p.Wp;
+  p.size = channels * p.plane + g.DW * (g.KW - 1);
+  return p;
+}
+
+// xp [channels, Hp, Wp] (+ zero slack) <- x [channels, H, W] with zero borders.
+template <class T>
+void pad_input(const Conv2dGeom& g, const Padded& p, const T* x, int64_t channels, T* xp) {
+  std::fill(xp, xp + p.size, T(0));
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t h = 0; h < g.H; ++h)
+      std::copy(x + (c * g.H + h) * g.W, x + (c * g.H + h + 1) * g.W, xp + c * p.plane + (h + g.PH) * p.Wp + g.PW);
+}
+
+// rows[(c*KH + kh)*KW + kw] = start of the shifted row of channel c of the padded group input.
+template <class T>
+void fill_rows(const Conv2dGeom& g, const Padded& p, const T* xp_group, const T** rows) {
+  for (int64_t c = 0; c < g.cg(); ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw)
+        rows[(c * g.KH + kh) * g.KW + kw] = xp_group + c * p.plane + kh * g.DH * p.Wp + kw * g.DW;
+}
+
+template <class T>
+void forward_shifted(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
+  const Padded p = padded(g, g.C);
+  for_each_image(g.B, [&](int64_t n) {
+    T* xp = col_scratch<T, 0>(size_t(p.size));
+    T* yp = col_scratch<T, 1>(size_t(og * p.N));
+    const T** rows = col_scratch<const T*>(size_t(kdim));
+    pad_input(g, p, x + n * g.C * hw, g.C, xp);
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      fill_rows(g, p, xp + grp * cg * p.plane, rows);
+      gemm_rows(false, false, og, p.N, kdim, T(1), w + grp * og * kdim, kdim, rows, T(0), yp, p.N);
+      T* yg = y + (n * g.O + grp * og) * ohw;
+      for (int64_t o = 0; o < og; ++o) {
+        const T b = bias ? bias[grp * og + o] : T(0);
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* src = yp + o * p.N + oh * p.Wp;
+          T* dst = yg + o * ohw + oh * g.OW;
+          for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow] + b;
+        }
+      }
+    }
+  });
+}
+
+// Sum over images [b0, b1) of dy_n x rows_n^T into out (overwritten): the weight gradient of a
+// stride-1 convolution read through the shifted rows of the padded input.
+template <class T>
+void backward_weight_shifted(const Conv2dGeom& g, const T* dy, const T* x, int64_t b0, int64_t b1, T* out) {
+  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
+  const Padded p = padded(g, g.C);
+  T* xp = col_scratch<T, 0>(size_t(p.size));
+  T* dyp = col_scratch<T, 1>(size_t(og * p.N));
+  const T** rows = col_scratch<const T*>(size_t(kdim));
+  for (int64_t n = b0; n < b1; ++n) {
+    pad_input(g, p, x + n * g.C * hw, g.C, xp);
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      // dy in the padded-width layout, zero in the dropped columns so they add nothing.
+      const T* dyg = dy + (n * g.O + grp * og) * ohw;
+      for (int64_t o = 0; o < og; ++o)
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* dst = dyp + o * p.N + oh * p.Wp;
+          std::copy(dyg + o * ohw + oh * g.OW, dyg + o * ohw + (oh + 1) * g.OW, dst);
+          std::fill(dst + g.OW, dst + p.Wp, T(0));
+        }
+      fill_rows(g, p, xp + grp * cg * p.plane, rows);
+      gemm_rows(false, true, og, kdim, p.N, T(1), dyp, p.N, rows, n == b0 ? T(0) : T(1), out + grp * og * kdim, kdim);
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
 void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  if (shifted_rows(g)) return forward_shifted(g, x, w, bias, y);
   const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
   const int64_t tile = tile_positions(g, sizeof(T));
   for_each_image(g.B, [&](int64_t n) {
@@ -79,6 +176,21 @@ void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, 
 
 template <class T>
 void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
+  const int64_t fph = g.DH * (g.KH - 1) - g.PH, fpw = g.DW * (g.KW - 1) - g.PW;
+  if (shifted_rows(g) && fph >= 0 && fpw >= 0) {
+    // Stride 1: dx is the convolution of dy by the weight flipped in space with the roles of input
+    // and output channels swapped (per group), padded by the kernel's extent minus the padding.
+    Conv2dGeom t = g;
+    t.C = g.O, t.H = g.OH, t.W = g.OW, t.O = g.C, t.OH = g.H, t.OW = g.W, t.PH = fph, t.PW = fpw;
+    const int64_t og = g.og(), cg = g.cg(), kk = g.KH * g.KW;
+    std::vector<T> wt(size_t(g.C * og * kk));  // [C, og, KH, KW]
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      for (int64_t o = 0; o < og; ++o)
+        for (int64_t c = 0; c < cg; ++c)
+          for (int64_t k = 0; k < kk; ++k)
+            wt[size_t(((grp * cg + c) * og + o) * kk + (kk - 1 - k))] = w[((grp * og + o) * cg + c) * kk + k];
+    return forward_shifted(t, dy, wt.data(), static_cast<const T*>(nullptr), dx);
+  }
   const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
   const int64_t tile = tile_positions(g, sizeof(T));
   for_each_image(g.B, [&](int64_t n) {
@@ -115,6 +227,7 @@ void conv2d_backward_weight(const Conv2dGeom& g, const T* dy, const T* x, T* dw)
   // Sum of dy_n x col_n^T over the images [b0, b1) into out (overwritten), one tile of output
   // positions at a time.
   auto accumulate = [&](int64_t b0, int64_t b1, T* out) {
+    if (shifted_rows(g)) return backward_weight_shifted(g, dy, x, b0, b1, out);
     T* col = g.pointwise() ? nullptr : col_scratch<T>(size_t(kdim * tile));
     for (int64_t n = b0; n < b1; ++n) {
       for (int64_t grp = 0; grp < g.groups; ++grp) {

@@ -19,6 +19,12 @@ KILN_DECLARE_ISA_FN(void, gemm_f32, bool trans_a, bool trans_b, int64_t M, int64
 KILN_DECLARE_ISA_FN(void, gemm_f64, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
                     const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
                     int64_t ldc)
+KILN_DECLARE_ISA_FN(void, gemm_rows_f32, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                    float alpha, const float* A, int64_t lda, const float* const* b_rows, float beta, float* C,
+                    int64_t ldc)
+KILN_DECLARE_ISA_FN(void, gemm_rows_f64, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                    double alpha, const double* A, int64_t lda, const double* const* b_rows, double beta, double* C,
+                    int64_t ldc)
 
 namespace kiln::cpu {
 
@@ -29,6 +35,19 @@ inline void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
 inline void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
                  int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
   KILN_ISA_CALL(gemm_f64, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// The same product with B's stored matrix given as a table of row pointers instead of a base and
+// a stride: without trans_b, row k of op(B) [K, N] is b_rows[k][0, N); with trans_b,
+// op(B)[k, j] = b_rows[j][k] (b_rows has N entries). Lets convolutions pass shifted rows of
+// their input without an im2col copy.
+inline void gemm_rows(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                      int64_t lda, const float* const* b_rows, float beta, float* C, int64_t ldc) {
+  KILN_ISA_CALL(gemm_rows_f32, trans_a, trans_b, M, N, K, alpha, A, lda, b_rows, beta, C, ldc);
+}
+inline void gemm_rows(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                      int64_t lda, const double* const* b_rows, double beta, double* C, int64_t ldc) {
+  KILN_ISA_CALL(gemm_rows_f64, trans_a, trans_b, M, N, K, alpha, A, lda, b_rows, beta, C, ldc);
 }
 
 }  // namespace kiln::cpu

@@ -99,7 +99,8 @@ std::vector<OpRow> conv_rows() {
                           {DType::f16, DType::bf16}, Tol{1.6e-2, 5e-2}));
   rows.push_back(conv_row("conv2d_bias_stride2_pad1", ConvP{2, 2, 1, 1, 1, 1, 1},
                           {{{2, 3, 7, 9}, {4, 3, 3, 3}, {4}}, {{1, 2, 2, 2}, {3, 2, 3, 3}, {3}},
-                           {{3, 4, 13, 11}, {5, 4, 5, 3}, {5}}},
+                           {{3, 4, 13, 11}, {5, 4, 5, 3}, {5}},
+                           {{1, 8, 127, 121}, {4, 8, 3, 3}, {4}}},  // several im2col tiles
                           true));
   rows.push_back(conv_row("conv2d_dilation2_groups2", ConvP{1, 2, 2, 1, 2, 2, 2},
                           {{{2, 4, 9, 8}, {6, 2, 3, 3}}, {{1, 2, 5, 5}, {2, 1, 2, 2}}}, false));
@@ -127,6 +128,38 @@ std::vector<OpRow> conv_rows() {
   bd1.run = [](const std::vector<Tensor>& in) { return conv2d_backward_data(in[2], in[1], in[0].shape()); };
   bd1.ref = [](const std::vector<Ref>& in) { return ref_backward_data(in[2], in[1], in[0].shape, ConvP{}); };
   rows.push_back(bd1);
+
+  // Stride 1 goes through the shifted-rows path (Note [Convolution as shifted rows]); a padding
+  // larger than the kernel's extent falls back to im2col.
+  for (ConvP sp : {ConvP{1, 1, 1, 2, 2, 1, 2}, ConvP{1, 1, 2, 1, 1, 1, 1}}) {
+    OpRow r;
+    r.name = sp.ph == 1 ? "conv2d_backward_data_stride1" : "conv2d_backward_data_stride1_wide_pad";
+    const int64_t cg = sp.groups == 2 ? 2 : 3;
+    r.cases = sp.ph == 1 ? std::vector<std::vector<Shape>>{{{2, 4, 7, 9}, {6, cg, 3, 2}, {2, 6, 5, 12}},
+                                                          {{1, 4, 30, 41}, {4, cg, 3, 3}, {1, 4, 28, 43}}}
+                         : std::vector<std::vector<Shape>>{{{2, 3, 6, 5}, {4, cg, 1, 2}, {2, 4, 10, 6}}};
+    r.run = [=](const std::vector<Tensor>& in) {
+      return conv2d_backward_data(in[2], in[1], in[0].shape(), {sp.sh, sp.sw}, {sp.ph, sp.pw}, {sp.dh, sp.dw}, sp.groups);
+    };
+    r.ref = [=](const std::vector<Ref>& in) { return ref_backward_data(in[2], in[1], in[0].shape, sp); };
+    r.dtypes = kFloat;
+    r.tol = kConvTol;
+    rows.push_back(r);
+    OpRow rw;
+    rw.name = sp.ph == 1 ? "conv2d_backward_weight_stride1" : "conv2d_backward_weight_stride1_wide_pad";
+    rw.cases.clear();
+    for (auto& c : r.cases) rw.cases.push_back({c[2], c[0], c[1]});
+    rw.cases.push_back({{9, 6, 5, 12}, {9, 4, 7, 9}, {6, cg, 3, 2}});
+    if (sp.ph != 1) rw.cases.back() = {{9, 4, 10, 6}, {9, 3, 6, 5}, {4, cg, 1, 2}};
+    rw.run = [=](const std::vector<Tensor>& in) {
+      return conv2d_backward_weight(in[0], in[1], in[2].shape(), {sp.sh, sp.sw}, {sp.ph, sp.pw}, {sp.dh, sp.dw},
+                                    sp.groups);
+    };
+    rw.ref = [=](const std::vector<Ref>& in) { return ref_backward_weight(in[0], in[1], in[2].shape, sp); };
+    rw.dtypes = kFloat;
+    rw.tol = kConvTol;
+    rows.push_back(rw);
+  }
 
   // Backward weight: inputs dy, x, w (for its shape only).
   OpRow bw;

@@ -206,16 +206,16 @@ void check_gemm(const GemmCase& g, uint64_t seed) {
   }
 }
 
-// Sizes around the micro-kernel tiles of every ISA copy (MR 4/6/14, NR 8..32), K blocks (KC
-// 192/256) and N panels (NC 512..2048).
+// Sizes around the micro-kernel tiles of every ISA copy (MR 4/6/8, NR 8..48), K blocks (KC
+// 192/256) and N panels (NC 240..512).
 std::vector<GemmCase> gemm_cases() {
   std::vector<GemmCase> cs;
   for (int t = 0; t < 4; ++t) {
     const bool ta = t & 1, tb = t & 2;
     for (int64_t s = 1; s <= 70; ++s)
       cs.push_back({ta, tb, s, (s * 7) % 71 + 1, (s * 13) % 71 + 1, 1.0, 0.0, s % 3});
-    for (int64_t m : {5, 13, 15, 29})
-      for (int64_t n : {7, 31, 33, 65}) cs.push_back({ta, tb, m, n, 257, -0.75, 0.5, 1});
+    for (int64_t m : {5, 7, 9, 15, 17, 29})
+      for (int64_t n : {7, 33, 47, 49, 97}) cs.push_back({ta, tb, m, n, 257, -0.75, 0.5, 1});
     cs.push_back({ta, tb, 257, 257, 257, 1.0, 1.0, 0});
     cs.push_back({ta, tb, 15, 2100, 40, 2.0, 0.0, 3});
     cs.push_back({ta, tb, 43, 9, 520, 1.0, -1.0, 2});

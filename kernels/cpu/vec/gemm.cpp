@@ -1,11 +1,13 @@
 // Compiled once per instruction set (Note [ISA dispatch] in kernels/cpu/isa.h).
 //
 // Note [GEMM blocking]
-// The classic packed GEMM (Goto / BLIS): C is computed in MR x NR register tiles by a micro-kernel
+// The classic packed GEMM (Goto / BLIS): C is computed in MR x NR register tiles (AVX-512: 8 x 48
+// f32, i.e. 24 accumulators + 3 B vectors; 8 rows because CNN channel counts are multiples of 8,
+// and it measured faster than 14 x 32 on conv-shaped products) by a micro-kernel
 // that streams a packed sliver of op(A) (MR rows, k-major) and a packed sliver of op(B) (NR columns,
 // k-major) and keeps the whole tile in vector registers, one broadcast of A against NR/W vectors of
 // B per row and k. Around it:
-//   jc: panels of NC columns of B   (packed B panel: KC x NC, shared by all threads)
+//   jc: panels of NC columns of B   (packed B panel: KC x NC, about 0.5 MB, stays in L2)
 //   pc: blocks of KC along K        (KC chosen so that a B sliver, KC x NR, stays in L1)
 //   ic: blocks of MC rows of A      (packed per thread, MC x KC, stays in L2)
 //   jr: NR slivers of the B panel, ir: MR slivers of the A block -> micro-kernel.
@@ -43,7 +45,7 @@ template <class T> struct Arch;
 #if defined(__AVX512F__)
 template <> struct Arch<float> {
   using R = __m512;
-  static constexpr int W = 16, MR = 14, NV = 2, KC = 256, MC = 14 * 12, NC = 2048;
+  static constexpr int W = 16, MR = 8, NV = 3, KC = 256, MC = 8 * 20, NC = 48 * 10;
   static R load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
   static R set1(float v) { return _mm512_set1_ps(v); }
@@ -53,7 +55,7 @@ template <> struct Arch<float> {
 };
 template <> struct Arch<double> {
   using R = __m512d;
-  static constexpr int W = 8, MR = 14, NV = 2, KC = 192, MC = 14 * 8, NC = 1024;
+  static constexpr int W = 8, MR = 8, NV = 3, KC = 192, MC = 8 * 12, NC = 24 * 10;
   static R load(const double* p) { return _mm512_loadu_pd(p); }
   static void store(double* p, R v) { _mm512_storeu_pd(p, v); }
   static R set1(double v) { return _mm512_set1_pd(v); }
@@ -64,7 +66,7 @@ template <> struct Arch<double> {
 #elif defined(__AVX2__) && defined(__FMA__)
 template <> struct Arch<float> {
   using R = __m256;
-  static constexpr int W = 8, MR = 6, NV = 2, KC = 256, MC = 6 * 24, NC = 2048;
+  static constexpr int W = 8, MR = 6, NV = 2, KC = 256, MC = 6 * 24, NC = 16 * 32;
   static R load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
   static R set1(float v) { return _mm256_set1_ps(v); }
@@ -74,7 +76,7 @@ template <> struct Arch<float> {
 };
 template <> struct Arch<double> {
   using R = __m256d;
-  static constexpr int W = 4, MR = 6, NV = 2, KC = 256, MC = 6 * 16, NC = 1024;
+  static constexpr int W = 4, MR = 6, NV = 2, KC = 256, MC = 6 * 16, NC = 8 * 32;
   static R load(const double* p) { return _mm256_loadu_pd(p); }
   static void store(double* p, R v) { _mm256_storeu_pd(p, v); }
   static R set1(double v) { return _mm256_set1_pd(v); }
@@ -117,6 +119,14 @@ template <class T> struct ScalarArch {
 template <> struct Arch<float> : ScalarArch<float> {};
 template <> struct Arch<double> : ScalarArch<double> {};
 #endif
+
+// Block sizes must be whole register tiles (packing writes whole slivers).
+template <class T>
+constexpr bool valid_blocking() {
+  using A = Arch<T>;
+  return A::MC % A::MR == 0 && A::NC % (A::NV * A::W) == 0;
+}
+static_assert(valid_blocking<float>() && valid_blocking<double>());
 
 // A 64-byte aligned scratch area of at least n elements, owned by the calling thread and reused.
 template <class T>
@@ -213,10 +223,24 @@ void pack_a(bool trans, const T* A, int64_t lda, int64_t i0, int64_t m, int64_t 
   }
 }
 
-// Rows [k0, k0+kc) x cols [j0, j0+n) of op(B) into slivers of NR columns, each k-major [kc][NR].
-// `first`/`last` select a range of slivers (for packing in parallel).
+// The stored matrix of op(B), row by row: a strided matrix, or a table of row pointers (which lets
+// a convolution hand its shifted input rows to the GEMM without an im2col copy).
 template <class T>
-void pack_b(bool trans, const T* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t n, int64_t first,
+struct StridedRows {
+  const T* base;
+  int64_t ld;
+  const T* operator()(int64_t r) const { return base + r * ld; }
+};
+template <class T>
+struct PointerRows {
+  const T* const* rows;
+  const T* operator()(int64_t r) const { return rows[r]; }
+};
+
+// Rows [k0, k0+kc) x cols [j0, j0+n) of op(B) into slivers of NR columns, each k-major [kc][NR].
+// `first`/`last` select a range of slivers.
+template <class T, class Rows>
+void pack_b(bool trans, const Rows& B, int64_t k0, int64_t kc, int64_t j0, int64_t n, int64_t first,
             int64_t last, T* dst) {
   constexpr int NR = Arch<T>::NV * Arch<T>::W;
   for (int64_t sl = first; sl < last; ++sl) {
@@ -225,14 +249,14 @@ void pack_b(bool trans, const T* B, int64_t ldb, int64_t k0, int64_t kc, int64_t
     T* d = dst + s * kc;
     if (!trans) {
       for (int64_t k = 0; k < kc; ++k, d += NR) {
-        const T* src = B + (k0 + k) * ldb + j0 + s;
+        const T* src = B(k0 + k) + j0 + s;
         int j = 0;
         for (; j < cols; ++j) d[j] = src[j];
         for (; j < NR; ++j) d[j] = T(0);
       }
     } else {
       const T* src[NR];
-      for (int j = 0; j < cols; ++j) src[j] = B + (j0 + s + j) * ldb + k0;
+      for (int j = 0; j < cols; ++j) src[j] = B(j0 + s + j) + k0;
       for (int64_t k = 0; k < kc; ++k, d += NR) {
         int j = 0;
         for (; j < cols; ++j) d[j] = src[j][k];
@@ -294,9 +318,9 @@ T dot_contiguous(const T* KILN_RESTRICT a, const T* KILN_RESTRICT b, int64_t n) 
   return s;
 }
 
-template <class T>
-void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-                int64_t ldb, T beta, T* C, int64_t ldc) {
+template <class T, class Rows>
+void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const Rows& B,
+                T beta, T* C, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i) {
     T* c = C + i * ldc;
     if (!tb) {
@@ -307,12 +331,12 @@ void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
         for (int64_t j = 0; j < N; ++j) c[j] *= beta;
       for (int64_t k = 0; k < K; ++k) {
         const T a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
-        const T* b = B + k * ldb;
+        const T* b = B(k);
         for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
       }
     } else {
       for (int64_t j = 0; j < N; ++j) {
-        const T* b = B + j * ldb;
+        const T* b = B(j);
         T s = T(0);
         if (!ta) {
           s = dot_contiguous(A + i * lda, b, K);
@@ -326,8 +350,8 @@ void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
 }
 
 // The product restricted to rows [m0, m1) and columns [n0, n1) of C, on the calling thread.
-template <class T>
-void gemm_serial(bool ta, bool tb, int64_t K, T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta,
+template <class T, class Rows>
+void gemm_serial(bool ta, bool tb, int64_t K, T alpha, const T* A, int64_t lda, const Rows& B, T beta,
                  T* C, int64_t ldc, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   using Ar = Arch<T>;
   constexpr int NR = Ar::NV * Ar::W;
@@ -339,15 +363,15 @@ void gemm_serial(bool ta, bool tb, int64_t K, T alpha, const T* A, int64_t lda, 
     const int64_t nc = std::min<int64_t>(Ar::NC, n1 - jc);
     for (int64_t pc = 0; pc < K; pc += kc_max) {
       const int64_t kc = std::min(kc_max, K - pc);
-      pack_b(tb, B, ldb, pc, kc, jc, nc, 0, (nc + NR - 1) / NR, bp);
+      pack_b<T>(tb, B, pc, kc, jc, nc, 0, (nc + NR - 1) / NR, bp);
       compute_block(ta, A, lda, pc, kc, m0, m1, 0, nc, bp, jc, alpha, pc == 0 ? beta : T(1), C, ldc);
     }
   }
 }
 
-template <class T>
-void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-               int64_t ldb, T beta, T* C, int64_t ldc) {
+template <class T, class Rows>
+void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const Rows& B,
+               T beta, T* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) {
     for (int64_t i = 0; i < M; ++i) {
@@ -361,14 +385,14 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
   }
   // Tiny products, and vector-like ones that would waste most of a register tile on padding.
   if (M * N * K <= kSmallGemm || M <= 2 || N <= 2) {
-    gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_small(ta, tb, M, N, K, alpha, A, lda, B, beta, C, ldc);
     return;
   }
   using Ar = Arch<T>;
   constexpr int MR = Ar::MR, NR = Ar::NV * Ar::W;
   const int64_t nt = cpu::in_parallel_region() ? 1 : cpu::num_threads();
   if (nt <= 1 || M * N * K < kThreadedGemm) {
-    gemm_serial(ta, tb, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, M, 0, N);
+    gemm_serial<T>(ta, tb, K, alpha, A, lda, B, beta, C, ldc, 0, M, 0, N);
     return;
   }
   // One parallel region per product: each thread owns a sliver-aligned stripe of C and packs what
@@ -377,11 +401,11 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
   const int64_t m_slivers = (M + MR - 1) / MR, n_slivers = (N + NR - 1) / NR;
   if (n_slivers >= m_slivers) {
     cpu::parallel_for(0, n_slivers, (n_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
-      gemm_serial(ta, tb, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, M, s0 * NR, std::min(N, s1 * NR));
+      gemm_serial<T>(ta, tb, K, alpha, A, lda, B, beta, C, ldc, 0, M, s0 * NR, std::min(N, s1 * NR));
     });
   } else {
     cpu::parallel_for(0, m_slivers, (m_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
-      gemm_serial(ta, tb, K, alpha, A, lda, B, ldb, beta, C, ldc, s0 * MR, std::min(M, s1 * MR), 0, N);
+      gemm_serial<T>(ta, tb, K, alpha, A, lda, B, beta, C, ldc, s0 * MR, std::min(M, s1 * MR), 0, N);
     });
   }
 }
@@ -390,11 +414,19 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
 
 void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
               int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  gemm_impl<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_impl<float>(trans_a, trans_b, M, N, K, alpha, A, lda, StridedRows<float>{B, ldb}, beta, C, ldc);
 }
 void gemm_f64(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
               int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  gemm_impl<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_impl<double>(trans_a, trans_b, M, N, K, alpha, A, lda, StridedRows<double>{B, ldb}, beta, C, ldc);
+}
+void gemm_rows_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                   int64_t lda, const float* const* b_rows, float beta, float* C, int64_t ldc) {
+  gemm_impl<float>(trans_a, trans_b, M, N, K, alpha, A, lda, PointerRows<float>{b_rows}, beta, C, ldc);
+}
+void gemm_rows_f64(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                   int64_t lda, const double* const* b_rows, double beta, double* C, int64_t ldc) {
+  gemm_impl<double>(trans_a, trans_b, M, N, K, alpha, A, lda, PointerRows<double>{b_rows}, beta, C, ldc);
 }
 
 }  // namespace KILN_ISA_NAMESPACE
