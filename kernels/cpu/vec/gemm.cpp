@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "kiln/kernels/cpu/parallel.h"
@@ -237,6 +238,40 @@ struct PointerRows {
   const T* operator()(int64_t r) const { return rows[r]; }
 };
 
+#if defined(__AVX512F__)
+// GCC 12 reports the intrinsics' internal "undefined" passthrough operands as maybe-uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// dst[k*ldd + j] = src[j][k0 + k] for j, k < 16: a 16 x 16 transpose in registers (unpack within
+// 128-bit lanes, then shuffle the lanes), far cheaper than 256 scalar moves.
+inline void transpose16x16(const float* const* src, int64_t k0, float* dst, int64_t ldd) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src[i] + k0);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 8; ++i) {
+    _mm512_storeu_ps(dst + i * ldd, _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88));
+    _mm512_storeu_ps(dst + (i + 8) * ldd, _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD));
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
 // Rows [k0, k0+kc) x cols [j0, j0+n) of op(B) into slivers of NR columns, each k-major [kc][NR].
 // `first`/`last` select a range of slivers.
 template <class T, class Rows>
@@ -255,12 +290,31 @@ void pack_b(bool trans, const Rows& B, int64_t k0, int64_t kc, int64_t j0, int64
         for (; j < NR; ++j) d[j] = T(0);
       }
     } else {
-      const T* src[NR];
-      for (int j = 0; j < cols; ++j) src[j] = B(j0 + s + j) + k0;
-      for (int64_t k = 0; k < kc; ++k, d += NR) {
-        int j = 0;
-        for (; j < cols; ++j) d[j] = src[j][k];
-        for (; j < NR; ++j) d[j] = T(0);
+#if defined(__AVX512F__)
+      if constexpr (std::is_same_v<T, float> && NR % 16 == 0) {
+        if (cols == NR) {
+          const float* src[NR];
+          for (int j = 0; j < NR; ++j) src[j] = B(j0 + s + j) + k0;
+          int64_t k = 0;
+          for (; k + 16 <= kc; k += 16)
+            for (int jg = 0; jg < NR; jg += 16) transpose16x16(src + jg, k, d + k * NR + jg, NR);
+          for (; k < kc; ++k)
+            for (int j = 0; j < NR; ++j) d[k * NR + j] = src[j][k];
+          continue;
+        }
+      }
+#endif
+      // A transpose: read each stored row contiguously over a block of k (the block of the
+      // sliver being written stays in L1), rather than gathering one element per row and k.
+      constexpr int64_t kBlock = 32;
+      for (int64_t kb = 0; kb < kc; kb += kBlock) {
+        const int64_t ke = std::min(kc, kb + kBlock);
+        for (int j = 0; j < cols; ++j) {
+          const T* src = B(j0 + s + j) + k0;
+          for (int64_t k = kb; k < ke; ++k) d[k * NR + j] = src[k];
+        }
+        for (int j = cols; j < NR; ++j)
+          for (int64_t k = kb; k < ke; ++k) d[k * NR + j] = T(0);
       }
     }
   }
@@ -270,16 +324,22 @@ void pack_b(bool trans, const Rows& B, int64_t k0, int64_t kc, int64_t j0, int64
 // Rows [m0, m1) (m0 a multiple of MR) and panel columns [n0, n1) (n0 a multiple of NR) of the
 // C block at column jc, for the K block [pc, pc+kc) whose packed B panel is bp (width nc).
 template <class T>
+// `packed_a`, when given, already holds rows [m0, m1) (at most MC of them) packed for this K block.
 void compute_block(bool trans_a, const T* A, int64_t lda, int64_t pc, int64_t kc, int64_t m0, int64_t m1,
-                   int64_t n0, int64_t n1, const T* bp, int64_t jc, T alpha, T beta, T* C, int64_t ldc) {
+                   int64_t n0, int64_t n1, const T* bp, int64_t jc, T alpha, T beta, T* C, int64_t ldc,
+                   const T* packed_a = nullptr) {
   using Ar = Arch<T>;
   constexpr int MR = Ar::MR, NR = Ar::NV * Ar::W;
   constexpr int64_t MC = Ar::MC;
-  T* ap = a_scratch<T>(size_t(MC) * size_t(kc));
+  const T* ap = packed_a;
   alignas(64) T tmp[MR * NR];
   for (int64_t ic = m0; ic < m1; ic += MC) {
     const int64_t mc = std::min(MC, m1 - ic);
-    pack_a(trans_a, A, lda, ic, mc, pc, kc, ap);
+    if (!packed_a) {
+      T* buf = a_scratch<T>(size_t(MC) * size_t(kc));
+      pack_a(trans_a, A, lda, ic, mc, pc, kc, buf);
+      ap = buf;
+    }
     for (int64_t jr = n0; jr < n1; jr += NR) {
       const int64_t nr = std::min<int64_t>(NR, n1 - jr);
       const T* b = bp + jr * kc;
@@ -359,6 +419,21 @@ void gemm_serial(bool ta, bool tb, int64_t K, T alpha, const T* A, int64_t lda, 
   const int64_t kc_max = (K + nk - 1) / nk;  // balanced K blocks
   const int64_t nc_max = std::min<int64_t>(Ar::NC, (n1 - n0 + NR - 1) / NR * NR);
   T* bp = b_scratch<T>(size_t(kc_max) * size_t(nc_max));
+  if (m1 - m0 <= Ar::MC) {
+    // Few rows (e.g. the output channels of a convolution): pack A once per K block and sweep
+    // all of N with it, instead of re-packing it for every N panel.
+    T* ap = a_scratch<T>(size_t(Ar::MC) * size_t(kc_max));
+    for (int64_t pc = 0; pc < K; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, K - pc);
+      pack_a(ta, A, lda, m0, m1 - m0, pc, kc, ap);
+      for (int64_t jc = n0; jc < n1; jc += Ar::NC) {
+        const int64_t nc = std::min<int64_t>(Ar::NC, n1 - jc);
+        pack_b<T>(tb, B, pc, kc, jc, nc, 0, (nc + NR - 1) / NR, bp);
+        compute_block(ta, A, lda, pc, kc, m0, m1, 0, nc, bp, jc, alpha, pc == 0 ? beta : T(1), C, ldc, ap);
+      }
+    }
+    return;
+  }
   for (int64_t jc = n0; jc < n1; jc += Ar::NC) {
     const int64_t nc = std::min<int64_t>(Ar::NC, n1 - jc);
     for (int64_t pc = 0; pc < K; pc += kc_max) {
