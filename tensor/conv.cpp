@@ -97,13 +97,25 @@ Tensor forward_cpu(const Conv2dGeom& g, const Tensor& x, const Tensor& w, const 
   return y.to(x.dtype());
 }
 
-Tensor backward_data_cpu(const Conv2dGeom& g, const Tensor& dy, const Tensor& w) {
+// The input gradient of the convolution (also conv_transpose2d's output, plus its bias [C]).
+Tensor backward_data_cpu(const Conv2dGeom& g, const Tensor& dy, const Tensor& w, const Tensor& bias = {}) {
   const DType cd = compute_dtype(dy.dtype());
-  Tensor dyc = prep(dy, cd), wc = prep(w, cd);
+  Tensor dyc = prep(dy, cd), wc = prep(w, cd), bc = bias.defined() ? prep(bias, cd) : Tensor();
   Tensor dx = empty({g.B, g.C, g.H, g.W}, cd, dy.device());
   with_compute_type(cd, [&](auto tag) {
     using T = decltype(tag);
     cpu::conv2d_backward_data<T>(g, dyc.data<T>(), wc.data<T>(), dx.data<T>());
+    if (bc.defined()) {
+      // Added in the compute dtype, so f16/bf16 outputs are rounded once.
+      T* p = dx.data<T>();
+      const T* b = bc.data<T>();
+      const int64_t hw = g.H * g.W;
+      for (int64_t n = 0; n < g.B; ++n)
+        for (int64_t c = 0; c < g.C; ++c) {
+          T* row = p + (n * g.C + c) * hw;
+          for (int64_t i = 0; i < hw; ++i) row[i] += b[c];
+        }
+    }
   });
   return dx.to(dy.dtype());
 }
@@ -117,25 +129,6 @@ Tensor backward_weight_cpu(const Conv2dGeom& g, const Tensor& dy, const Tensor& 
     cpu::conv2d_backward_weight<T>(g, dyc.data<T>(), xc.data<T>(), dw.data<T>());
   });
   return dw.to(dy.dtype());
-}
-
-// Adds bias [O] to y [B, O, ...] in place (y contiguous, of the compute dtype of bias).
-void add_bias_cpu(Tensor& y, const Tensor& bias) {
-  const DType cd = compute_dtype(y.dtype());
-  Tensor yc = y.dtype() == cd ? y : y.to(cd);
-  Tensor bc = prep(bias, cd);
-  const int64_t B = y.size(0), O = y.size(1), hw = y.numel() / std::max<int64_t>(B * O, 1);
-  with_compute_type(cd, [&](auto tag) {
-    using T = decltype(tag);
-    T* p = yc.data<T>();
-    const T* b = bc.data<T>();
-    for (int64_t n = 0; n < B; ++n)
-      for (int64_t o = 0; o < O; ++o) {
-        T* row = p + (n * O + o) * hw;
-        for (int64_t i = 0; i < hw; ++i) row[i] += b[o];
-      }
-  });
-  if (!yc.is_same(y)) y.copy_(yc);
 }
 
 // Geometry of the convolution whose input gradient is conv_transpose2d(x, w): its input is the
@@ -237,11 +230,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, Si
       transpose_geom("conv_transpose2d", x.shape(), w.shape(), stride, padding, output_padding, groups, dilation);
   check_bias("conv_transpose2d", bias, x, g.C);
   switch (x.device().type) {
-    case DeviceType::CPU: {
-      Tensor y = backward_data_cpu(g, x, w);
-      if (bias.defined()) add_bias_cpu(y, bias);
-      return y;
-    }
+    case DeviceType::CPU: return backward_data_cpu(g, x, w, bias);
     case DeviceType::CUDA: break;
   }
   unsupported_device("conv_transpose2d", x.device());
