@@ -75,10 +75,18 @@ Padded padded(const Conv2dGeom& g, int64_t channels) {
 // xp [channels, Hp, Wp] (+ zero slack) <- x [channels, H, W] with zero borders.
 template <class T>
 void pad_input(const Conv2dGeom& g, const Padded& p, const T* x, int64_t channels, T* xp) {
-  std::fill(xp, xp + p.size, T(0));
-  for (int64_t c = 0; c < channels; ++c)
-    for (int64_t h = 0; h < g.H; ++h)
-      std::copy(x + (c * g.H + h) * g.W, x + (c * g.H + h + 1) * g.W, xp + c * p.plane + (h + g.PH) * p.Wp + g.PW);
+  for (int64_t c = 0; c < channels; ++c) {
+    T* plane = xp + c * p.plane;
+    std::fill(plane, plane + g.PH * p.Wp, T(0));  // top rows
+    for (int64_t h = 0; h < g.H; ++h) {
+      T* row = plane + (h + g.PH) * p.Wp;
+      std::fill(row, row + g.PW, T(0));
+      std::copy(x + (c * g.H + h) * g.W, x + (c * g.H + h + 1) * g.W, row + g.PW);
+      std::fill(row + g.PW + g.W, row + p.Wp, T(0));
+    }
+    std::fill(plane + (g.PH + g.H) * p.Wp, plane + p.plane, T(0));  // bottom rows
+  }
+  std::fill(xp + channels * p.plane, xp + p.size, T(0));  // slack read by the last row's taps
 }
 
 // rows[(c*KH + kh)*KW + kw] = start of the shifted row of channel c of the padded group input.
