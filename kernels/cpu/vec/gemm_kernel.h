@@ -244,6 +244,14 @@ void pack_b(bool trans, const Rows& B, int64_t k0, int64_t kc, int64_t j0, int64
     const int cols = int(std::min<int64_t>(NR, n - s));
     T* d = dst + s * kc;
     if (!trans) {
+      if (cols == NR) {  // whole sliver: a fixed-length copy the compiler turns into NR/W vector moves
+        for (int64_t k = 0; k < kc; ++k, d += NR) {
+          const T* src = B(k0 + k) + j0 + s;
+#pragma GCC unroll 8
+          for (int j = 0; j < NR; ++j) d[j] = src[j];
+        }
+        continue;
+      }
       for (int64_t k = 0; k < kc; ++k, d += NR) {
         const T* src = B(k0 + k) + j0 + s;
         int j = 0;
