@@ -1,0 +1,244 @@
+// Compiled once per instruction set (Note [ISA dispatch] in kernels/cpu/isa.h).
+//
+// Note [GEMM blocking]
+// The classic packed GEMM (Goto / BLIS): C is computed in MR x NR register tiles (AVX-512: 8 x 48
+// f32, i.e. 24 accumulators + 3 B vectors; 8 rows because CNN channel counts are multiples of 8,
+// and it measured faster than 14 x 32 on conv-shaped products) by a micro-kernel
+// that streams a packed sliver of op(A) (MR rows, k-major) and a packed sliver of op(B) (NR columns,
+// k-major) and keeps the whole tile in vector registers, one broadcast of A against NR/W vectors of
+// B per row and k. Around it:
+//   jc: panels of NC columns of B   (packed B panel: KC x NC, about 0.5 MB, stays in L2)
+//   pc: blocks of KC along K        (KC chosen so that a B sliver, KC x NR, stays in L1)
+//   ic: blocks of MC rows of A      (packed per thread, MC x KC, stays in L2)
+//   jr: NR slivers of the B panel, ir: MR slivers of the A block -> micro-kernel.
+// Packing pads the last sliver with zeros, so the micro-kernel always runs full tiles; a partial
+// tile at the bottom/right edge is computed into a small buffer and copied out. The K blocks are
+// of balanced length (K = 257 gives 129 + 128, not 256 + 1), beta applies on the first block only.
+//
+// When op(A) has at most MC rows (a convolution's output channels), A is packed once per K block
+// and swept over all of N. Micro-kernels, traits and packing live in gemm_kernel.h.
+//
+// Threads: C is split into one stripe per thread, along N when it has at least as many NR slivers
+// as M has MR slivers, else along M, sliver aligned; each thread packs its own panels, so a
+// product costs one parallel region. Each C element is accumulated over k in the same order
+// whatever the split, so the result does not depend on the thread count. Small products (M*N*K
+// below kSmallGemm, or M or N <= 2) use plain loops with no packing, and products below
+// kThreadedGemm run on one thread.
+#include "kiln/kernels/cpu/gemm.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "kiln/kernels/cpu/parallel.h"
+#include "kiln/kernels/cpu/vec/gemm_kernel.h"
+
+namespace KILN_ISA_NAMESPACE {
+namespace {
+
+constexpr int64_t kSmallGemm = 24 * 24 * 24;
+constexpr int64_t kThreadedGemm = 128 * 128 * 128;
+
+// A 64-byte aligned scratch area of at least n elements, owned by the calling thread and reused.
+template <class T>
+T* scratch(std::vector<T>& v, size_t n) {
+  const size_t need = n + 64 / sizeof(T);
+  if (v.size() < need) v.resize(need);
+  uintptr_t p = (reinterpret_cast<uintptr_t>(v.data()) + 63) & ~uintptr_t(63);
+  return reinterpret_cast<T*>(p);
+}
+template <class T> T* a_scratch(size_t n) {
+  static thread_local std::vector<T> buf;
+  return scratch(buf, n);
+}
+template <class T> T* b_scratch(size_t n) {
+  static thread_local std::vector<T> buf;
+  return scratch(buf, n);
+}
+
+// ---- blocked product over one packed B panel ------------------------------------------------------
+// Rows [m0, m1) (m0 a multiple of MR) and panel columns [n0, n1) (n0 a multiple of NR) of the
+// C block at column jc, for the K block [pc, pc+kc) whose packed B panel is bp (width nc).
+template <class T>
+// `packed_a`, when given, already holds rows [m0, m1) (at most MC of them) packed for this K block.
+void compute_block(bool trans_a, const T* A, int64_t lda, int64_t pc, int64_t kc, int64_t m0, int64_t m1,
+                   int64_t n0, int64_t n1, const T* bp, int64_t jc, T alpha, T beta, T* C, int64_t ldc,
+                   const T* packed_a = nullptr) {
+  using Ar = Arch<T>;
+  constexpr int MR = Ar::MR, NR = Ar::NV * Ar::W;
+  constexpr int64_t MC = Ar::MC;
+  const T* ap = packed_a;
+  alignas(64) T tmp[MR * NR];
+  for (int64_t ic = m0; ic < m1; ic += MC) {
+    const int64_t mc = std::min(MC, m1 - ic);
+    if (!packed_a) {
+      T* buf = a_scratch<T>(size_t(MC) * size_t(kc));
+      pack_a(trans_a, A, lda, ic, mc, pc, kc, buf);
+      ap = buf;
+    }
+    for (int64_t jr = n0; jr < n1; jr += NR) {
+      const int64_t nr = std::min<int64_t>(NR, n1 - jr);
+      const T* b = bp + jr * kc;
+      for (int64_t ir = 0; ir < mc; ir += MR) {
+        const int64_t mr = std::min<int64_t>(MR, mc - ir);
+        T* c = C + (ic + ir) * ldc + jc + jr;
+        if (mr == MR && nr == NR) {
+          micro_kernel<T>(kc, ap + ir * kc, b, c, ldc, alpha, beta);
+        } else {
+          micro_kernel<T>(kc, ap + ir * kc, b, tmp, NR, T(1), T(0));
+          for (int64_t i = 0; i < mr; ++i)
+            for (int64_t j = 0; j < nr; ++j) {
+              T v = alpha * tmp[i * NR + j];
+              c[i * ldc + j] = beta == T(0) ? v : v + beta * c[i * ldc + j];
+            }
+        }
+      }
+    }
+  }
+}
+
+// ---- small products: no packing -------------------------------------------------------------------
+
+// Dot product with 16 partial sums, so the compiler can keep them in one or a few vector registers
+// (a single running sum would serialise on the add latency and not vectorise).
+template <class T>
+T dot_contiguous(const T* KILN_RESTRICT a, const T* KILN_RESTRICT b, int64_t n) {
+  T acc[16] = {};
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16)
+#pragma GCC unroll 16
+    for (int u = 0; u < 16; ++u) acc[u] += a[k + u] * b[k + u];
+  T s = T(0);
+  for (int u = 0; u < 16; ++u) s += acc[u];
+  for (; k < n; ++k) s += a[k] * b[k];
+  return s;
+}
+
+template <class T, class Rows>
+void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const Rows& B,
+                T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    if (!tb) {
+      // Row of C as a sum of rows of B: a contiguous, vectorisable inner loop.
+      if (beta == T(0))
+        for (int64_t j = 0; j < N; ++j) c[j] = T(0);
+      else if (beta != T(1))
+        for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+      for (int64_t k = 0; k < K; ++k) {
+        const T a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
+        const T* b = B(k);
+        for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
+      }
+    } else {
+      for (int64_t j = 0; j < N; ++j) {
+        const T* b = B(j);
+        T s = T(0);
+        if (!ta) {
+          s = dot_contiguous(A + i * lda, b, K);
+        } else {
+          for (int64_t k = 0; k < K; ++k) s += A[k * lda + i] * b[k];
+        }
+        c[j] = beta == T(0) ? alpha * s : alpha * s + beta * c[j];
+      }
+    }
+  }
+}
+
+// The product restricted to rows [m0, m1) and columns [n0, n1) of C, on the calling thread.
+template <class T, class Rows>
+void gemm_serial(bool ta, bool tb, int64_t K, T alpha, const T* A, int64_t lda, const Rows& B, T beta,
+                 T* C, int64_t ldc, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  using Ar = Arch<T>;
+  constexpr int NR = Ar::NV * Ar::W;
+  const int64_t nk = (K + Ar::KC - 1) / Ar::KC;
+  const int64_t kc_max = (K + nk - 1) / nk;  // balanced K blocks
+  const int64_t nc_max = std::min<int64_t>(Ar::NC, (n1 - n0 + NR - 1) / NR * NR);
+  T* bp = b_scratch<T>(size_t(kc_max) * size_t(nc_max));
+  if (m1 - m0 <= Ar::MC) {
+    // Few rows (e.g. the output channels of a convolution): pack A once per K block and sweep
+    // all of N with it, instead of re-packing it for every N panel.
+    T* ap = a_scratch<T>(size_t(Ar::MC) * size_t(kc_max));
+    for (int64_t pc = 0; pc < K; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, K - pc);
+      pack_a(ta, A, lda, m0, m1 - m0, pc, kc, ap);
+      for (int64_t jc = n0; jc < n1; jc += Ar::NC) {
+        const int64_t nc = std::min<int64_t>(Ar::NC, n1 - jc);
+        pack_b<T>(tb, B, pc, kc, jc, nc, 0, (nc + NR - 1) / NR, bp);
+        compute_block(ta, A, lda, pc, kc, m0, m1, 0, nc, bp, jc, alpha, pc == 0 ? beta : T(1), C, ldc, ap);
+      }
+    }
+    return;
+  }
+  for (int64_t jc = n0; jc < n1; jc += Ar::NC) {
+    const int64_t nc = std::min<int64_t>(Ar::NC, n1 - jc);
+    for (int64_t pc = 0; pc < K; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, K - pc);
+      pack_b<T>(tb, B, pc, kc, jc, nc, 0, (nc + NR - 1) / NR, bp);
+      compute_block(ta, A, lda, pc, kc, m0, m1, 0, nc, bp, jc, alpha, pc == 0 ? beta : T(1), C, ldc);
+    }
+  }
+}
+
+template <class T, class Rows>
+void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const Rows& B,
+               T beta, T* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    for (int64_t i = 0; i < M; ++i) {
+      T* c = C + i * ldc;
+      if (beta == T(0))
+        for (int64_t j = 0; j < N; ++j) c[j] = T(0);
+      else if (beta != T(1))
+        for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+    }
+    return;
+  }
+  // Tiny products, and vector-like ones that would waste most of a register tile on padding.
+  if (M * N * K <= kSmallGemm || M <= 2 || N <= 2) {
+    gemm_small(ta, tb, M, N, K, alpha, A, lda, B, beta, C, ldc);
+    return;
+  }
+  using Ar = Arch<T>;
+  constexpr int MR = Ar::MR, NR = Ar::NV * Ar::W;
+  const int64_t nt = cpu::in_parallel_region() ? 1 : cpu::num_threads();
+  if (nt <= 1 || M * N * K < kThreadedGemm) {
+    gemm_serial<T>(ta, tb, K, alpha, A, lda, B, beta, C, ldc, 0, M, 0, N);
+    return;
+  }
+  // One parallel region per product: each thread owns a sliver-aligned stripe of C and packs what
+  // it needs itself (the other operand's packing is repeated per thread, a small cost next to
+  // the synchronisation a shared packed panel would need on every K block).
+  const int64_t m_slivers = (M + MR - 1) / MR, n_slivers = (N + NR - 1) / NR;
+  if (n_slivers >= m_slivers) {
+    cpu::parallel_for(0, n_slivers, (n_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
+      gemm_serial<T>(ta, tb, K, alpha, A, lda, B, beta, C, ldc, 0, M, s0 * NR, std::min(N, s1 * NR));
+    });
+  } else {
+    cpu::parallel_for(0, m_slivers, (m_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
+      gemm_serial<T>(ta, tb, K, alpha, A, lda, B, beta, C, ldc, s0 * MR, std::min(M, s1 * MR), 0, N);
+    });
+  }
+}
+
+}  // namespace
+
+void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_impl<float>(trans_a, trans_b, M, N, K, alpha, A, lda, StridedRows<float>{B, ldb}, beta, C, ldc);
+}
+void gemm_f64(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+              int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  gemm_impl<double>(trans_a, trans_b, M, N, K, alpha, A, lda, StridedRows<double>{B, ldb}, beta, C, ldc);
+}
+void gemm_rows_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                   int64_t lda, const float* const* b_rows, float beta, float* C, int64_t ldc) {
+  gemm_impl<float>(trans_a, trans_b, M, N, K, alpha, A, lda, PointerRows<float>{b_rows}, beta, C, ldc);
+}
+void gemm_rows_f64(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                   int64_t lda, const double* const* b_rows, double beta, double* C, int64_t ldc) {
+  gemm_impl<double>(trans_a, trans_b, M, N, K, alpha, A, lda, PointerRows<double>{b_rows}, beta, C, ldc);
+}
+
+}  // namespace KILN_ISA_NAMESPACE

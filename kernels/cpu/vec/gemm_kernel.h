@@ -1,0 +1,293 @@
+#pragma once
+// Register tiles and packing of the CPU GEMM (Note [GEMM blocking] in gemm.cpp): vector traits and
+// block sizes per instruction set, the micro-kernel, and the A/B packing routines. Included only
+// by kernels/cpu/vec/gemm.cpp, which is compiled once per ISA (Note [ISA dispatch]), so all of
+// this lands in that copy's namespace.
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "kiln/kernels/cpu/isa.h"
+#include "kiln/kernels/macros.h"
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace KILN_ISA_NAMESPACE {
+namespace {
+
+// ---- vector traits and block sizes per instruction set ------------------------------------------
+template <class T> struct Arch;
+
+#if defined(__AVX512F__)
+template <> struct Arch<float> {
+  using R = __m512;
+  static constexpr int W = 16, MR = 8, NV = 3, KC = 256, MC = 8 * 20, NC = 48 * 10;
+  static R load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
+  static R set1(float v) { return _mm512_set1_ps(v); }
+  static R zero() { return _mm512_setzero_ps(); }
+  static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
+  static R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+};
+template <> struct Arch<double> {
+  using R = __m512d;
+  static constexpr int W = 8, MR = 8, NV = 3, KC = 192, MC = 8 * 12, NC = 24 * 10;
+  static R load(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, R v) { _mm512_storeu_pd(p, v); }
+  static R set1(double v) { return _mm512_set1_pd(v); }
+  static R zero() { return _mm512_setzero_pd(); }
+  static R mul(R a, R b) { return _mm512_mul_pd(a, b); }
+  static R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
+};
+#elif defined(__AVX2__) && defined(__FMA__)
+template <> struct Arch<float> {
+  using R = __m256;
+  static constexpr int W = 8, MR = 6, NV = 2, KC = 256, MC = 6 * 24, NC = 16 * 32;
+  static R load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
+  static R set1(float v) { return _mm256_set1_ps(v); }
+  static R zero() { return _mm256_setzero_ps(); }
+  static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+};
+template <> struct Arch<double> {
+  using R = __m256d;
+  static constexpr int W = 4, MR = 6, NV = 2, KC = 256, MC = 6 * 16, NC = 8 * 32;
+  static R load(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, R v) { _mm256_storeu_pd(p, v); }
+  static R set1(double v) { return _mm256_set1_pd(v); }
+  static R zero() { return _mm256_setzero_pd(); }
+  static R mul(R a, R b) { return _mm256_mul_pd(a, b); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_pd(a, b, c); }
+};
+#elif defined(__SSE2__)
+template <> struct Arch<float> {
+  using R = __m128;
+  static constexpr int W = 4, MR = 4, NV = 2, KC = 256, MC = 4 * 32, NC = 1024;
+  static R load(const float* p) { return _mm_loadu_ps(p); }
+  static void store(float* p, R v) { _mm_storeu_ps(p, v); }
+  static R set1(float v) { return _mm_set1_ps(v); }
+  static R zero() { return _mm_setzero_ps(); }
+  static R mul(R a, R b) { return _mm_mul_ps(a, b); }
+  static R fma(R a, R b, R c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+};
+template <> struct Arch<double> {
+  using R = __m128d;
+  static constexpr int W = 2, MR = 4, NV = 2, KC = 256, MC = 4 * 32, NC = 512;
+  static R load(const double* p) { return _mm_loadu_pd(p); }
+  static void store(double* p, R v) { _mm_storeu_pd(p, v); }
+  static R set1(double v) { return _mm_set1_pd(v); }
+  static R zero() { return _mm_setzero_pd(); }
+  static R mul(R a, R b) { return _mm_mul_pd(a, b); }
+  static R fma(R a, R b, R c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
+};
+#else
+template <class T> struct ScalarArch {
+  using R = T;
+  static constexpr int W = 1, MR = 4, NV = 4, KC = 256, MC = 64, NC = 512;
+  static R load(const T* p) { return *p; }
+  static void store(T* p, R v) { *p = v; }
+  static R set1(T v) { return v; }
+  static R zero() { return T(0); }
+  static R mul(R a, R b) { return a * b; }
+  static R fma(R a, R b, R c) { return a * b + c; }
+};
+template <> struct Arch<float> : ScalarArch<float> {};
+template <> struct Arch<double> : ScalarArch<double> {};
+#endif
+
+// Block sizes must be whole register tiles (packing writes whole slivers).
+template <class T>
+constexpr bool valid_blocking() {
+  using A = Arch<T>;
+  return A::MC % A::MR == 0 && A::NC % (A::NV * A::W) == 0;
+}
+static_assert(valid_blocking<float>() && valid_blocking<double>());
+
+
+// ---- micro-kernel -------------------------------------------------------------------------------
+// C[MR, NR] = alpha * a_sliver * b_sliver + beta * C (C not read when beta == 0).
+template <class T>
+inline void micro_kernel(int64_t kc, const T* KILN_RESTRICT a, const T* KILN_RESTRICT b, T* c, int64_t ldc,
+                         T alpha, T beta) {
+  using A = Arch<T>;
+  using R = typename A::R;
+  constexpr int MR = A::MR, NV = A::NV, W = A::W, NR = NV * W;
+  R acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = A::zero();
+#if defined(__SSE2__)
+  // The C tile is touched once, after the k loop: start fetching it now.
+  for (int i = 0; i < MR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+  }
+#endif
+  for (int64_t k = 0; k < kc; ++k) {
+    R bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = A::load(b + j * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const R av = A::set1(a[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = A::fma(av, bv[j], acc[i][j]);
+    }
+    a += MR;
+    b += NR;
+  }
+  const R va = A::set1(alpha);
+  if (beta == T(0)) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) A::store(c + i * ldc + j * W, A::mul(va, acc[i][j]));
+  } else {
+    const R vb = A::set1(beta);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        T* p = c + i * ldc + j * W;
+        A::store(p, A::fma(vb, A::load(p), A::mul(va, acc[i][j])));
+      }
+  }
+}
+
+// ---- packing ------------------------------------------------------------------------------------
+// Rows [i0, i0+m) x cols [k0, k0+kc) of op(A) into slivers of MR rows, each k-major [kc][MR].
+template <class T>
+void pack_a(bool trans, const T* A, int64_t lda, int64_t i0, int64_t m, int64_t k0, int64_t kc, T* dst) {
+  constexpr int MR = Arch<T>::MR;
+  for (int64_t s = 0; s < m; s += MR) {
+    const int rows = int(std::min<int64_t>(MR, m - s));
+    T* d = dst + s * kc;
+    if (!trans) {
+      const T* src[MR];
+      for (int i = 0; i < rows; ++i) src[i] = A + (i0 + s + i) * lda + k0;
+      for (int64_t k = 0; k < kc; ++k, d += MR) {
+        int i = 0;
+        for (; i < rows; ++i) d[i] = src[i][k];
+        for (; i < MR; ++i) d[i] = T(0);
+      }
+    } else {
+      for (int64_t k = 0; k < kc; ++k, d += MR) {
+        const T* src = A + (k0 + k) * lda + i0 + s;
+        int i = 0;
+        for (; i < rows; ++i) d[i] = src[i];
+        for (; i < MR; ++i) d[i] = T(0);
+      }
+    }
+  }
+}
+
+// The stored matrix of op(B), row by row: a strided matrix, or a table of row pointers (which lets
+// a convolution hand its shifted input rows to the GEMM without an im2col copy).
+template <class T>
+struct StridedRows {
+  const T* base;
+  int64_t ld;
+  const T* operator()(int64_t r) const { return base + r * ld; }
+};
+template <class T>
+struct PointerRows {
+  const T* const* rows;
+  const T* operator()(int64_t r) const { return rows[r]; }
+};
+
+#if defined(__AVX512F__)
+// GCC 12 reports the intrinsics' internal "undefined" passthrough operands as maybe-uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// dst[k*ldd + j] = src[j][k0 + k] for j, k < 16: a 16 x 16 transpose in registers (unpack within
+// 128-bit lanes, then shuffle the lanes), far cheaper than 256 scalar moves.
+inline void transpose16x16(const float* const* src, int64_t k0, float* dst, int64_t ldd) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src[i] + k0);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 8; ++i) {
+    _mm512_storeu_ps(dst + i * ldd, _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88));
+    _mm512_storeu_ps(dst + (i + 8) * ldd, _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD));
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+// Rows [k0, k0+kc) x cols [j0, j0+n) of op(B) into slivers of NR columns, each k-major [kc][NR].
+// `first`/`last` select a range of slivers.
+template <class T, class Rows>
+void pack_b(bool trans, const Rows& B, int64_t k0, int64_t kc, int64_t j0, int64_t n, int64_t first,
+            int64_t last, T* dst) {
+  constexpr int NR = Arch<T>::NV * Arch<T>::W;
+  for (int64_t sl = first; sl < last; ++sl) {
+    const int64_t s = sl * NR;
+    const int cols = int(std::min<int64_t>(NR, n - s));
+    T* d = dst + s * kc;
+    if (!trans) {
+      if (cols == NR) {  // whole sliver: a fixed-length copy the compiler turns into NR/W vector moves
+        for (int64_t k = 0; k < kc; ++k, d += NR) {
+          const T* src = B(k0 + k) + j0 + s;
+#pragma GCC unroll 8
+          for (int j = 0; j < NR; ++j) d[j] = src[j];
+        }
+        continue;
+      }
+      for (int64_t k = 0; k < kc; ++k, d += NR) {
+        const T* src = B(k0 + k) + j0 + s;
+        int j = 0;
+        for (; j < cols; ++j) d[j] = src[j];
+        for (; j < NR; ++j) d[j] = T(0);
+      }
+    } else {
+#if defined(__AVX512F__)
+      if constexpr (std::is_same_v<T, float> && NR % 16 == 0) {
+        if (cols == NR) {
+          const float* src[NR];
+          for (int j = 0; j < NR; ++j) src[j] = B(j0 + s + j) + k0;
+          int64_t k = 0;
+          for (; k + 16 <= kc; k += 16)
+            for (int jg = 0; jg < NR; jg += 16) transpose16x16(src + jg, k, d + k * NR + jg, NR);
+          for (; k < kc; ++k)
+            for (int j = 0; j < NR; ++j) d[k * NR + j] = src[j][k];
+          continue;
+        }
+      }
+#endif
+      // A transpose: read each stored row contiguously over a block of k (the block of the
+      // sliver being written stays in L1), rather than gathering one element per row and k.
+      constexpr int64_t kBlock = 32;
+      for (int64_t kb = 0; kb < kc; kb += kBlock) {
+        const int64_t ke = std::min(kc, kb + kBlock);
+        for (int j = 0; j < cols; ++j) {
+          const T* src = B(j0 + s + j) + k0;
+          for (int64_t k = kb; k < ke; ++k) d[k * NR + j] = src[k];
+        }
+        for (int j = cols; j < NR; ++j)
+          for (int64_t k = kb; k < ke; ++k) d[k * NR + j] = T(0);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace KILN_ISA_NAMESPACE

@@ -1,0 +1,304 @@
+#include "kiln/tensor/linalg.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "kiln/kernels/convert.h"
+#include "kiln/kernels/cpu/gemm.h"
+#include "kiln/kernels/cpu/parallel.h"
+#include "kiln/tensor/creation.h"
+
+namespace kiln {
+namespace {
+
+// ---- describing a strided matrix to the GEMM -----------------------------------------------------
+
+// A [R, C] matrix view with strides (sr, sc), as a GEMM operand: either row-major with leading
+// dimension ld, or (trans) the transpose of a row-major [C, R] matrix with leading dimension ld.
+// Why: transposed views (x.t(), weight.transpose) are common and cost nothing this way.
+struct GemmOperand {
+  bool ok = false;
+  bool trans = false;
+  int64_t ld = 1;
+};
+
+GemmOperand describe(int64_t R, int64_t C, int64_t sr, int64_t sc) {
+  const int64_t r1 = std::max<int64_t>(R, 1), c1 = std::max<int64_t>(C, 1);
+  // A column vector with unit stride reads best as the transpose of a row (GEMV-like products).
+  if (C == 1 && (sr == 1 || R == 1)) return {true, true, r1};
+  if ((sc == 1 || C == 1) && (R == 1 || sr >= c1)) return {true, false, R == 1 ? c1 : sr};
+  if ((sr == 1 || R == 1) && (C == 1 || sc >= r1)) return {true, true, C == 1 ? r1 : sc};
+  return {};
+}
+
+// Element offsets of each matrix of t (shape batch + [r, c]), batch flattened in row-major order.
+std::vector<int64_t> batch_offsets(const Tensor& t, int nb) {
+  int64_t total = 1;
+  for (int d = 0; d < nb; ++d) total *= t.size(d);
+  std::vector<int64_t> off(size_t(std::max<int64_t>(total, 0)), 0);
+  std::vector<int64_t> idx(size_t(nb), 0);
+  int64_t cur = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    off[size_t(i)] = cur;
+    for (int d = nb - 1; d >= 0; --d) {  // odometer step
+      if (++idx[size_t(d)] < t.size(d)) {
+        cur += t.stride(d);
+        break;
+      }
+      cur -= (t.size(d) - 1) * t.stride(d);
+      idx[size_t(d)] = 0;
+    }
+  }
+  return off;
+}
+
+// Runs body(i) for each matrix of a batch: in parallel over the batch when the matrices are small
+// or numerous (each GEMM then runs on one thread), else one after the other with threaded GEMMs.
+template <class F>
+void for_each_matrix(int64_t batch, int64_t flops_per_matrix, F&& body) {
+  const int64_t nt = cpu::num_threads();
+  if (batch > 1 && (batch >= 2 * nt || flops_per_matrix < (int64_t(1) << 20))) {
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(flops_per_matrix, 1));
+    cpu::parallel_for(0, batch, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t i = b0; i < b1; ++i) body(i);
+    });
+  } else {
+    for (int64_t i = 0; i < batch; ++i) body(i);
+  }
+}
+
+// ---- CPU products into a preallocated output ---------------------------------------------------
+// a: batch + [M, K], b: batch + [K, N] (any strides, 0 for broadcast batch dimensions), out:
+// contiguous batch + [M, N] holding the C of beta (read only when beta != 0).
+// out = alpha * a x b + beta * out.
+
+template <class T>
+void matmul_float_cpu(Tensor a, Tensor b, Tensor& out, double alpha, double beta) {
+  const int nd = out.dim(), nb = nd - 2;
+  const int64_t M = out.size(nd - 2), N = out.size(nd - 1), K = a.size(nd - 1);
+  GemmOperand la = describe(M, K, a.stride(nd - 2), a.stride(nd - 1));
+  if (!la.ok) {
+    a = a.contiguous();
+    la = describe(M, K, a.stride(nd - 2), a.stride(nd - 1));
+  }
+  GemmOperand lb = describe(K, N, b.stride(nd - 2), b.stride(nd - 1));
+  if (!lb.ok) {
+    b = b.contiguous();
+    lb = describe(K, N, b.stride(nd - 2), b.stride(nd - 1));
+  }
+  const std::vector<int64_t> oa = batch_offsets(a, nb), ob = batch_offsets(b, nb);
+  const T* pa = K > 0 ? a.data<T>() : nullptr;
+  const T* pb = K > 0 ? b.data<T>() : nullptr;
+  T* po = out.data<T>();
+  for_each_matrix(int64_t(oa.size()), M * N * K, [&](int64_t i) {
+    cpu::gemm(la.trans, lb.trans, M, N, K, T(alpha), pa ? pa + oa[size_t(i)] : pa, la.ld,
+              pb ? pb + ob[size_t(i)] : pb, lb.ld, T(beta), po + i * M * N, N);
+  });
+}
+
+template <class T>
+void matmul_int_cpu(const Tensor& a, const Tensor& b, Tensor& out, int64_t alpha, int64_t beta) {
+  const int nd = out.dim(), nb = nd - 2;
+  const int64_t M = out.size(nd - 2), N = out.size(nd - 1), K = a.size(nd - 1);
+  const std::vector<int64_t> oa = batch_offsets(a, nb), ob = batch_offsets(b, nb);
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  T* po = out.data<T>();
+  for_each_matrix(int64_t(oa.size()), M * N * K, [&](int64_t i) {
+    cpu::gemm_strided<T, int64_t>(M, N, K, alpha, pa + oa[size_t(i)], a.stride(nd - 2), a.stride(nd - 1),
+                                  pb + ob[size_t(i)], b.stride(nd - 2), b.stride(nd - 1), beta,
+                                  po + i * M * N, N);
+  });
+}
+
+void matmul_cpu(const Tensor& a, const Tensor& b, Tensor& out, Scalar alpha, Scalar beta) {
+  if (out.numel() == 0) return;
+  switch (out.dtype()) {
+    case DType::f32: return matmul_float_cpu<float>(a, b, out, alpha.to_double(), beta.to_double());
+    case DType::f64: return matmul_float_cpu<double>(a, b, out, alpha.to_double(), beta.to_double());
+    case DType::f16:
+    case DType::bf16: {
+      // Computed in f32 and rounded once at the end.
+      Tensor o32 = beta.to_double() != 0 ? out.to(DType::f32) : empty(out.shape(), DType::f32);
+      matmul_float_cpu<float>(a.to(DType::f32), b.to(DType::f32), o32, alpha.to_double(), beta.to_double());
+      out.copy_(o32);
+      return;
+    }
+    case DType::i64: return matmul_int_cpu<int64_t>(a, b, out, alpha.to_int(), beta.to_int());
+    case DType::i32: return matmul_int_cpu<int32_t>(a, b, out, alpha.to_int(), beta.to_int());
+    case DType::u8: return matmul_int_cpu<uint8_t>(a, b, out, alpha.to_int(), beta.to_int());
+    case DType::b8: break;
+  }
+  KILN_FAIL("matmul: dtype ", dtype_name(out.dtype()), " is not supported");
+}
+
+// ---- validation -----------------------------------------------------------------------------------
+
+void check_operands(const Tensor& a, const Tensor& b, const char* op) {
+  check_defined(a, op, "a");
+  check_defined(b, op, "b");
+  check_same_device(a, b, op);
+  KILN_CHECK(a.dtype() == b.dtype(), op, ": dtypes ", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()),
+             " differ");
+  KILN_CHECK(a.dtype() != DType::b8, op, ": bool tensors are not supported");
+}
+
+void check_inner(const Tensor& a, const Tensor& b, int64_t ka, int64_t kb, const char* op) {
+  KILN_CHECK(ka == kb, op, ": ", a.shape(), " x ", b.shape(), ": inner dimensions ", ka, " and ", kb, " differ");
+}
+
+// ---- CPU bodies of the public ops ---------------------------------------------------------------
+
+Tensor mm_cpu(const Tensor& a, const Tensor& b) {
+  Tensor out = empty({a.size(0), b.size(1)}, a.dtype(), a.device());
+  matmul_cpu(a, b, out, 1, 0);
+  return out;
+}
+
+Tensor dot_cpu(const Tensor& a, const Tensor& b) {
+  Tensor out = empty({}, a.dtype(), a.device());
+  dispatch_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    using Acc = std::conditional_t<std::is_floating_point_v<compute_t<T>>, double, int64_t>;
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    const int64_t n = a.size(0), sa = a.stride(0), sb = b.stride(0);
+    Acc s = Acc(0);
+    for (int64_t i = 0; i < n; ++i) s += Acc(compute_t<T>(pa[i * sa])) * Acc(compute_t<T>(pb[i * sb]));
+    out.data<T>()[0] = convert<T>(s);
+  });
+  return out;
+}
+
+Tensor matmul_nd_cpu(const Tensor& a, const Tensor& b) {
+  const int64_t K = a.size(-1);
+  const Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;  // [.., M, K]
+  const Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;  // [.., K, N]
+  const int64_t M = a2.size(-2), N = b2.size(-1);
+  Shape out_shape;
+  Tensor out;
+  if (b2.dim() == 2) {
+    // One GEMM with the batch folded into M: [..., M, K] -> [batch * M, K].
+    Tensor flat = a2.reshape({-1, K});
+    out = empty({flat.size(0), N}, a.dtype(), a.device());
+    matmul_cpu(flat, b2, out, 1, 0);
+    out_shape = a2.shape();
+    out_shape.back() = N;
+  } else {
+    Shape ba(a2.shape().begin(), a2.shape().end() - 2), bb(b2.shape().begin(), b2.shape().end() - 2);
+    Shape batch = broadcast_shapes(ba, bb, "matmul");
+    Shape sa = batch, sb = batch;
+    sa.push_back(M);
+    sa.push_back(K);
+    sb.push_back(K);
+    sb.push_back(N);
+    out_shape = batch;
+    out_shape.push_back(M);
+    out_shape.push_back(N);
+    out = empty(out_shape, a.dtype(), a.device());
+    matmul_cpu(a2.expand(sa), b2.expand(sb), out, 1, 0);
+  }
+  // Drop the dimensions added for 1-D operands.
+  if (b.dim() == 1) out_shape.erase(out_shape.size() - 1);
+  if (a.dim() == 1) out_shape.erase(out_shape.size() - (b.dim() == 1 ? 1 : 2));
+  return out.view(out_shape);
+}
+
+}  // namespace
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "mm");
+  KILN_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D tensors, got ", a.shape(), " and ", b.shape());
+  check_inner(a, b, a.size(1), b.size(0), "mm");
+  switch (a.device().type) {
+    case DeviceType::CPU: return mm_cpu(a, b);
+    case DeviceType::CUDA: break;
+  }
+  unsupported_device("mm", a.device());
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "bmm");
+  KILN_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-D tensors, got ", a.shape(), " and ", b.shape());
+  KILN_CHECK(a.size(0) == b.size(0), "bmm: batch sizes ", a.size(0), " and ", b.size(0), " differ (", a.shape(),
+             " x ", b.shape(), ")");
+  check_inner(a, b, a.size(2), b.size(1), "bmm");
+  switch (a.device().type) {
+    case DeviceType::CPU: {
+      Tensor out = empty({a.size(0), a.size(1), b.size(2)}, a.dtype(), a.device());
+      matmul_cpu(a, b, out, 1, 0);
+      return out;
+    }
+    case DeviceType::CUDA: break;
+  }
+  unsupported_device("bmm", a.device());
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "matmul");
+  KILN_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both arguments need at least 1 dimension, got ", a.dim(),
+             "-d and ", b.dim(), "-d");
+  const int64_t kb = b.dim() == 1 ? b.size(0) : b.size(-2);
+  check_inner(a, b, a.size(-1), kb, "matmul");
+  switch (a.device().type) {
+    case DeviceType::CPU:
+      if (a.dim() == 1 && b.dim() == 1) return dot_cpu(a, b);
+      if (a.dim() == 2 && b.dim() == 2) return mm_cpu(a, b);
+      return matmul_nd_cpu(a, b);
+    case DeviceType::CUDA: break;
+  }
+  unsupported_device("matmul", a.device());
+}
+
+Tensor addmm(const Tensor& c, const Tensor& a, const Tensor& b, Scalar beta, Scalar alpha) {
+  check_operands(a, b, "addmm");
+  check_defined(c, "addmm", "c");
+  check_same_device(c, a, "addmm");
+  KILN_CHECK(c.dtype() == a.dtype(), "addmm: dtypes ", dtype_name(c.dtype()), " (c) and ", dtype_name(a.dtype()),
+             " (a) differ");
+  KILN_CHECK(a.dim() == 2 && b.dim() == 2, "addmm: expected 2-D a and b, got ", a.shape(), " and ", b.shape());
+  check_inner(a, b, a.size(1), b.size(0), "addmm");
+  if (is_integral(a.dtype()))
+    KILN_CHECK(!alpha.is_floating() && !beta.is_floating(), "addmm: alpha and beta must be integers for dtype ",
+               dtype_name(a.dtype()), ", got ", alpha.to_double(), " and ", beta.to_double());
+  const Shape out_shape{a.size(0), b.size(1)};
+  KILN_CHECK(broadcast_shapes(c.shape(), out_shape, "addmm") == out_shape, "addmm: c of shape ", c.shape(),
+             " does not broadcast to the product's shape ", out_shape);
+  switch (a.device().type) {
+    case DeviceType::CPU: {
+      Tensor out = empty(out_shape, a.dtype(), a.device());
+      if (beta.to_double() != 0) out.copy_(c);
+      matmul_cpu(a, b, out, alpha, beta);
+      return out;
+    }
+    case DeviceType::CUDA: break;
+  }
+  unsupported_device("addmm", a.device());
+}
+
+Tensor outer(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "outer");
+  KILN_CHECK(a.dim() == 1 && b.dim() == 1, "outer: expected 1-D tensors, got ", a.shape(), " and ", b.shape());
+  switch (a.device().type) {
+    case DeviceType::CPU: {
+      Tensor out = empty({a.size(0), b.size(0)}, a.dtype(), a.device());
+      matmul_cpu(a.unsqueeze(1), b.unsqueeze(0), out, 1, 0);
+      return out;
+    }
+    case DeviceType::CUDA: break;
+  }
+  unsupported_device("outer", a.device());
+}
+
+Tensor dot(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "dot");
+  KILN_CHECK(a.dim() == 1 && b.dim() == 1, "dot: expected 1-D tensors, got ", a.shape(), " and ", b.shape());
+  KILN_CHECK(a.size(0) == b.size(0), "dot: lengths ", a.size(0), " and ", b.size(0), " differ");
+  switch (a.device().type) {
+    case DeviceType::CPU: return dot_cpu(a, b);
+    case DeviceType::CUDA: break;
+  }
+  unsupported_device("dot", a.device());
+}
+
+}  // namespace kiln
