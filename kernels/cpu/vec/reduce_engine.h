@@ -1,0 +1,144 @@
+#pragma once
+// The fold engine behind the reduction kernels (Note [Deterministic reductions] in
+// kernels/cpu/reduce.h). Included only by kernels/cpu/vec/*.cpp, so each instruction-set copy gets
+// its own instantiation inside KILN_ISA_NAMESPACE.
+//
+// An Op describes one fold:
+//   using Acc;                                   accumulator type
+//   static constexpr bool kCenter;               whether step/finish read a per-output centre value
+//   Acc init() const;                            identity
+//   Acc step(Acc a, C x, Acc centre) const;      absorb one element (C = compute_t<T>)
+//   Acc combine(Acc a, Acc b) const;             merge two partials (a comes first)
+//   Y finish(Acc a, Acc centre) const;           final value written to the output
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+
+#include "kiln/kernels/cpu/parallel.h"
+#include "kiln/kernels/cpu/reduce.h"
+#include "kiln/kernels/dtype.h"
+
+namespace KILN_ISA_NAMESPACE {
+
+// Elements of work below which a parallel loop stays on one thread.
+constexpr int64_t kReduceGrain = 32768;
+// Columns handled together by one task of a column reduce.
+constexpr int64_t kColBlock = 256;
+
+// Folds n <= kReduceChunk contiguous elements with kReduceLanes independent accumulators (so the
+// compiler keeps them in vector registers), then merges the lanes by a fixed halving tree.
+template <class Op, class T>
+typename Op::Acc fold_chunk(const Op& op, const T* KILN_RESTRICT x, int64_t n, typename Op::Acc c) {
+  using Acc = typename Op::Acc;
+  using C = compute_t<T>;
+  constexpr int L = kReduceLanes;
+  Acc acc[L];
+  for (int j = 0; j < L; ++j) acc[j] = op.init();
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int j = 0; j < L; ++j) acc[j] = op.step(acc[j], C(x[i + j]), c);
+  for (int j = 0; i + j < n; ++j) acc[j] = op.step(acc[j], C(x[i + j]), c);
+  for (int w = L / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) acc[j] = op.combine(acc[j], acc[j + w]);
+  return acc[0];
+}
+
+// A whole row of R elements: chunks of kReduceChunk folded left to right.
+template <class Op, class T>
+typename Op::Acc fold_row(const Op& op, const T* x, int64_t R, typename Op::Acc c) {
+  typename Op::Acc a = op.init();
+  for (int64_t b = 0; b < R; b += kReduceChunk) a = op.combine(a, fold_chunk(op, x + b, std::min(kReduceChunk, R - b), c));
+  return a;
+}
+
+template <class Op, class T, class Y>
+void reduce_rows(const Op& op, const T* x, int64_t outer, int64_t R, Y* y, const typename Op::Acc* center) {
+  using Acc = typename Op::Acc;
+  auto centre_of = [&](int64_t o) { return Op::kCenter ? center[o] : Acc{}; };
+  const int64_t nck = R == 0 ? 1 : (R + kReduceChunk - 1) / kReduceChunk;
+  if (nck == 1) {
+    int64_t grain = std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(R, 1));
+    cpu::parallel_for(0, outer, grain, [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) y[o] = op.finish(fold_row(op, x + o * R, R, centre_of(o)), centre_of(o));
+    });
+    return;
+  }
+  // Long rows: chunk partials computed in parallel, then combined per row in chunk order, which is
+  // exactly what fold_row does.
+  // Not std::vector: Acc may be bool, whose packed bits threads must not share.
+  std::unique_ptr<Acc[]> part(new Acc[size_t(outer * nck)]);
+  cpu::parallel_for(0, outer * nck, std::max<int64_t>(1, kReduceGrain / kReduceChunk), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      int64_t o = t / nck, k = t % nck;
+      int64_t s = k * kReduceChunk;
+      part[size_t(t)] = fold_chunk(op, x + o * R + s, std::min(kReduceChunk, R - s), centre_of(o));
+    }
+  });
+  for (int64_t o = 0; o < outer; ++o) {
+    Acc a = op.init();
+    for (int64_t k = 0; k < nck; ++k) a = op.combine(a, part[size_t(o * nck + k)]);
+    y[o] = op.finish(a, centre_of(o));
+  }
+}
+
+// Rows of R processed per task of a column reduce: all of R when there are enough independent
+// columns, else fixed chunks (a function of the shape only).
+inline int64_t column_chunk_rows(int64_t outer, int64_t R, int64_t inner) {
+  if (outer * inner >= 2048 || R <= 64) return std::max<int64_t>(R, 1);
+  return std::max<int64_t>(64, kReduceChunk / inner);
+}
+
+template <class Op, class T, class Y>
+void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t inner, Y* y,
+                    const typename Op::Acc* center) {
+  using Acc = typename Op::Acc;
+  using C = compute_t<T>;
+  const int64_t rc = column_chunk_rows(outer, R, inner);
+  const int64_t nrc = std::max<int64_t>(1, (R + rc - 1) / rc);
+  const int64_t ncb = (inner + kColBlock - 1) / kColBlock;
+  std::unique_ptr<Acc[]> part(new Acc[nrc > 1 ? size_t(outer * nrc * inner) : 0]);
+  const int64_t ntasks = outer * ncb * nrc;
+  const int64_t work = std::min(rc, std::max<int64_t>(R, 1)) * std::min(inner, kColBlock);
+  cpu::parallel_for(0, ntasks, std::max<int64_t>(1, kReduceGrain / work), [&](int64_t tb, int64_t te) {
+    Acc acc[kColBlock];
+    Acc cen[kColBlock];
+    for (int64_t t = tb; t < te; ++t) {
+      int64_t k = t % nrc, cb = (t / nrc) % ncb, o = t / (nrc * ncb);
+      int64_t i0 = cb * kColBlock, bw = std::min(kColBlock, inner - i0);
+      int64_t r0 = k * rc, r1 = std::min(R, r0 + rc);
+      for (int64_t i = 0; i < bw; ++i) {
+        acc[i] = op.init();
+        cen[i] = Op::kCenter ? center[o * inner + i0 + i] : Acc{};
+      }
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* KILN_RESTRICT row = x + (o * R + r) * inner + i0;
+        for (int64_t i = 0; i < bw; ++i) acc[i] = op.step(acc[i], C(row[i]), cen[i]);
+      }
+      if (nrc == 1) {
+        for (int64_t i = 0; i < bw; ++i) y[o * inner + i0 + i] = op.finish(acc[i], cen[i]);
+      } else {
+        for (int64_t i = 0; i < bw; ++i) part[size_t((o * nrc + k) * inner + i0 + i)] = acc[i];
+      }
+    }
+  });
+  if (nrc == 1) return;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      Acc a = op.init();
+      for (int64_t k = 0; k < nrc; ++k) a = op.combine(a, part[size_t((o * nrc + k) * inner + i)]);
+      y[o * inner + i] = op.finish(a, Op::kCenter ? center[o * inner + i] : Acc{});
+    }
+}
+
+// Reduces x[outer, R, inner] into y[outer, inner].
+template <class Op, class T, class Y>
+void run_reduce(const Op& op, const T* x, int64_t outer, int64_t R, int64_t inner, Y* y,
+                const typename Op::Acc* center = nullptr) {
+  if (outer == 0 || inner == 0) return;
+  if (inner == 1)
+    reduce_rows(op, x, outer, R, y, center);
+  else
+    reduce_columns(op, x, outer, R, inner, y, center);
+}
+
+}  // namespace KILN_ISA_NAMESPACE
