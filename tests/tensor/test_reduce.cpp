@@ -43,7 +43,8 @@ std::vector<DimsCase> dims_cases() {
 
 // Large cases, run for the hot ops only (f32/f64) to keep the suite fast.
 std::vector<DimsCase> big_cases() {
-  return {{"big_all", {}, false, {{257, 4099}}}, {"big_last", {-1}, false, {{257, 4099}}},
+  // [3, 20011]: rows longer than one kReduceChunk (chunk partials combined per row).
+  return {{"big_all", {}, false, {{257, 4099}}}, {"big_last", {-1}, false, {{257, 4099}, {3, 20011}}},
           {"big_first", {0}, false, {{257, 4099}}}};
 }
 
@@ -356,6 +357,24 @@ TEST(Reduce, DTypes) {
   // f16 inputs accumulate in f32: in f16, 2048 + 1 would round back to 2048.
   Tensor h = full({4096}, 1.0, DType::f16);
   EXPECT_EQ(sum(h).item<float>(), 4096.0f);
+}
+
+// Every f16 bit pattern goes through the kernels' f16 load and back unchanged (NaN stays NaN).
+TEST(Reduce, HalfLoadIsExact) {
+  std::vector<Half> all(65536);
+  for (uint32_t b = 0; b < 65536; ++b) all[b] = Half::from_bits(uint16_t(b));
+  Tensor x = from_vector(all, {65536, 1});
+  Tensor cols = x.view({1, 65536}).expand({2, 65536});  // column reduce of two equal rows
+  for (const Tensor& y : {amax(x, {1}), amin(cols, {0}), max(cols, 0).values}) {
+    auto v = y.to_vector<Half>();
+    for (uint32_t b = 0; b < 65536; ++b) {
+      bool nan = (b & 0x7c00u) == 0x7c00u && (b & 0x3ffu) != 0;
+      if (nan)
+        ASSERT_TRUE(std::isnan(float(v[b]))) << b;
+      else
+        ASSERT_EQ(v[b].bits, b) << "bits " << b;
+    }
+  }
 }
 
 TEST(Reduce, ArgTieBreakingAndNaN) {

@@ -42,7 +42,7 @@ void chunk_extreme(const T* x, int64_t n, compute_t<T>& val, int64_t& idx) {
   C m = fold_chunk(ExtremeFold<C, kMax>{}, x, n, C{});
   bool nan = m != m;
   for (int64_t i = 0; i < n; ++i) {
-    C v = C(x[i]);
+    C v = load(x[i]);
     if (nan ? v != v : v == m) {
       idx = i;
       break;
@@ -59,7 +59,7 @@ void arg_rows(const T* x, int64_t outer, int64_t R, T* values, int64_t* indices)
   std::unique_ptr<C[]> pv(new C[size_t(outer * nck)]);
   std::vector<int64_t> pi(size_t(outer * nck));
   int64_t grain = std::max<int64_t>(1, kReduceGrain / std::min(R, kReduceChunk));
-  cpu::parallel_for(0, outer * nck, grain, [&](int64_t b, int64_t e) {
+  cpu::parallel_for(0, outer * nck, static_grain(outer * nck, grain), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       int64_t o = t / nck, s = (t % nck) * kReduceChunk;
       int64_t idx = 0;
@@ -85,20 +85,20 @@ void arg_columns(const T* x, int64_t outer, int64_t R, int64_t inner, T* values,
   using C = compute_t<T>;
   const int64_t ncb = (inner + kColBlock - 1) / kColBlock;
   int64_t grain = std::max<int64_t>(1, kReduceGrain / (R * std::min(inner, kColBlock)));
-  cpu::parallel_for(0, outer * ncb, grain, [&](int64_t tb, int64_t te) {
+  cpu::parallel_for(0, outer * ncb, static_grain(outer * ncb, grain), [&](int64_t tb, int64_t te) {
     C best[kColBlock];
     int64_t bidx[kColBlock];
     for (int64_t t = tb; t < te; ++t) {
       int64_t o = t / ncb, i0 = (t % ncb) * kColBlock, bw = std::min(kColBlock, inner - i0);
       const T* base = x + o * R * inner + i0;
       for (int64_t i = 0; i < bw; ++i) {
-        best[i] = C(base[i]);
+        best[i] = load(base[i]);
         bidx[i] = 0;
       }
       for (int64_t r = 1; r < R; ++r) {
         const T* row = base + r * inner;
         for (int64_t i = 0; i < bw; ++i) {
-          C v = C(row[i]);
+          C v = load(row[i]);
           bool take = kMax ? v > best[i] : v < best[i];
           if constexpr (std::is_floating_point_v<C>) take = take || (v != v && best[i] == best[i]);
           best[i] = take ? v : best[i];

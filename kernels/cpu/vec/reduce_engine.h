@@ -20,10 +20,37 @@
 
 namespace KILN_ISA_NAMESPACE {
 
+// Element -> compute type. f16 uses a branch-free conversion (same results as half_bits_to_float
+// in kernels/dtype.h for every bit pattern) so that loops over f16 data vectorise.
+template <class T>
+inline compute_t<T> load(T v) {
+  return compute_t<T>(v);
+}
+template <>
+inline float load<Half>(Half v) {
+  const uint32_t h = v.bits;
+  uint32_t o = uint32_t(h & 0x7fffu) << 13;
+  const uint32_t exp = o & 0x0f800000u;
+  o += 0x38000000u;                                  // rebias exponent 15 -> 127
+  o = exp == 0x0f800000u ? o + 0x38000000u : o;      // inf / NaN: exponent all ones
+  float f = bits_float(exp == 0 ? o + 0x00800000u : o);
+  f = exp == 0 ? f - bits_float(0x38800000u) : f;    // zero / subnormal: exact renormalisation
+  return bits_float(float_bits(f) | (uint32_t(h & 0x8000u) << 16));
+}
+
 // Elements of work below which a parallel loop stays on one thread.
 constexpr int64_t kReduceGrain = 32768;
 // Columns handled together by one task of a column reduce.
 constexpr int64_t kColBlock = 256;
+
+// Grain that gives each thread one contiguous range of the n tasks (at least min_grain each), like
+// a static schedule: a thread then re-reads the part of the input it read last time, which is
+// still in its own cache when the same tensor is reduced again. Only who computes which partial
+// depends on the thread count, never the result.
+inline int64_t static_grain(int64_t n, int64_t min_grain) {
+  int64_t nt = cpu::in_parallel_region() ? 1 : cpu::num_threads();
+  return std::max<int64_t>(std::max<int64_t>(1, min_grain), (n + nt - 1) / nt);
+}
 
 // Folds n <= kReduceChunk contiguous elements with kReduceLanes independent accumulators (so the
 // compiler keeps them in vector registers), then merges the lanes by a fixed halving tree.
@@ -36,17 +63,22 @@ typename Op::Acc fold_chunk(const Op& op, const T* KILN_RESTRICT x, int64_t n, t
   for (int j = 0; j < L; ++j) acc[j] = op.init();
   int64_t i = 0;
   for (; i + L <= n; i += L)
-    for (int j = 0; j < L; ++j) acc[j] = op.step(acc[j], C(x[i + j]), c);
-  for (int j = 0; i + j < n; ++j) acc[j] = op.step(acc[j], C(x[i + j]), c);
+    for (int j = 0; j < L; ++j) acc[j] = op.step(acc[j], load(x[i + j]), c);
+  for (int j = 0; i + j < n; ++j) acc[j] = op.step(acc[j], load(x[i + j]), c);
   for (int w = L / 2; w >= 1; w /= 2)
     for (int j = 0; j < w; ++j) acc[j] = op.combine(acc[j], acc[j + w]);
   return acc[0];
 }
 
-// A whole row of R elements: chunks of kReduceChunk folded left to right.
+// A whole row of R elements: chunks of kReduceChunk folded left to right. Rows shorter than the
+// lanes are folded directly (a function of R only, so still deterministic).
 template <class Op, class T>
 typename Op::Acc fold_row(const Op& op, const T* x, int64_t R, typename Op::Acc c) {
   typename Op::Acc a = op.init();
+  if (R < kReduceLanes) {
+    for (int64_t i = 0; i < R; ++i) a = op.step(a, load(x[i]), c);
+    return a;
+  }
   for (int64_t b = 0; b < R; b += kReduceChunk) a = op.combine(a, fold_chunk(op, x + b, std::min(kReduceChunk, R - b), c));
   return a;
 }
@@ -58,7 +90,7 @@ void reduce_rows(const Op& op, const T* x, int64_t outer, int64_t R, Y* y, const
   const int64_t nck = R == 0 ? 1 : (R + kReduceChunk - 1) / kReduceChunk;
   if (nck == 1) {
     int64_t grain = std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(R, 1));
-    cpu::parallel_for(0, outer, grain, [&](int64_t b, int64_t e) {
+    cpu::parallel_for(0, outer, static_grain(outer, grain), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) y[o] = op.finish(fold_row(op, x + o * R, R, centre_of(o)), centre_of(o));
     });
     return;
@@ -67,7 +99,7 @@ void reduce_rows(const Op& op, const T* x, int64_t outer, int64_t R, Y* y, const
   // exactly what fold_row does.
   // Not std::vector: Acc may be bool, whose packed bits threads must not share.
   std::unique_ptr<Acc[]> part(new Acc[size_t(outer * nck)]);
-  cpu::parallel_for(0, outer * nck, std::max<int64_t>(1, kReduceGrain / kReduceChunk), [&](int64_t b, int64_t e) {
+  cpu::parallel_for(0, outer * nck, static_grain(outer * nck, kReduceGrain / kReduceChunk), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       int64_t o = t / nck, k = t % nck;
       int64_t s = k * kReduceChunk;
@@ -99,7 +131,7 @@ void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t 
   std::unique_ptr<Acc[]> part(new Acc[nrc > 1 ? size_t(outer * nrc * inner) : 0]);
   const int64_t ntasks = outer * ncb * nrc;
   const int64_t work = std::min(rc, std::max<int64_t>(R, 1)) * std::min(inner, kColBlock);
-  cpu::parallel_for(0, ntasks, std::max<int64_t>(1, kReduceGrain / work), [&](int64_t tb, int64_t te) {
+  cpu::parallel_for(0, ntasks, static_grain(ntasks, kReduceGrain / work), [&](int64_t tb, int64_t te) {
     Acc acc[kColBlock];
     Acc cen[kColBlock];
     for (int64_t t = tb; t < te; ++t) {
@@ -112,7 +144,7 @@ void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t 
       }
       for (int64_t r = r0; r < r1; ++r) {
         const T* KILN_RESTRICT row = x + (o * R + r) * inner + i0;
-        for (int64_t i = 0; i < bw; ++i) acc[i] = op.step(acc[i], C(row[i]), cen[i]);
+        for (int64_t i = 0; i < bw; ++i) acc[i] = op.step(acc[i], load(row[i]), cen[i]);
       }
       if (nrc == 1) {
         for (int64_t i = 0; i < bw; ++i) y[o * inner + i0 + i] = op.finish(acc[i], cen[i]);

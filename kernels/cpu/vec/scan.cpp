@@ -21,6 +21,24 @@ void scan_impl(const T* x, int64_t outer, int64_t R, int64_t inner, scan_out_t<T
   using Acc = scan_acc_t<T>;
   using Out = scan_out_t<T>;
   using C = compute_t<T>;
+  if (inner == 1) {
+    // Rows scanned independently: one running accumulator per row.
+    cpu::parallel_for(0, outer, std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(R, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        const T* xr = x + o * R;
+        Out* yr = y + o * R;
+        Acc acc = kProd ? Acc(1) : Acc(0);
+        for (int64_t r = 0; r < R; ++r) {
+          acc = kProd ? acc * Acc(load(xr[r])) : acc + Acc(load(xr[r]));
+          if constexpr (kFloatScan<T>)
+            yr[r] = Out(C(acc));
+          else
+            yr[r] = acc;
+        }
+      }
+    });
+    return;
+  }
   const int64_t ncb = (inner + kColBlock - 1) / kColBlock;
   int64_t grain = std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(1, R * std::min(inner, kColBlock)));
   cpu::parallel_for(0, outer * ncb, grain, [&](int64_t tb, int64_t te) {
@@ -31,7 +49,7 @@ void scan_impl(const T* x, int64_t outer, int64_t R, int64_t inner, scan_out_t<T
       for (int64_t r = 0; r < R; ++r) {
         int64_t off = (o * R + r) * inner + i0;
         for (int64_t i = 0; i < bw; ++i) {
-          acc[i] = kProd ? acc[i] * Acc(C(x[off + i])) : acc[i] + Acc(C(x[off + i]));
+          acc[i] = kProd ? acc[i] * Acc(load(x[off + i])) : acc[i] + Acc(load(x[off + i]));
           if constexpr (kFloatScan<T>)
             y[off + i] = Out(C(acc[i]));
           else
