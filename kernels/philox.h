@@ -26,6 +26,10 @@
 //   randint, range <= 2^32           1   low + (w0 * range) >> 32
 //   randint, larger range            2   low + ((w0 << 32 | w1) mod range)
 //   randperm(n)                      2   sort 0..n-1 by the 64-bit key (w0 << 32 | w1), ties by index
+//
+// The words, and every sample made from them by integer or exactly rounded arithmetic (uniform,
+// bernoulli, dropout, randint, randperm), are bit-identical on every device. Normals also go through
+// log, cos and sqrt, whose last bit may differ between the CPU's libm and CUDA's intrinsics.
 #include <cstdint>
 
 #include "kiln/kernels/macros.h"

@@ -1,5 +1,7 @@
 #include "kiln/tensor/reduce_plan.h"
 
+#include <algorithm>
+
 namespace kiln {
 
 ReducePlan plan_reduce(const Tensor& x, const Shape& dims, bool keepdim, const char* op) {
@@ -13,25 +15,48 @@ ReducePlan plan_reduce(const Tensor& x, const Shape& dims, bool keepdim, const c
     KILN_CHECK(!p.reduced[w], op, ": dimension ", w, " appears more than once in dims ", dims);
     p.reduced[w] = true;
   }
-  const Shape& s = x.shape();
   for (int d = 0; d < nd; ++d) {
     if (!p.reduced[d])
-      p.out_shape.push_back(s[d]);
+      p.out_shape.push_back(x.shape()[d]);
     else if (keepdim)
       p.out_shape.push_back(1);
   }
+  // A permuted contiguous tensor (a transpose, say) is read in memory order without a copy when
+  // its kept dims stay in their logical order, so the result is still contiguous.
+  Tensor src = x;
+  bool red[kMaxDims];
+  for (int d = 0; d < nd; ++d) red[d] = p.reduced[d];
+  if (!x.is_contiguous() && x.numel() > 0) {
+    Shape perm;
+    for (int d = 0; d < nd; ++d) perm.push_back(d);
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return x.stride(a) > x.stride(b); });
+    Tensor xp = x.permute(perm);
+    bool ok = xp.is_contiguous();
+    int64_t last_kept = -1;
+    for (int i = 0; i < nd && ok; ++i) {
+      int d = int(perm[i]);
+      if (p.reduced[d] || x.size(d) == 1) continue;
+      ok = d > last_kept;
+      last_kept = d;
+    }
+    if (ok) {
+      src = xp;
+      for (int i = 0; i < nd; ++i) red[i] = p.reduced[perm[i]];
+    }
+  }
+  const Shape& s = src.shape();
   // Are the reduced dims of size > 1 one adjacent run among the dims of size > 1?
   int first = -1, last = -1;
   bool adjacent = true;
   for (int d = 0; d < nd; ++d) {
-    if (s[d] == 1 || !p.reduced[d]) continue;
+    if (s[d] == 1 || !red[d]) continue;
     if (first < 0) first = d;
     last = d;
   }
   for (int d = first + 1; first >= 0 && d < last; ++d)
-    if (s[d] != 1 && !p.reduced[d]) adjacent = false;
+    if (s[d] != 1 && !red[d]) adjacent = false;
   if (adjacent) {
-    p.input = x.contiguous();
+    p.input = src.contiguous();
     for (int d = 0; d < nd; ++d) {
       if (s[d] == 1) continue;
       if (first >= 0 && d >= first && d <= last)
@@ -45,16 +70,16 @@ ReducePlan plan_reduce(const Tensor& x, const Shape& dims, bool keepdim, const c
   }
   Shape perm;
   for (int d = 0; d < nd; ++d)
-    if (!p.reduced[d]) {
+    if (!red[d]) {
       perm.push_back(d);
       p.outer *= s[d];
     }
   for (int d = 0; d < nd; ++d)
-    if (p.reduced[d]) {
+    if (red[d]) {
       perm.push_back(d);
       p.R *= s[d];
     }
-  p.input = x.permute(perm).contiguous();
+  p.input = src.permute(perm).contiguous();
   return p;
 }
 

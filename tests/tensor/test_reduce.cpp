@@ -426,6 +426,14 @@ TEST(Reduce, NonContiguousLayouts) {
   Ref r = to_ref(t);
   EXPECT_TRUE(tensors_close(sum(t, {1}), from_ref(ref_reduce(r, {1}, false, fold_sum), DType::f64)));
   EXPECT_TRUE(tensors_close(sum(t, {0, 2}, true), from_ref(ref_reduce(r, {0, 2}, true, fold_sum), DType::f64)));
+  EXPECT_TRUE(tensors_close(var(t, {2, 0}), from_ref(ref_reduce(r, {2, 0}, false, fold_var(1, false)), DType::f64)));
+  // A transpose is reduced in memory order without a copy (a column reduce here).
+  Tensor m = random_tensor({37, 11}, DType::f32, Domain::any, 3).t();  // [11, 37], strides [1, 11]
+  Ref mr = to_ref(m);
+  EXPECT_TRUE(tensors_close(sum(m, {1}), from_ref(ref_reduce(mr, {1}, false, fold_sum), DType::f64)));
+  EXPECT_TRUE(tensors_close(amax(m, {0}, true), from_ref(ref_reduce(mr, {0}, true, fold_max), DType::f64)));
+  EXPECT_TRUE(tensors_equal(argmax(m, 1), from_ref(ref_reduce(mr, {1}, false, fold_arg(true)), DType::f64)));
+  EXPECT_TRUE(tensors_equal(argmin(m), from_ref(ref_reduce(mr, {}, false, fold_arg(false)), DType::f64)));
   Tensor e = tensor({1, 2, 3}).reshape({3, 1}).expand({3, 4});
   EXPECT_TRUE(tensors_equal(sum(e, {1}), tensor({4, 8, 12})));
   EXPECT_TRUE(tensors_equal(cumsum(x.transpose(0, 2), 0).contiguous(), cumsum(x, 2).transpose(0, 2).contiguous()));
