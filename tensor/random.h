@@ -5,8 +5,10 @@
 // every device and thread count (Note [Philox streams] in kernels/philox.h says exactly which
 // words each element uses and how far each call advances the offset).
 //
-// Every function takes an optional Generator*; null means default_generator(). A Generator is not
-// thread-safe: give each thread its own.
+// Every function takes an optional Generator*; null means default_generator(). Reserving a stretch
+// of the stream is atomic, so threads may share a generator (each call then gets its own stretch,
+// in whatever order the calls happen); give each thread its own generator for reproducible streams.
+#include <atomic>
 #include <cstdint>
 
 #include "kiln/tensor/tensor.h"
@@ -17,24 +19,26 @@ class Generator {
  public:
   static constexpr uint64_t kDefaultSeed = 67280421310721ull;
   explicit Generator(uint64_t seed = kDefaultSeed) : seed_(seed) {}
+  Generator(const Generator& o) : seed_(o.seed_), offset_(o.offset()) {}
+  Generator& operator=(const Generator& o) {
+    seed_ = o.seed_;
+    offset_.store(o.offset());
+    return *this;
+  }
   // Restarts the stream: seed = s, offset = 0.
   void manual_seed(uint64_t s) {
     seed_ = s;
-    offset_ = 0;
+    offset_.store(0);
   }
   uint64_t seed() const { return seed_; }
-  uint64_t offset() const { return offset_; }
-  void set_offset(uint64_t offset) { offset_ = offset; }
+  uint64_t offset() const { return offset_.load(); }
+  void set_offset(uint64_t offset) { offset_.store(offset); }
   // Reserves `blocks` Philox blocks for one call and returns the offset the call starts at.
-  uint64_t advance(uint64_t blocks) {
-    uint64_t o = offset_;
-    offset_ += blocks;
-    return o;
-  }
+  uint64_t advance(uint64_t blocks) { return offset_.fetch_add(blocks); }
 
  private:
   uint64_t seed_;
-  uint64_t offset_ = 0;
+  std::atomic<uint64_t> offset_{0};
 };
 
 // The process-wide generator used when a call passes no Generator.

@@ -2,6 +2,7 @@
 // Note [Philox streams], reproducibility, statistics and misuse.
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 #include "kiln/kernels/cpu/parallel.h"
 #include "kiln/kernels/philox.h"
@@ -77,6 +78,22 @@ TEST(Random, SameSeedSameValuesDifferentSeedsDiffer) {
   manual_seed(7);
   EXPECT_TRUE(tensors_equal(randn({100}), x));
   EXPECT_EQ(default_generator().seed(), 7u);
+}
+
+TEST(Random, GeneratorCopyAndSharing) {
+  Generator g(11);
+  rand({5}, DType::f32, &g);
+  Generator copy = g;  // same seed and offset: continues with the same values
+  EXPECT_TRUE(tensors_equal(randn({100}, DType::f32, &g), randn({100}, DType::f32, &copy)));
+  // Threads sharing one generator each reserve their own blocks.
+  Generator shared(12);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) rand({4}, DType::f32, &shared);
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(shared.offset(), 200u);
 }
 
 TEST(Random, SuccessiveCallsDifferAndSplitCallsMatchOneCall) {
