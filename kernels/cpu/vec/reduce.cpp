@@ -57,11 +57,7 @@ struct ExtremeOp {
     else
       return kMax ? std::numeric_limits<Acc>::lowest() : std::numeric_limits<Acc>::max();
   }
-  Acc step(Acc a, Acc x, Acc) const {
-    bool take = kMax ? x > a : x < a;
-    if constexpr (kFloat<T>) take = take || x != x;
-    return take ? x : a;
-  }
+  Acc step(Acc a, Acc x, Acc) const { return extreme_step<kMax>(a, x); }
   Acc combine(Acc a, Acc b) const { return step(a, b, a); }
   T finish(Acc a, Acc) const { return T(a); }
 };
@@ -87,11 +83,11 @@ struct NormOp {
     Acc ax = x < 0 ? -x : x;
     if constexpr (kKind == 1) return a + ax;
     if constexpr (kKind == 2) return a + x * x;
-    if constexpr (kKind == 3) return (ax > a || ax != ax) ? ax : a;
+    if constexpr (kKind == 3) return extreme_step<true>(a, ax);
     if constexpr (kKind == 0) return a + std::pow(ax, p);
   }
   Acc combine(Acc a, Acc b) const {
-    if constexpr (kKind == 3) return (b > a || b != b) ? b : a;
+    if constexpr (kKind == 3) return extreme_step<true>(a, b);
     return a + b;
   }
   T finish(Acc a, Acc) const {

@@ -27,11 +27,7 @@ struct ExtremeFold {
     else
       return kMax ? std::numeric_limits<C>::lowest() : std::numeric_limits<C>::max();
   }
-  Acc step(Acc a, C x, Acc) const {
-    bool take = kMax ? x > a : x < a;
-    if constexpr (std::is_floating_point_v<C>) take = take || x != x;
-    return take ? x : a;
-  }
+  Acc step(Acc a, C x, Acc) const { return extreme_step<kMax>(a, x); }
   Acc combine(Acc a, Acc b) const { return step(a, b, a); }
 };
 
@@ -54,6 +50,26 @@ void chunk_extreme(const T* x, int64_t n, compute_t<T>& val, int64_t& idx) {
 template <class T, bool kMax>
 void arg_rows(const T* x, int64_t outer, int64_t R, T* values, int64_t* indices) {
   using C = compute_t<T>;
+  if (R < kReduceLanes) {
+    // Short rows: one branch-free pass per row.
+    cpu::parallel_for(0, outer, static_grain(outer, kReduceGrain / R), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        const T* xr = x + o * R;
+        C best = load(xr[0]);
+        int64_t bi = 0;
+        for (int64_t r = 1; r < R; ++r) {
+          C v = load(xr[r]);
+          bool take = kMax ? v > best : v < best;
+          if constexpr (std::is_floating_point_v<C>) take = take | ((v != v) & (best == best));
+          best = take ? v : best;
+          bi = take ? r : bi;
+        }
+        indices[o] = bi;
+        if (values) values[o] = T(best);
+      }
+    });
+    return;
+  }
   const int64_t nck = (R + kReduceChunk - 1) / kReduceChunk;
   // (not std::vector: C may be bool)
   std::unique_ptr<C[]> pv(new C[size_t(outer * nck)]);
@@ -100,7 +116,7 @@ void arg_columns(const T* x, int64_t outer, int64_t R, int64_t inner, T* values,
         for (int64_t i = 0; i < bw; ++i) {
           C v = load(row[i]);
           bool take = kMax ? v > best[i] : v < best[i];
-          if constexpr (std::is_floating_point_v<C>) take = take || (v != v && best[i] == best[i]);
+          if constexpr (std::is_floating_point_v<C>) take = take | ((v != v) & (best[i] == best[i]));
           best[i] = take ? v : best[i];
           bidx[i] = take ? r : bidx[i];
         }

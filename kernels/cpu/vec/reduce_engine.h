@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 
 #include "kiln/kernels/cpu/parallel.h"
 #include "kiln/kernels/cpu/reduce.h"
@@ -36,6 +37,16 @@ inline float load<Half>(Half v) {
   float f = bits_float(exp == 0 ? o + 0x00800000u : o);
   f = exp == 0 ? f - bits_float(0x38800000u) : f;    // zero / subnormal: exact renormalisation
   return bits_float(float_bits(f) | (uint32_t(h & 0x8000u) << 16));
+}
+
+// One step of a NaN-propagating max (kMax) or min: x replaces a when it is more extreme or NaN, so
+// once a NaN is in, nothing replaces it. Written as a plain max/min (one maxss/minss, no
+// data-dependent branch) followed by a NaN test that is almost never taken.
+template <bool kMax, class C>
+inline C extreme_step(C a, C x) {
+  C m = kMax ? (a < x ? x : a) : (x < a ? x : a);
+  if constexpr (std::is_floating_point_v<C>) return x != x ? x : m;
+  return m;
 }
 
 // Elements of work below which a parallel loop stays on one thread.
@@ -76,8 +87,15 @@ template <class Op, class T>
 typename Op::Acc fold_row(const Op& op, const T* x, int64_t R, typename Op::Acc c) {
   typename Op::Acc a = op.init();
   if (R < kReduceLanes) {
-    for (int64_t i = 0; i < R; ++i) a = op.step(a, load(x[i]), c);
-    return a;
+    // Two interleaved accumulators halve the dependency chain.
+    typename Op::Acc b = op.init();
+    int64_t i = 0;
+    for (; i + 2 <= R; i += 2) {
+      a = op.step(a, load(x[i]), c);
+      b = op.step(b, load(x[i + 1]), c);
+    }
+    if (i < R) a = op.step(a, load(x[i]), c);
+    return op.combine(a, b);
   }
   for (int64_t b = 0; b < R; b += kReduceChunk) a = op.combine(a, fold_chunk(op, x + b, std::min(kReduceChunk, R - b), c));
   return a;
