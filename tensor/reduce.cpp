@@ -15,16 +15,20 @@ using cpu::ReduceKind;
 // Plans, allocates the result and runs one reduce kernel. aux (var/std) receives the mean.
 Tensor run(ReduceKind kind, const Tensor& x, const Shape& dims, bool keepdim, const char* op,
            const cpu::ReduceParams& params = {}, Tensor* aux = nullptr) {
-  ReducePlan p = plan_reduce(x, dims, keepdim, op);
+  ReducePlan p = plan_reduce(x, dims, keepdim, op, /*allow_split=*/true);
   if (kind == ReduceKind::max || kind == ReduceKind::min)
-    KILN_CHECK(p.R > 0 || p.outer * p.inner == 0, op, ": cannot reduce over an empty dimension (input shape ",
+    KILN_CHECK(p.reduced_count() > 0 || p.outputs() == 0, op, ": cannot reduce over an empty dimension (input shape ",
                x.shape(), ", dims ", dims, "); the result has no identity");
   Tensor out = empty(p.out_shape, cpu::reduce_out_dtype(kind, x.dtype()), x.device());
   if (aux) *aux = empty(p.out_shape, x.dtype(), x.device());
   switch (x.device().type) {
     case DeviceType::CPU:
-      cpu::reduce(kind, x.dtype(), p.input.data_ptr(), p.outer, p.R, p.inner, out.data_ptr(),
-                  aux ? aux->data_ptr() : nullptr, params);
+      if (p.split)
+        cpu::reduce_split(kind, x.dtype(), p.input.data_ptr(), p.outer, p.R, p.inner, out.data_ptr(),
+                          aux ? aux->data_ptr() : nullptr, params);
+      else
+        cpu::reduce(kind, x.dtype(), p.input.data_ptr(), p.outer, p.R, p.inner, out.data_ptr(),
+                    aux ? aux->data_ptr() : nullptr, params);
       break;
     case DeviceType::CUDA: unsupported_device(op, x.device());
   }

@@ -4,7 +4,7 @@
 
 namespace kiln {
 
-ReducePlan plan_reduce(const Tensor& x, const Shape& dims, bool keepdim, const char* op) {
+ReducePlan plan_reduce(const Tensor& x, const Shape& dims, bool keepdim, const char* op, bool allow_split) {
   check_defined(x, op, "x");
   ReducePlan p;
   const int nd = x.dim();
@@ -67,6 +67,31 @@ ReducePlan plan_reduce(const Tensor& x, const Shape& dims, bool keepdim, const c
         p.inner *= s[d];
     }
     return p;
+  }
+  if (allow_split) {
+    // Leading reduced run, kept run, trailing reduced run (size-1 dims ignored)?
+    int state = 0;  // 0: leading reduced, 1: kept, 2: trailing reduced
+    int64_t A = 1, K = 1, B = 1;
+    bool ok = true;
+    for (int d = 0; d < nd && ok; ++d) {
+      if (s[d] == 1) continue;
+      if (red[d]) {
+        if (state == 1) state = 2;
+        (state == 0 ? A : B) *= s[d];
+      } else {
+        if (state == 2) ok = false;
+        state = 1;
+        K *= s[d];
+      }
+    }
+    if (ok) {
+      p.input = src.contiguous();
+      p.split = true;
+      p.outer = A;
+      p.R = K;
+      p.inner = B;
+      return p;
+    }
   }
   Shape perm;
   for (int d = 0; d < nd; ++d)

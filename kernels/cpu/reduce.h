@@ -48,6 +48,9 @@ DType reduce_out_dtype(ReduceKind kind, DType d);
 // reduce_out_dtype(kind, dtype); aux: null or [outer, inner] of `dtype` (var/std: the mean).
 KILN_DECLARE_ISA_FN(void, reduce, kiln::cpu::ReduceKind kind, kiln::DType dtype, const void* x, int64_t outer,
                     int64_t R, int64_t inner, void* y, void* aux, const kiln::cpu::ReduceParams& params)
+// The same reductions over dims 0 and 2 of a contiguous x[A, K, B], keeping K: y and aux are [K].
+KILN_DECLARE_ISA_FN(void, reduce_split, kiln::cpu::ReduceKind kind, kiln::DType dtype, const void* x, int64_t A,
+                    int64_t K, int64_t B, void* y, void* aux, const kiln::cpu::ReduceParams& params)
 // Arg-reduction over R of x[outer, R, inner] (R > 0): indices (i64, [outer, inner]) of the first
 // maximum (is_max) or minimum; a NaN counts as the extreme (the first NaN wins). values: null or
 // [outer, inner] of `dtype`, receives the extreme values.
@@ -62,6 +65,10 @@ namespace kiln::cpu {
 inline void reduce(ReduceKind kind, DType dtype, const void* x, int64_t outer, int64_t R, int64_t inner, void* y,
                    void* aux, const ReduceParams& params) {
   KILN_ISA_CALL(reduce, kind, dtype, x, outer, R, inner, y, aux, params);
+}
+inline void reduce_split(ReduceKind kind, DType dtype, const void* x, int64_t A, int64_t K, int64_t B, void* y,
+                         void* aux, const ReduceParams& params) {
+  KILN_ISA_CALL(reduce_split, kind, dtype, x, A, K, B, y, aux, params);
 }
 inline void reduce_arg(bool is_max, DType dtype, const void* x, int64_t outer, int64_t R, int64_t inner,
                        void* values, int64_t* indices) {

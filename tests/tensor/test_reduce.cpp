@@ -38,6 +38,9 @@ std::vector<DimsCase> dims_cases() {
       {"several_keep", {0, 2}, true, {{3, 1, 5}, {4, 5, 6}, {5, 3, 4, 2}}},
       {"adjacent", {1, 2}, false, {{3, 1, 5}, {2, 0, 3}, {4, 5, 6}, {5, 3, 4, 2}}},
       {"negative", {-1, -3}, false, {{3, 1, 5}, {4, 5, 6}, {5, 3, 4, 2}}},
+      // Per-channel statistics of [N, C, H, W]: leading and trailing reduced runs (split reduce).
+      {"channels", {0, 2, 3}, false, {{8, 3, 5, 7}, {2, 0, 3, 4}, {1, 3, 1, 1}, {16, 4, 33, 65}}},
+      {"channels_keep", {0, -1, -2}, true, {{8, 3, 5, 7}, {3, 2, 1, 9}}},
   };
 }
 
@@ -517,6 +520,18 @@ TEST(Reduce, DeterministicAcrossThreadCounts) {
       auto got = hot_results(x);
       for (size_t i = 0; i < ref.size(); ++i) EXPECT_TRUE(tensors_equal(got[i], ref[i])) << "result " << i << " threads " << nt << " shape " << s;
     }
+  }
+  // Split reduce ([N, C, H, W] over {0, 2, 3}).
+  Tensor img = random_tensor({16, 8, 61, 67}, DType::f32, Domain::any, 9);
+  auto split_results = [&] {
+    return std::vector<Tensor>{sum(img, {0, 2, 3}), var(img, {0, 2, 3}), amax(img, {0, 2, 3}), logsumexp(img, {0, 2, 3})};
+  };
+  cpu::set_num_threads(1);
+  auto sref = split_results();
+  for (int nt : {2, 3}) {
+    cpu::set_num_threads(nt);
+    auto got = split_results();
+    for (size_t i = 0; i < sref.size(); ++i) EXPECT_TRUE(tensors_equal(got[i], sref[i])) << "split result " << i << " threads " << nt;
   }
   cpu::set_num_threads(saved);
 }

@@ -136,43 +136,58 @@ struct SqDevOp {
   }
 };
 
+// Which dims of the input are reduced: the middle one of [n0, n1, n2], or (split) the outer two.
+struct Layout {
+  bool split;
+  int64_t n0, n1, n2;
+  int64_t outputs() const { return split ? n1 : n0 * n2; }
+  int64_t reduced() const { return split ? n0 * n2 : n1; }
+  template <class Op, class T, class Y>
+  void run(const Op& op, const T* x, Y* y, const typename Op::Acc* center = nullptr) const {
+    if (split)
+      run_reduce_split(op, x, n0, n1, n2, y, center);
+    else
+      run_reduce(op, x, n0, n1, n2, y, center);
+  }
+};
+
 template <class T>
-void reduce_floating(cpu::ReduceKind kind, const T* x, int64_t outer, int64_t R, int64_t inner, T* y, T* aux,
+void reduce_floating(cpu::ReduceKind kind, const T* x, const Layout& L, T* y, T* aux,
                      const cpu::ReduceParams& params) {
   using C = compute_t<T>;
   using K = cpu::ReduceKind;
   switch (kind) {
     case K::mean: {
       SumOp<T> op;
-      op.scale = 1.0 / double(R);
-      run_reduce(op, x, outer, R, inner, y);
+      op.scale = 1.0 / double(L.reduced());
+      L.run(op, x, y);
       return;
     }
     case K::norm: {
       double p = params.p;
-      if (p == 1) return run_reduce(NormOp<T, 1>{}, x, outer, R, inner, y);
-      if (p == 2) return run_reduce(NormOp<T, 2>{}, x, outer, R, inner, y);
-      if (std::isinf(p)) return run_reduce(NormOp<T, 3>{}, x, outer, R, inner, y);
+      if (p == 1) return L.run(NormOp<T, 1>{}, x, y);
+      if (p == 2) return L.run(NormOp<T, 2>{}, x, y);
+      if (std::isinf(p)) return L.run(NormOp<T, 3>{}, x, y);
       NormOp<T, 0> op;
       op.p = C(p);
-      return run_reduce(op, x, outer, R, inner, y);
+      return L.run(op, x, y);
     }
     case K::logsumexp: {
-      std::vector<C> center(size_t(outer * inner));
-      run_reduce(LseCenterOp<T>{}, x, outer, R, inner, center.data());
-      run_reduce(LseOp<T>{}, x, outer, R, inner, y, center.data());
+      std::vector<C> center(size_t(L.outputs()));
+      L.run(LseCenterOp<T>{}, x, center.data());
+      L.run(LseOp<T>{}, x, y, center.data());
       return;
     }
     case K::var:
     case K::std: {
-      std::vector<C> center(size_t(outer * inner));
+      std::vector<C> center(size_t(L.outputs()));
       MeanCenterOp<T> mop;
-      mop.scale = 1.0 / double(R);
-      run_reduce(mop, x, outer, R, inner, center.data());
+      mop.scale = 1.0 / double(L.reduced());
+      L.run(mop, x, center.data());
       SqDevOp<T> op;
-      op.denom = double(R) - params.correction;
+      op.denom = double(L.reduced()) - params.correction;
       op.take_sqrt = kind == K::std;
-      run_reduce(op, x, outer, R, inner, y, center.data());
+      L.run(op, x, y, center.data());
       if (aux)
         for (size_t i = 0; i < center.size(); ++i) aux[i] = T(center[i]);
       return;
@@ -183,25 +198,36 @@ void reduce_floating(cpu::ReduceKind kind, const T* x, int64_t outer, int64_t R,
 
 }  // namespace
 
-void reduce(cpu::ReduceKind kind, DType dtype, const void* xv, int64_t outer, int64_t R, int64_t inner, void* yv,
-            void* aux, const cpu::ReduceParams& params) {
+namespace {
+void reduce_layout(cpu::ReduceKind kind, DType dtype, const void* xv, const Layout& L, void* yv, void* aux,
+                   const cpu::ReduceParams& params) {
   using K = cpu::ReduceKind;
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* x = static_cast<const T*>(xv);
     switch (kind) {
-      case K::sum: return run_reduce(SumOp<T>{}, x, outer, R, inner, static_cast<sum_out_t<T>*>(yv));
-      case K::prod: return run_reduce(ProdOp<T>{}, x, outer, R, inner, static_cast<sum_out_t<T>*>(yv));
-      case K::max: return run_reduce(ExtremeOp<T, true>{}, x, outer, R, inner, static_cast<T*>(yv));
-      case K::min: return run_reduce(ExtremeOp<T, false>{}, x, outer, R, inner, static_cast<T*>(yv));
-      case K::any: return run_reduce(LogicalOp<T, false>{}, x, outer, R, inner, static_cast<bool*>(yv));
-      case K::all: return run_reduce(LogicalOp<T, true>{}, x, outer, R, inner, static_cast<bool*>(yv));
+      case K::sum: return L.run(SumOp<T>{}, x, static_cast<sum_out_t<T>*>(yv));
+      case K::prod: return L.run(ProdOp<T>{}, x, static_cast<sum_out_t<T>*>(yv));
+      case K::max: return L.run(ExtremeOp<T, true>{}, x, static_cast<T*>(yv));
+      case K::min: return L.run(ExtremeOp<T, false>{}, x, static_cast<T*>(yv));
+      case K::any: return L.run(LogicalOp<T, false>{}, x, static_cast<bool*>(yv));
+      case K::all: return L.run(LogicalOp<T, true>{}, x, static_cast<bool*>(yv));
       default:
-        if constexpr (kFloat<T>)
-          reduce_floating(kind, x, outer, R, inner, static_cast<T*>(yv), static_cast<T*>(aux), params);
+        if constexpr (kFloat<T>) reduce_floating(kind, x, L, static_cast<T*>(yv), static_cast<T*>(aux), params);
         return;
     }
   });
+}
+}  // namespace
+
+void reduce(cpu::ReduceKind kind, DType dtype, const void* x, int64_t outer, int64_t R, int64_t inner, void* y,
+            void* aux, const cpu::ReduceParams& params) {
+  reduce_layout(kind, dtype, x, Layout{false, outer, R, inner}, y, aux, params);
+}
+
+void reduce_split(cpu::ReduceKind kind, DType dtype, const void* x, int64_t A, int64_t K, int64_t B, void* y,
+                  void* aux, const cpu::ReduceParams& params) {
+  reduce_layout(kind, dtype, x, Layout{true, A, K, B}, y, aux, params);
 }
 
 }  // namespace KILN_ISA_NAMESPACE

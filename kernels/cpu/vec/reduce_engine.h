@@ -180,6 +180,29 @@ void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t 
     }
 }
 
+// Reduces dims 0 and 2 of x[A, K, B] into y[K] (the pattern of per-channel statistics of
+// [N, C, H, W]): every (a, k) row of B elements is folded like a row reduce, then the A partials
+// of each k are combined in order of a.
+template <class Op, class T, class Y>
+void run_reduce_split(const Op& op, const T* x, int64_t A, int64_t K, int64_t B, Y* y,
+                  const typename Op::Acc* center = nullptr) {
+  using Acc = typename Op::Acc;
+  if (K == 0) return;
+  const int64_t rows = A * K;
+  std::unique_ptr<Acc[]> part(new Acc[size_t(rows)]);
+  cpu::parallel_for(0, rows, static_grain(rows, kReduceGrain / std::max<int64_t>(B, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      Acc c = Op::kCenter ? center[t % K] : Acc{};
+      part[size_t(t)] = fold_row(op, x + t * B, B, c);
+    }
+  });
+  for (int64_t k = 0; k < K; ++k) {
+    Acc a = op.init();
+    for (int64_t i = 0; i < A; ++i) a = op.combine(a, part[size_t(i * K + k)]);
+    y[k] = op.finish(a, Op::kCenter ? center[k] : Acc{});
+  }
+}
+
 // Reduces x[outer, R, inner] into y[outer, inner].
 template <class Op, class T, class Y>
 void run_reduce(const Op& op, const T* x, int64_t outer, int64_t R, int64_t inner, Y* y,
