@@ -423,6 +423,20 @@ TEST(Reduce, LogSumExpStable) {
   EXPECT_NEAR(logsumexp(tensor({-1000, -1000}, DType::f64), {0}).item<double>(), -1000 + std::log(2.0), 1e-9);
 }
 
+// f32 logsumexp (vectorised exp) against the f64 one over a wide range of magnitudes and offsets.
+TEST(Reduce, LogSumExpF32Accuracy) {
+  Tensor x = random_tensor({64, 257}, DType::f64, Domain::any, 5);
+  std::vector<double> v = x.to_vector<double>();
+  for (size_t i = 0; i < v.size(); ++i) v[i] = v[i] * 30.0 + double(int64_t(i / 257) - 32) * 10.0;  // |x| up to ~400
+  Tensor w = from_vector(v, {64, 257});
+  Tensor w32 = w.to(DType::f32);
+  EXPECT_TRUE(tensors_close(logsumexp(w32, {1}), logsumexp(w32.to(DType::f64), {1}), 2e-6, 1e-5));
+  EXPECT_TRUE(tensors_close(logsumexp(w32, {0}), logsumexp(w32.to(DType::f64), {0}), 2e-6, 1e-5));
+  Tensor small = random_tensor({1000}, DType::f32, Domain::unit, 6);
+  EXPECT_TRUE(tensors_close(logsumexp(small, {0}), logsumexp(small.to(DType::f64), {0}), 1e-6, 1e-6));
+  EXPECT_TRUE(std::isnan(logsumexp(tensor({1, kNaN, 3}), {0}).item<double>()));
+}
+
 TEST(Reduce, NonContiguousLayouts) {
   Tensor x = arange(60, DType::f64).reshape({3, 4, 5});
   Tensor t = x.permute({2, 0, 1});  // [5, 3, 4]
