@@ -7,9 +7,13 @@
 // Note [Deterministic reductions]
 // Results never depend on the thread count. A row is reduced in fixed chunks of kReduceChunk
 // elements, each with kReduceLanes independent accumulators combined by a fixed tree, and the chunk
-// partials are combined left to right. A column reduce splits R into fixed chunks (their size
-// depends only on the shape) and combines their partials in order. Threads only decide who computes
-// which partial, never how partials are combined.
+// partials are combined left to right (rows shorter than kReduceLanes use two interleaved
+// accumulators). A column reduce splits R into fixed chunks (their size depends only on the shape)
+// and combines their partials in order. A split reduce (reduce_split) folds each row of B like a
+// row reduce and combines the A partials of each kept index in order. Every choice depends on the
+// shape only; threads only decide who computes which partial, never how partials are combined.
+// Results may differ in the last bits between the baseline/AVX2/AVX-512 copies (vectorised
+// transcendental-free code is the same, but compilers may contract or reorder differently).
 #include <cstdint>
 
 #include "kiln/kernels/cpu/isa.h"
