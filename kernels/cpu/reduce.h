@@ -12,8 +12,8 @@
 // and combines their partials in order. A split reduce (reduce_split) folds each row of B like a
 // row reduce and combines the A partials of each kept index in order. Every choice depends on the
 // shape only; threads only decide who computes which partial, never how partials are combined.
-// Results may differ in the last bits between the baseline/AVX2/AVX-512 copies (vectorised
-// transcendental-free code is the same, but compilers may contract or reorder differently).
+// The baseline/AVX2/AVX-512 copies are compiled separately and may differ in the last bits of
+// floating results (they agree within tolerance).
 #include <cstdint>
 
 #include "kiln/kernels/cpu/isa.h"
