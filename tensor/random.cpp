@@ -2,7 +2,9 @@
 // kernels/cpu/random.cpp (Note [Philox streams] in kernels/philox.h).
 #include "kiln/tensor/random.h"
 
+#include <climits>
 #include <cmath>
+#include <cstdint>
 
 #include "kiln/kernels/cpu/random.h"
 #include "kiln/kernels/philox.h"
@@ -104,6 +106,11 @@ Tensor& normal_(Tensor& t, double mean, double std, Generator* gen) {
 Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype, Generator* gen) {
   KILN_CHECK(low < high, "randint: needs low < high, got low ", low, ", high ", high);
   KILN_CHECK(dtype != DType::b8, "randint: bool dtype is not supported");
+  if (dtype == DType::u8 || dtype == DType::i32) {
+    const int64_t lo = dtype == DType::u8 ? 0 : INT32_MIN, hi = dtype == DType::u8 ? 255 : INT32_MAX;
+    KILN_CHECK(low >= lo && high - 1 <= hi, "randint: range [", low, ", ", high, ") does not fit dtype ",
+               dtype_name(dtype));
+  }
   Tensor t = empty(shape, dtype);
   const int64_t n = t.numel();
   const uint64_t range = uint64_t(high) - uint64_t(low);

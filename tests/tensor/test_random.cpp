@@ -276,6 +276,8 @@ TEST(Random, Misuse) {
   EXPECT_KILN_ERROR(bernoulli(-0.1, {4}, DType::f32, &g), "[0, 1]");
   EXPECT_KILN_ERROR(bernoulli(tensor({0.5, 2.0}), &g), "[0, 1]");
   EXPECT_KILN_ERROR(randperm(-1, &g), "non-negative");
+  EXPECT_KILN_ERROR(randint(0, 300, {4}, DType::u8, &g), "does not fit");
+  EXPECT_KILN_ERROR(randint(-1, 3, {4}, DType::u8, &g), "does not fit");
   EXPECT_KILN_ERROR(dropout_mask({4}, 1.0, &g), "[0, 1)");
   EXPECT_KILN_ERROR(dropout_mask({4}, -0.1, &g), "[0, 1)");
   EXPECT_KILN_ERROR(rand({4}, DType::i64, &g), "floating");

@@ -68,7 +68,6 @@ inline int64_t static_grain(int64_t n, int64_t min_grain) {
 template <class Op, class T>
 typename Op::Acc fold_chunk(const Op& op, const T* KILN_RESTRICT x, int64_t n, typename Op::Acc c) {
   using Acc = typename Op::Acc;
-  using C = compute_t<T>;
   constexpr int L = kReduceLanes;
   Acc acc[L];
   for (int j = 0; j < L; ++j) acc[j] = op.init();
@@ -142,7 +141,6 @@ template <class Op, class T, class Y>
 void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t inner, Y* y,
                     const typename Op::Acc* center) {
   using Acc = typename Op::Acc;
-  using C = compute_t<T>;
   const int64_t rc = column_chunk_rows(outer, R, inner);
   const int64_t nrc = std::max<int64_t>(1, (R + rc - 1) / rc);
   const int64_t ncb = (inner + kColBlock - 1) / kColBlock;
