@@ -53,6 +53,8 @@ inline C extreme_step(C a, C x) {
 constexpr int64_t kReduceGrain = 32768;
 // Columns handled together by one task of a column reduce.
 constexpr int64_t kColBlock = 256;
+// Column reduces with at most this many columns use flat wide lanes instead (see reduce_columns).
+constexpr int64_t kNarrowInner = 8;
 
 // Grain that gives each thread one contiguous range of the n tasks (at least min_grain each), like
 // a static schedule: a thread then re-reads the part of the input it read last time, which is
@@ -150,6 +152,8 @@ void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t 
   cpu::parallel_for(0, ntasks, static_grain(ntasks, kReduceGrain / work), [&](int64_t tb, int64_t te) {
     Acc acc[kColBlock];
     Acc cen[kColBlock];
+    Acc wide[kColBlock / 4];
+    Acc wcen[kColBlock / 4];
     for (int64_t t = tb; t < te; ++t) {
       int64_t k = t % nrc, cb = (t / nrc) % ncb, o = t / (nrc * ncb);
       int64_t i0 = cb * kColBlock, bw = std::min(kColBlock, inner - i0);
@@ -158,9 +162,26 @@ void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t 
         acc[i] = op.init();
         cen[i] = Op::kCenter ? center[o * inner + i0 + i] : Acc{};
       }
-      for (int64_t r = r0; r < r1; ++r) {
-        const T* KILN_RESTRICT row = x + (o * R + r) * inner + i0;
-        for (int64_t i = 0; i < bw; ++i) acc[i] = op.step(acc[i], load(row[i]), cen[i]);
+      if (inner <= kNarrowInner) {
+        // Few columns: walk the block flat with wide lanes, lane j belonging to column j % inner,
+        // then merge each column's lanes in lane order.
+        const int64_t lw = inner * (kColBlock / 4 / inner);
+        for (int64_t j = 0; j < lw; ++j) {
+          wide[j] = op.init();
+          wcen[j] = cen[j % inner];
+        }
+        const T* KILN_RESTRICT base = x + (o * R + r0) * inner;
+        const int64_t n = (r1 - r0) * inner;
+        int64_t f = 0;
+        for (; f + lw <= n; f += lw)
+          for (int64_t j = 0; j < lw; ++j) wide[j] = op.step(wide[j], load(base[f + j]), wcen[j]);
+        for (int64_t j = 0; f + j < n; ++j) wide[j] = op.step(wide[j], load(base[f + j]), wcen[j]);
+        for (int64_t j = 0; j < lw; ++j) acc[j % inner] = op.combine(acc[j % inner], wide[j]);
+      } else {
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* KILN_RESTRICT row = x + (o * R + r) * inner + i0;
+          for (int64_t i = 0; i < bw; ++i) acc[i] = op.step(acc[i], load(row[i]), cen[i]);
+        }
       }
       if (nrc == 1) {
         for (int64_t i = 0; i < bw; ++i) y[o * inner + i0 + i] = op.finish(acc[i], cen[i]);
