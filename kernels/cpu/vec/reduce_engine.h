@@ -1,0 +1,236 @@
+#pragma once
+// The fold engine behind the reduction kernels (Note [Deterministic reductions] in
+// kernels/cpu/reduce.h). Included only by kernels/cpu/vec/*.cpp, so each instruction-set copy gets
+// its own instantiation inside KILN_ISA_NAMESPACE.
+//
+// An Op describes one fold:
+//   using Acc;                                   accumulator type
+//   static constexpr bool kCenter;               whether step/finish read a per-output centre value
+//   Acc init() const;                            identity
+//   Acc step(Acc a, C x, Acc centre) const;      absorb one element (C = compute_t<T>)
+//   Acc combine(Acc a, Acc b) const;             merge two partials (a comes first)
+//   Y finish(Acc a, Acc centre) const;           final value written to the output
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+
+#include "kiln/kernels/cpu/parallel.h"
+#include "kiln/kernels/cpu/reduce.h"
+#include "kiln/kernels/dtype.h"
+
+namespace KILN_ISA_NAMESPACE {
+
+// Element -> compute type. f16 uses a branch-free conversion (same results as half_bits_to_float
+// in kernels/dtype.h for every bit pattern) so that loops over f16 data vectorise.
+template <class T>
+inline compute_t<T> load(T v) {
+  return compute_t<T>(v);
+}
+template <>
+inline float load<Half>(Half v) {
+  const uint32_t h = v.bits;
+  uint32_t o = uint32_t(h & 0x7fffu) << 13;
+  const uint32_t exp = o & 0x0f800000u;
+  o += 0x38000000u;                                  // rebias exponent 15 -> 127
+  o = exp == 0x0f800000u ? o + 0x38000000u : o;      // inf / NaN: exponent all ones
+  float f = bits_float(exp == 0 ? o + 0x00800000u : o);
+  f = exp == 0 ? f - bits_float(0x38800000u) : f;    // zero / subnormal: exact renormalisation
+  return bits_float(float_bits(f) | (uint32_t(h & 0x8000u) << 16));
+}
+
+// One step of a NaN-propagating max (kMax) or min: x replaces a when it is more extreme or NaN, so
+// once a NaN is in, nothing replaces it. Written as a plain max/min (one maxss/minss, no
+// data-dependent branch) followed by a NaN test that is almost never taken.
+template <bool kMax, class C>
+inline C extreme_step(C a, C x) {
+  C m = kMax ? (a < x ? x : a) : (x < a ? x : a);
+  if constexpr (std::is_floating_point_v<C>) return x != x ? x : m;
+  return m;
+}
+
+// Elements of work below which a parallel loop stays on one thread.
+constexpr int64_t kReduceGrain = 32768;
+// Columns handled together by one task of a column reduce.
+constexpr int64_t kColBlock = 256;
+// Column reduces with at most this many columns use flat wide lanes instead (see reduce_columns).
+constexpr int64_t kNarrowInner = 8;
+
+// Grain that gives each thread one contiguous range of the n tasks (at least min_grain each), like
+// a static schedule: a thread then re-reads the part of the input it read last time, which is
+// still in its own cache when the same tensor is reduced again. Only who computes which partial
+// depends on the thread count, never the result.
+inline int64_t static_grain(int64_t n, int64_t min_grain) {
+  int64_t nt = cpu::in_parallel_region() ? 1 : cpu::num_threads();
+  return std::max<int64_t>(std::max<int64_t>(1, min_grain), (n + nt - 1) / nt);
+}
+
+// Folds n <= kReduceChunk contiguous elements with kReduceLanes independent accumulators (so the
+// compiler keeps them in vector registers), then merges the lanes by a fixed halving tree.
+template <class Op, class T>
+typename Op::Acc fold_chunk(const Op& op, const T* KILN_RESTRICT x, int64_t n, typename Op::Acc c) {
+  using Acc = typename Op::Acc;
+  constexpr int L = kReduceLanes;
+  Acc acc[L];
+  for (int j = 0; j < L; ++j) acc[j] = op.init();
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int j = 0; j < L; ++j) acc[j] = op.step(acc[j], load(x[i + j]), c);
+  for (int j = 0; i + j < n; ++j) acc[j] = op.step(acc[j], load(x[i + j]), c);
+  for (int w = L / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) acc[j] = op.combine(acc[j], acc[j + w]);
+  return acc[0];
+}
+
+// A whole row of R elements: chunks of kReduceChunk folded left to right. Rows shorter than the
+// lanes are folded directly (a function of R only, so still deterministic).
+template <class Op, class T>
+typename Op::Acc fold_row(const Op& op, const T* x, int64_t R, typename Op::Acc c) {
+  typename Op::Acc a = op.init();
+  if (R < kReduceLanes) {
+    // Two interleaved accumulators halve the dependency chain.
+    typename Op::Acc b = op.init();
+    int64_t i = 0;
+    for (; i + 2 <= R; i += 2) {
+      a = op.step(a, load(x[i]), c);
+      b = op.step(b, load(x[i + 1]), c);
+    }
+    if (i < R) a = op.step(a, load(x[i]), c);
+    return op.combine(a, b);
+  }
+  for (int64_t b = 0; b < R; b += kReduceChunk) a = op.combine(a, fold_chunk(op, x + b, std::min(kReduceChunk, R - b), c));
+  return a;
+}
+
+template <class Op, class T, class Y>
+void reduce_rows(const Op& op, const T* x, int64_t outer, int64_t R, Y* y, const typename Op::Acc* center) {
+  using Acc = typename Op::Acc;
+  auto centre_of = [&](int64_t o) { return Op::kCenter ? center[o] : Acc{}; };
+  const int64_t nck = R == 0 ? 1 : (R + kReduceChunk - 1) / kReduceChunk;
+  if (nck == 1) {
+    int64_t grain = std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(R, 1));
+    cpu::parallel_for(0, outer, static_grain(outer, grain), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) y[o] = op.finish(fold_row(op, x + o * R, R, centre_of(o)), centre_of(o));
+    });
+    return;
+  }
+  // Long rows: chunk partials computed in parallel, then combined per row in chunk order, which is
+  // exactly what fold_row does.
+  // Not std::vector: Acc may be bool, whose packed bits threads must not share.
+  std::unique_ptr<Acc[]> part(new Acc[size_t(outer * nck)]);
+  cpu::parallel_for(0, outer * nck, static_grain(outer * nck, kReduceGrain / kReduceChunk), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      int64_t o = t / nck, k = t % nck;
+      int64_t s = k * kReduceChunk;
+      part[size_t(t)] = fold_chunk(op, x + o * R + s, std::min(kReduceChunk, R - s), centre_of(o));
+    }
+  });
+  for (int64_t o = 0; o < outer; ++o) {
+    Acc a = op.init();
+    for (int64_t k = 0; k < nck; ++k) a = op.combine(a, part[size_t(o * nck + k)]);
+    y[o] = op.finish(a, centre_of(o));
+  }
+}
+
+// Rows of R processed per task of a column reduce: all of R when there are enough independent
+// columns, else fixed chunks (a function of the shape only).
+inline int64_t column_chunk_rows(int64_t outer, int64_t R, int64_t inner) {
+  if (outer * inner >= 2048 || R <= 64) return std::max<int64_t>(R, 1);
+  return std::max<int64_t>(64, kReduceChunk / inner);
+}
+
+template <class Op, class T, class Y>
+void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t inner, Y* y,
+                    const typename Op::Acc* center) {
+  using Acc = typename Op::Acc;
+  const int64_t rc = column_chunk_rows(outer, R, inner);
+  const int64_t nrc = std::max<int64_t>(1, (R + rc - 1) / rc);
+  const int64_t ncb = (inner + kColBlock - 1) / kColBlock;
+  std::unique_ptr<Acc[]> part(new Acc[nrc > 1 ? size_t(outer * nrc * inner) : 0]);
+  const int64_t ntasks = outer * ncb * nrc;
+  const int64_t work = std::min(rc, std::max<int64_t>(R, 1)) * std::min(inner, kColBlock);
+  cpu::parallel_for(0, ntasks, static_grain(ntasks, kReduceGrain / work), [&](int64_t tb, int64_t te) {
+    Acc acc[kColBlock];
+    Acc cen[kColBlock];
+    Acc wide[kColBlock / 4];
+    Acc wcen[kColBlock / 4];
+    for (int64_t t = tb; t < te; ++t) {
+      int64_t k = t % nrc, cb = (t / nrc) % ncb, o = t / (nrc * ncb);
+      int64_t i0 = cb * kColBlock, bw = std::min(kColBlock, inner - i0);
+      int64_t r0 = k * rc, r1 = std::min(R, r0 + rc);
+      for (int64_t i = 0; i < bw; ++i) {
+        acc[i] = op.init();
+        cen[i] = Op::kCenter ? center[o * inner + i0 + i] : Acc{};
+      }
+      if (inner <= kNarrowInner) {
+        // Few columns: walk the block flat with wide lanes, lane j belonging to column j % inner,
+        // then merge each column's lanes in lane order.
+        const int64_t lw = inner * (kColBlock / 4 / inner);
+        for (int64_t j = 0; j < lw; ++j) {
+          wide[j] = op.init();
+          wcen[j] = cen[j % inner];
+        }
+        const T* KILN_RESTRICT base = x + (o * R + r0) * inner;
+        const int64_t n = (r1 - r0) * inner;
+        int64_t f = 0;
+        for (; f + lw <= n; f += lw)
+          for (int64_t j = 0; j < lw; ++j) wide[j] = op.step(wide[j], load(base[f + j]), wcen[j]);
+        for (int64_t j = 0; f + j < n; ++j) wide[j] = op.step(wide[j], load(base[f + j]), wcen[j]);
+        for (int64_t j = 0; j < lw; ++j) acc[j % inner] = op.combine(acc[j % inner], wide[j]);
+      } else {
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* KILN_RESTRICT row = x + (o * R + r) * inner + i0;
+          for (int64_t i = 0; i < bw; ++i) acc[i] = op.step(acc[i], load(row[i]), cen[i]);
+        }
+      }
+      if (nrc == 1) {
+        for (int64_t i = 0; i < bw; ++i) y[o * inner + i0 + i] = op.finish(acc[i], cen[i]);
+      } else {
+        for (int64_t i = 0; i < bw; ++i) part[size_t((o * nrc + k) * inner + i0 + i)] = acc[i];
+      }
+    }
+  });
+  if (nrc == 1) return;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      Acc a = op.init();
+      for (int64_t k = 0; k < nrc; ++k) a = op.combine(a, part[size_t((o * nrc + k) * inner + i)]);
+      y[o * inner + i] = op.finish(a, Op::kCenter ? center[o * inner + i] : Acc{});
+    }
+}
+
+// Reduces dims 0 and 2 of x[A, K, B] into y[K] (the pattern of per-channel statistics of
+// [N, C, H, W]): every (a, k) row of B elements is folded like a row reduce, then the A partials
+// of each k are combined in order of a.
+template <class Op, class T, class Y>
+void run_reduce_split(const Op& op, const T* x, int64_t A, int64_t K, int64_t B, Y* y,
+                  const typename Op::Acc* center = nullptr) {
+  using Acc = typename Op::Acc;
+  if (K == 0) return;
+  const int64_t rows = A * K;
+  std::unique_ptr<Acc[]> part(new Acc[size_t(rows)]);
+  cpu::parallel_for(0, rows, static_grain(rows, kReduceGrain / std::max<int64_t>(B, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      Acc c = Op::kCenter ? center[t % K] : Acc{};
+      part[size_t(t)] = fold_row(op, x + t * B, B, c);
+    }
+  });
+  for (int64_t k = 0; k < K; ++k) {
+    Acc a = op.init();
+    for (int64_t i = 0; i < A; ++i) a = op.combine(a, part[size_t(i * K + k)]);
+    y[k] = op.finish(a, Op::kCenter ? center[k] : Acc{});
+  }
+}
+
+// Reduces x[outer, R, inner] into y[outer, inner].
+template <class Op, class T, class Y>
+void run_reduce(const Op& op, const T* x, int64_t outer, int64_t R, int64_t inner, Y* y,
+                const typename Op::Acc* center = nullptr) {
+  if (outer == 0 || inner == 0) return;
+  if (inner == 1)
+    reduce_rows(op, x, outer, R, y, center);
+  else
+    reduce_columns(op, x, outer, R, inner, y, center);
+}
+
+}  // namespace KILN_ISA_NAMESPACE
