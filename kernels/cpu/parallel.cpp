@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -14,41 +15,61 @@ namespace {
 
 thread_local bool t_in_parallel = false;
 
-// Why a hand-written pool: per-op overhead on tiny tensors is one of our goals, so the pool
-// never allocates per call and the caller thread takes part in the work.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+double now_us() {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Why a hand-written pool: per-op overhead on small tensors is one of our goals, so the pool
+// never allocates per call, the caller thread takes part in the work, and idle workers spin for
+// a short while before they sleep, so a burst of ops (a training step) does not pay a
+// condition-variable wake-up (tens of microseconds) per op.
+//
+// Protocol: run() publishes the job (task, ntasks, pending, next) and then bumps generation_.
+// Workers that see a new generation register in active_, re-check the generation, and take task
+// indices from next_. run() returns only when every task is done (pending_ == 0) and no worker is
+// registered (active_ == 0), so no worker can touch a finished job's task; a late worker either
+// finds next_ exhausted or already serves the next job, which is equally fine.
 class Pool {
  public:
+  static constexpr double kSpinMicros = 300;
+
   explicit Pool(int n) { resize(n); }
   ~Pool() { stop(); }
 
   int size() const { return nthreads_; }
 
   void resize(int n) {
+    std::lock_guard<std::mutex> job_lock(job_mutex_);
     stop();
     nthreads_ = std::max(1, n);
-    shutdown_ = false;
+    shutdown_.store(false);
     for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this] { worker(); });
   }
 
   // Runs task(i) for i in [0, ntasks), spread over the pool and the calling thread.
   void run(int64_t ntasks, const std::function<void(int64_t)>& task) {
-    std::unique_lock<std::mutex> job_lock(job_mutex_);  // one job at a time
-    {
+    std::lock_guard<std::mutex> job_lock(job_mutex_);  // one job at a time
+    error_ = nullptr;
+    task_.store(&task);
+    ntasks_.store(ntasks);
+    pending_.store(ntasks);
+    next_.store(0);
+    generation_.fetch_add(1);
+    if (sleepers_.load() > 0) {
       std::lock_guard<std::mutex> lk(m_);
-      task_ = &task;
-      ntasks_ = ntasks;
-      next_.store(0);
-      pending_ = ntasks;
-      error_ = nullptr;
-      ++generation_;
+      cv_.notify_all();
     }
-    cv_.notify_all();
     work();
-    std::unique_lock<std::mutex> lk(m_);
-    // Wait for every task and for every worker that joined this job to leave it, so the next
-    // job never shares a worker with this one.
-    done_cv_.wait(lk, [this] { return pending_ == 0 && active_ == 0; });
-    task_ = nullptr;
+    for (int spins = 0; pending_.load() != 0 || active_.load() != 0; ++spins) {
+      if (spins < 4096) cpu_relax();
+      else std::this_thread::yield();
+    }
     if (error_) std::rethrow_exception(error_);
   }
 
@@ -56,45 +77,47 @@ class Pool {
   void work() {
     bool was = t_in_parallel;
     t_in_parallel = true;
-    int64_t finished = 0;
     for (;;) {
       int64_t i = next_.fetch_add(1);
-      if (i >= ntasks_) break;
+      if (i >= ntasks_.load()) break;
       try {
-        (*task_)(i);
+        (*task_.load())(i);
       } catch (...) {
         std::lock_guard<std::mutex> lk(m_);
         if (!error_) error_ = std::current_exception();
       }
-      ++finished;
+      pending_.fetch_sub(1);
     }
     t_in_parallel = was;
-    std::lock_guard<std::mutex> lk(m_);
-    pending_ -= finished;
-    if (pending_ == 0) done_cv_.notify_all();
   }
 
   void worker() {
-    uint64_t seen = 0;
+    uint64_t seen = generation_.load();
     for (;;) {
-      {
-        std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return shutdown_ || (generation_ != seen && task_ != nullptr); });
-        if (shutdown_) return;
-        seen = generation_;
-        ++active_;
+      // Spin briefly for the next job, then sleep.
+      double t0 = now_us();
+      for (int k = 0; generation_.load() == seen && !shutdown_.load(); ++k) {
+        cpu_relax();
+        if ((k & 255) == 255 && now_us() - t0 > kSpinMicros) {
+          std::unique_lock<std::mutex> lk(m_);
+          sleepers_.fetch_add(1);
+          cv_.wait(lk, [&] { return shutdown_.load() || generation_.load() != seen; });
+          sleepers_.fetch_sub(1);
+          break;
+        }
       }
+      if (shutdown_.load()) return;
+      active_.fetch_add(1);
+      seen = generation_.load();
       work();
-      std::lock_guard<std::mutex> lk(m_);
-      --active_;
-      if (active_ == 0) done_cv_.notify_all();
+      active_.fetch_sub(1);
     }
   }
 
   void stop() {
     {
       std::lock_guard<std::mutex> lk(m_);
-      shutdown_ = true;
+      shutdown_.store(true);
     }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -105,14 +128,15 @@ class Pool {
   std::vector<std::thread> workers_;
   std::mutex job_mutex_;
   std::mutex m_;
-  std::condition_variable cv_, done_cv_;
-  const std::function<void(int64_t)>* task_ = nullptr;
-  int64_t ntasks_ = 0;
+  std::condition_variable cv_;
+  std::atomic<const std::function<void(int64_t)>*> task_{nullptr};
+  std::atomic<int64_t> ntasks_{0};
   std::atomic<int64_t> next_{0};
-  int64_t pending_ = 0;
-  int active_ = 0;
-  uint64_t generation_ = 0;
-  bool shutdown_ = false;
+  std::atomic<int64_t> pending_{0};
+  std::atomic<int> active_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> shutdown_{false};
   std::exception_ptr error_;
 };
 

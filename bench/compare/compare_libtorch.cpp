@@ -1,0 +1,275 @@
+// Side-by-side runner: kiln vs LibTorch C++ (Debian's libtorch-dev) on the same ops, shapes and
+// thread count, interleaved in one process (DESIGN.md section 7). For every case it alternates
+// rounds of kiln and LibTorch, takes the median time per call of each, and prints
+// ratio = LibTorch time / kiln time (> 1: kiln is faster), plus kiln's throughput as a fraction of
+// the ceiling measured in the same run (FMA peak for GEMM/conv, copy bandwidth otherwise).
+//
+//   compare_libtorch [--filter SUBSTRING] [--rounds N] [--out FILE.md] [--quick]
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ceiling.h"
+#include "kiln/kernels/cpu/parallel.h"
+#include "kiln/tensor/ops.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Case {
+  std::string group;  // gemm, conv, elementwise, reduction, nn, overhead
+  std::string name;
+  double flops = 0;   // per call (0 when memory-bound)
+  double bytes = 0;   // per call, minimal traffic (read + written)
+  double goal = 1.0;  // the ratio this case should reach (LibTorch time / kiln time)
+  std::function<void()> kiln, torch;
+};
+
+struct Result {
+  double kiln_s, torch_s;
+};
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Calls per timed batch so one batch takes about `target` seconds.
+int calibrate(const std::function<void()>& f, double target) {
+  auto t0 = Clock::now();
+  f();
+  double one = std::max(seconds_since(t0), 1e-9);
+  return int(std::clamp(target / one, 1.0, 1e7));
+}
+
+double batch_time(const std::function<void()>& f, int calls) {
+  auto t0 = Clock::now();
+  for (int i = 0; i < calls; ++i) f();
+  return seconds_since(t0) / calls;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+Result run_case(const Case& c, int rounds, double target) {
+  // Warm up both sides (allocator caches, lazy initialisation), then calibrate.
+  for (int i = 0; i < 2; ++i) {
+    c.kiln();
+    c.torch();
+  }
+  int nk = calibrate(c.kiln, target), nt = calibrate(c.torch, target);
+  std::vector<double> tk, tt;
+  for (int r = 0; r < rounds; ++r) {
+    // Alternate which side goes first so drift in machine load hits both equally.
+    if (r % 2 == 0) {
+      tk.push_back(batch_time(c.kiln, nk));
+      tt.push_back(batch_time(c.torch, nt));
+    } else {
+      tt.push_back(batch_time(c.torch, nt));
+      tk.push_back(batch_time(c.kiln, nk));
+    }
+  }
+  return {median(tk), median(tt)};
+}
+
+// Random inputs with identical values on both sides.
+struct Pair {
+  kiln::Tensor k;
+  at::Tensor t;
+};
+Pair randn_pair(const kiln::Shape& shape, uint64_t seed) {
+  kiln::Generator g(seed);
+  kiln::Tensor k = kiln::randn(shape, kiln::DType::f32, &g);
+  std::vector<int64_t> sizes(shape.begin(), shape.end());
+  at::Tensor t = torch::from_blob(k.data_ptr(), sizes, torch::kFloat32).clone();
+  return {k, t};
+}
+
+std::string fmt_time(double s) {
+  char buf[32];
+  if (s < 1e-6) std::snprintf(buf, sizeof buf, "%.0f ns", s * 1e9);
+  else if (s < 1e-3) std::snprintf(buf, sizeof buf, "%.1f us", s * 1e6);
+  else if (s < 1) std::snprintf(buf, sizeof buf, "%.2f ms", s * 1e3);
+  else std::snprintf(buf, sizeof buf, "%.2f s", s);
+  return buf;
+}
+
+std::vector<Case> make_cases(bool quick) {
+  std::vector<Case> cases;
+  auto keep = [](auto v) { return std::make_shared<decltype(v)>(std::move(v)); };
+
+  // ---- GEMM (f32, square): goal 1.2x
+  for (int64_t n : {256, 512, 1024, 2048}) {
+    if (quick && n > 1024) continue;
+    auto a = keep(randn_pair({n, n}, 1)), b = keep(randn_pair({n, n}, 2));
+    cases.push_back({"gemm", "mm f32 " + std::to_string(n) + "^3", 2.0 * n * n * n, 0, 1.2,
+                     [a, b] { kiln::mm(a->k, b->k); }, [a, b] { at::mm(a->t, b->t); }});
+  }
+
+  // ---- conv2d forward + backward (data, weight, bias) on typical CNN shapes, batch 8
+  struct ConvShape {
+    const char* name;
+    int64_t B, C, H, W, O, k, s, p;
+  };
+  std::vector<ConvShape> convs = {
+      {"stem 3->64 7x7 s2 224", 8, 3, 224, 224, 64, 7, 2, 3},
+      {"64->64 3x3 56", 8, 64, 56, 56, 64, 3, 1, 1},
+      {"128->128 3x3 28", 8, 128, 28, 28, 128, 3, 1, 1},
+      {"256->256 3x3 14", 8, 256, 14, 14, 256, 3, 1, 1},
+      {"256->1024 1x1 14", 8, 256, 14, 14, 1024, 1, 1, 0},
+      {"128->256 3x3 s2 28", 8, 128, 28, 28, 256, 3, 2, 1},
+  };
+  for (const auto& cs : convs) {
+    if (quick && cs.C > 128) continue;
+    auto x = keep(randn_pair({cs.B, cs.C, cs.H, cs.W}, 3));
+    auto w = keep(randn_pair({cs.O, cs.C, cs.k, cs.k}, 4));
+    auto bias = keep(randn_pair({cs.O}, 5));
+    int64_t oh = (cs.H + 2 * cs.p - cs.k) / cs.s + 1, ow = (cs.W + 2 * cs.p - cs.k) / cs.s + 1;
+    auto dy = keep(randn_pair({cs.B, cs.O, oh, ow}, 6));
+    double fl = 2.0 * cs.B * cs.O * oh * ow * cs.C * cs.k * cs.k;  // per pass
+    kiln::Shape xs{cs.B, cs.C, cs.H, cs.W}, ws{cs.O, cs.C, cs.k, cs.k};
+    int64_t s = cs.s, p = cs.p, O = cs.O;
+    cases.push_back({"conv", std::string("fwd+bwd ") + cs.name, 3 * fl, 0, 1.0,
+                     [=] {
+                       kiln::conv2d(x->k, w->k, bias->k, s, p);
+                       kiln::conv2d_backward_data(dy->k, w->k, xs, s, p);
+                       kiln::conv2d_backward_weight(dy->k, x->k, ws, s, p);
+                       kiln::conv2d_backward_bias(dy->k);
+                     },
+                     [=] {
+                       at::conv2d(x->t, w->t, bias->t, {s, s}, {p, p});
+                       std::vector<int64_t> bias_sizes{O};
+                       at::convolution_backward(dy->t, x->t, w->t, bias_sizes, {s, s}, {p, p}, {1, 1}, false, {0, 0},
+                                                1, {true, true, true});
+                     }});
+  }
+
+  // ---- elementwise, reductions, softmax: 1K .. 64M elements
+  std::vector<int64_t> sizes = {1 << 10, 1 << 16, 1 << 20, 1 << 24, 1 << 26};
+  if (quick) sizes = {1 << 10, 1 << 16, 1 << 20};
+  for (int64_t n : sizes) {
+    std::string ns = n >= (1 << 20) ? std::to_string(n >> 20) + "M" : std::to_string(n >> 10) + "K";
+    auto a = keep(randn_pair({n}, 7)), b = keep(randn_pair({n}, 8));
+    double f4 = 4.0 * double(n);
+    cases.push_back({"elementwise", "add " + ns, 0, 3 * f4, 1.0, [a, b] { kiln::add(a->k, b->k); },
+                     [a, b] { at::add(a->t, b->t); }});
+    cases.push_back({"elementwise", "mul " + ns, 0, 3 * f4, 1.0, [a, b] { kiln::mul(a->k, b->k); },
+                     [a, b] { at::mul(a->t, b->t); }});
+    cases.push_back({"elementwise", "exp " + ns, 0, 2 * f4, 1.0, [a] { kiln::exp(a->k); }, [a] { at::exp(a->t); }});
+    cases.push_back({"elementwise", "relu " + ns, 0, 2 * f4, 1.0, [a] { kiln::relu(a->k); }, [a] { at::relu(a->t); }});
+    cases.push_back({"elementwise", "sigmoid " + ns, 0, 2 * f4, 1.0, [a] { kiln::sigmoid(a->k); },
+                     [a] { at::sigmoid(a->t); }});
+    cases.push_back({"elementwise", "gelu " + ns, 0, 2 * f4, 1.0, [a] { kiln::gelu(a->k); }, [a] { at::gelu(a->t); }});
+    cases.push_back({"elementwise", "add_ in place " + ns, 0, 3 * f4, 1.0, [a, b] { kiln::add_(a->k, b->k, 1e-9); },
+                     [a, b] { a->t.add_(b->t, 1e-9); }});
+    cases.push_back({"reduction", "sum all " + ns, 0, f4, 1.0, [a] { kiln::sum(a->k); }, [a] { at::sum(a->t); }});
+    cases.push_back({"reduction", "max all " + ns, 0, f4, 1.0, [a] { kiln::max(a->k); }, [a] { at::max(a->t); }});
+    int64_t cols = n >= 1024 ? 1024 : n;
+    std::string rc = "[" + std::to_string(n / cols) + "," + std::to_string(cols) + "]";
+    auto m = keep(Pair{a->k.view({n / cols, cols}), a->t.view({n / cols, cols})});
+    cases.push_back({"reduction", "mean last dim " + rc, 0, f4, 1.0, [m] { kiln::mean(m->k, {1}); },
+                     [m] { at::mean(m->t, {1}); }});
+    cases.push_back({"reduction", "sum first dim " + rc, 0, f4, 1.0, [m] { kiln::sum(m->k, {0}); },
+                     [m] { at::sum(m->t, {0}); }});
+    if (n <= (1 << 24))
+      cases.push_back({"nn", "softmax last dim " + rc, 0, 2 * f4, 1.0, [m] { kiln::softmax(m->k, 1); },
+                       [m] { at::softmax(m->t, 1); }});
+  }
+
+  // ---- per-op overhead on tiny tensors: goal kiln <= 1/4 of LibTorch's time (ratio >= 4)
+  for (int64_t n : {1, 4, 16}) {
+    auto a = keep(randn_pair({n}, 9)), b = keep(randn_pair({n}, 10));
+    std::string ns = std::to_string(n) + (n == 1 ? " element" : " elements");
+    cases.push_back({"overhead", "add " + ns, 0, 0, 4.0, [a, b] { kiln::add(a->k, b->k); },
+                     [a, b] { at::add(a->t, b->t); }});
+    cases.push_back({"overhead", "mul scalar " + ns, 0, 0, 4.0, [a] { kiln::mul(a->k, 2.0); },
+                     [a] { at::mul(a->t, 2.0); }});
+    cases.push_back({"overhead", "relu " + ns, 0, 0, 4.0, [a] { kiln::relu(a->k); }, [a] { at::relu(a->t); }});
+    cases.push_back({"overhead", "sum " + ns, 0, 0, 4.0, [a] { kiln::sum(a->k); }, [a] { at::sum(a->t); }});
+  }
+  return cases;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string filter, out_path;
+  int rounds = 9;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--filter" && i + 1 < argc) filter = argv[++i];
+    else if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
+    else if (a == "--quick") quick = true;
+    else {
+      std::fprintf(stderr, "usage: compare_libtorch [--filter S] [--rounds N] [--out FILE.md] [--quick]\n");
+      return 2;
+    }
+  }
+  int threads = kiln::cpu::num_threads();
+  at::set_num_threads(threads);
+
+  std::fprintf(stderr, "measuring ceilings...\n");
+  const double bw = kiln::bench::copy_bandwidth();
+  const double peak = kiln::bench::fma_peak_f32();
+  const double peak1 = kiln::bench::fma_peak_f32_single_thread();
+
+  std::ostringstream md;
+  md << "# kiln vs LibTorch " << TORCH_VERSION << " (CPU)\n\n";
+  md << "Machine: " << kiln::bench::machine_description() << "; both libraries use " << threads << " threads.\n\n";
+  md << "Ceilings measured in this run: copy bandwidth " << bw / 1e9 << " GB/s (read + write), f32 FMA peak "
+     << peak / 1e9 << " GFLOP/s (" << peak1 / 1e9 << " on one thread).\n\n";
+  md << "ratio = LibTorch time / kiln time (> 1 means kiln is faster); median of " << rounds
+     << " interleaved rounds. `of ceiling` = FLOP/s over the FMA peak (gemm, conv) or minimal bytes/s over the "
+        "copy bandwidth (others).\n\n";
+  md << "| group | case | kiln | LibTorch | ratio | goal | kiln throughput | kiln of ceiling | LibTorch of ceiling |\n";
+  md << "|---|---|---|---|---|---|---|---|---|\n";
+  std::cout << md.str() << std::flush;
+  std::string table = md.str();
+
+  int met = 0, total = 0;
+  for (const Case& c : make_cases(quick)) {
+    std::string full = c.group + " " + c.name;
+    if (!filter.empty() && full.find(filter) == std::string::npos) continue;
+    Result r = run_case(c, rounds, c.group == "overhead" ? 0.02 : 0.05);
+    double ratio = r.torch_s / r.kiln_s;
+    char thr[64] = "", frac[32] = "", tfrac[32] = "";
+    if (c.flops > 0) {
+      std::snprintf(thr, sizeof thr, "%.1f GFLOP/s", c.flops / r.kiln_s / 1e9);
+      std::snprintf(frac, sizeof frac, "%.0f%%", 100 * c.flops / r.kiln_s / peak);
+      std::snprintf(tfrac, sizeof tfrac, "%.0f%%", 100 * c.flops / r.torch_s / peak);
+    } else if (c.bytes > 0) {
+      std::snprintf(thr, sizeof thr, "%.1f GB/s", c.bytes / r.kiln_s / 1e9);
+      std::snprintf(frac, sizeof frac, "%.0f%%", 100 * c.bytes / r.kiln_s / bw);
+      std::snprintf(tfrac, sizeof tfrac, "%.0f%%", 100 * c.bytes / r.torch_s / bw);
+    }
+    bool ok = ratio >= c.goal;
+    met += ok;
+    ++total;
+    char line[512];
+    std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %.2fx%s | %.2gx | %s | %s | %s |\n", c.group.c_str(),
+                  c.name.c_str(), fmt_time(r.kiln_s).c_str(), fmt_time(r.torch_s).c_str(), ratio,
+                  ok ? "" : " (below)", c.goal, thr, frac, tfrac);
+    std::cout << line << std::flush;
+    table += line;
+  }
+  char summary[128];
+  std::snprintf(summary, sizeof summary, "\n%d of %d cases meet their goal.\n", met, total);
+  std::cout << summary;
+  table += summary;
+  if (!out_path.empty()) {
+    std::ofstream f(out_path);
+    f << table;
+  }
+  return 0;
+}
