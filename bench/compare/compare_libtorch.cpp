@@ -4,7 +4,7 @@
 // ratio = LibTorch time / kiln time (> 1: kiln is faster), plus kiln's throughput as a fraction of
 // the ceiling measured in the same run (FMA peak for GEMM/conv, copy bandwidth otherwise).
 //
-//   compare_libtorch [--filter SUBSTRING] [--rounds N] [--out FILE.md] [--quick]
+//   compare_libtorch [--filter SUBSTRING] [--rounds N] [--threads N] [--out FILE.md] [--quick]
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -211,8 +211,9 @@ int main(int argc, char** argv) {
     else if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
     else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
     else if (a == "--quick") quick = true;
+    else if (a == "--threads" && i + 1 < argc) kiln::cpu::set_num_threads(std::max(1, std::atoi(argv[++i])));
     else {
-      std::fprintf(stderr, "usage: compare_libtorch [--filter S] [--rounds N] [--out FILE.md] [--quick]\n");
+      std::fprintf(stderr, "usage: compare_libtorch [--filter S] [--rounds N] [--threads N] [--out FILE.md] [--quick]\n");
       return 2;
     }
   }
