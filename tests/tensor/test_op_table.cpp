@@ -9,6 +9,7 @@ struct RowParam {
   size_t row;
   std::string name;
 };
+void PrintTo(const RowParam& p, std::ostream* os) { *os << p.name; }
 
 class OpForward : public ::testing::TestWithParam<RowParam> {};
 
