@@ -39,6 +39,8 @@ namespace {
 
 constexpr int64_t kSmallGemm = 24 * 24 * 24;
 constexpr int64_t kThreadedGemm = 128 * 128 * 128;
+// Largest A (in bytes) that the few-rows path packs whole (it stays in L2 beside a B panel).
+constexpr int64_t kPackedAllA = 512 * 1024;
 
 // A 64-byte aligned scratch area of at least n elements, owned by the calling thread and reused.
 template <class T>
@@ -214,9 +216,27 @@ void gemm_serial(const APack& a, const BPack& b, int64_t K, T alpha, T beta, con
   const int64_t kc_max = (K + nk - 1) / nk;  // balanced K blocks
   const int64_t nc_max = std::min<int64_t>(Ar::NC, (n1 - n0 + NR - 1) / NR * NR);
   T* bp = b_scratch<T>(size_t(kc_max) * size_t(nc_max));
+  if (m1 - m0 <= Ar::MC && (m1 - m0) * K * int64_t(sizeof(T)) <= kPackedAllA) {
+    // Few rows and a short depth (a convolution's weight): pack all of A once, then go through C
+    // one panel of NC columns at a time, all K blocks of a panel in a row, so the panel of C
+    // stays in cache while it is accumulated.
+    const int64_t mp = (m1 - m0 + Ar::MR - 1) / Ar::MR * Ar::MR;
+    T* ap = a_scratch<T>(size_t(mp) * size_t(K));
+    for (int64_t pc = 0; pc < K; pc += kc_max) a.pack(m0, m1 - m0, pc, std::min(kc_max, K - pc), ap + mp * pc);
+    for (int64_t jc = n0; jc < n1; jc += Ar::NC) {
+      const int64_t nc = std::min<int64_t>(Ar::NC, n1 - jc);
+      for (int64_t pc = 0; pc < K; pc += kc_max) {
+        const int64_t kc = std::min(kc_max, K - pc);
+        b.pack(pc, kc, jc, nc, bp);
+        compute_block(a, pc, kc, m0, m1, 0, nc, bp, jc, alpha, pc == 0 ? beta : T(1), out, pc + kc == K,
+                      ap + mp * pc);
+      }
+    }
+    return;
+  }
   if (m1 - m0 <= Ar::MC) {
-    // Few rows (e.g. the output channels of a convolution): pack A once per K block and sweep
-    // all of N with it, instead of re-packing it for every N panel.
+    // Few rows but a long depth (a weight gradient): pack A once per K block and sweep all of N
+    // with it, instead of re-packing it for every N panel.
     T* ap = a_scratch<T>(size_t(Ar::MC) * size_t(kc_max));
     for (int64_t pc = 0; pc < K; pc += kc_max) {
       const int64_t kc = std::min(kc_max, K - pc);
@@ -240,9 +260,11 @@ void gemm_serial(const APack& a, const BPack& b, int64_t K, T alpha, T beta, con
 }
 
 // C = alpha * op(A) op(B) + beta * C (+ bias) with packed operands, threaded over stripes of C.
+// prefer_n: split along N whenever it has a few slivers per thread (table operands: packing the
+// im2col side is the costly part, and an N split packs each of its slivers once).
 template <class T, class APack, class BPack>
 void gemm_packed(const APack& a, const BPack& b, int64_t M, int64_t N, int64_t K, T alpha, T beta,
-                 const Out<T>& out) {
+                 const Out<T>& out, bool prefer_n = false) {
   using Ar = Arch<T>;
   constexpr int MR = Ar::MR, NR = Ar::NV * Ar::W;
   const int64_t nt = cpu::in_parallel_region() ? 1 : cpu::num_threads();
@@ -254,8 +276,14 @@ void gemm_packed(const APack& a, const BPack& b, int64_t M, int64_t N, int64_t K
   // it needs itself (the other operand's packing is repeated per thread, a small cost next to
   // the synchronisation a shared packed panel would need on every K block).
   const int64_t m_slivers = (M + MR - 1) / MR, n_slivers = (N + NR - 1) / NR;
-  if (n_slivers >= m_slivers) {
-    cpu::parallel_for(0, n_slivers, (n_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
+  if (n_slivers >= m_slivers || (prefer_n && n_slivers >= 4 * nt)) {
+    // Table operands: a few stripes per thread (each repacks only the small A), so a thread that
+    // falls behind (a busy core) does not hold up the whole product.
+    const int64_t even = (n_slivers + nt - 1) / nt;
+    const int64_t per =
+        prefer_n ? std::max<int64_t>((n_slivers + 4 * nt - 1) / (4 * nt), std::min<int64_t>(even, 2 * Ar::NC / NR))
+                 : even;
+    cpu::parallel_for(0, n_slivers, per, [&](int64_t s0, int64_t s1) {
       gemm_serial<T>(a, b, K, alpha, beta, out, 0, M, s0 * NR, std::min(N, s1 * NR));
     });
   } else {
@@ -300,7 +328,7 @@ void gemm_tables_impl(int64_t M, int64_t N, int64_t K, cpu::TableMatrix<T> A, cp
       }
     return;
   }
-  gemm_packed<T>(TableA<T>{A}, TableB<T>{B}, M, N, K, T(1), accumulate ? T(1) : T(0), out);
+  gemm_packed<T>(TableA<T>{A}, TableB<T>{B}, M, N, K, T(1), accumulate ? T(1) : T(0), out, true);
 }
 
 }  // namespace

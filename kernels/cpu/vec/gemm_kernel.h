@@ -341,6 +341,39 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
       }
       return;
     }
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+      // Each run in pieces of 16 lanes: masked loads and stores (stride 2: two loads and a
+      // permute that keeps the even elements).
+      const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+      for (int64_t k = 0; k < kc; ++k) {
+        float* d = dst + k * R;
+        const float* s = base + depth[k];
+        for (int r = 0; r < nruns; ++r) {
+          const int a = run_start[r], len = run_start[r + 1] - a;
+          const float* src = s + item[a];
+          float* out = d + a;
+          for (int i = 0; i < len; i += 16) {
+            const int m = std::min(16, len - i);
+            const __mmask16 mk = __mmask16((1u << m) - 1u);
+            __m512 v;
+            if (run_step[r] == 1) {
+              v = _mm512_maskz_loadu_ps(mk, src + i);
+            } else {
+              const int e = 2 * m - 1;  // elements [0, e) of the 32 read
+              const __m512 lo = _mm512_maskz_loadu_ps(__mmask16((1u << std::min(e, 16)) - 1u), src + 2 * i);
+              const __m512 hi =
+                  _mm512_maskz_loadu_ps(__mmask16((1u << std::max(e - 16, 0)) - 1u), src + 2 * i + 16);
+              v = _mm512_permutex2var_ps(lo, even, hi);
+            }
+            _mm512_mask_storeu_ps(out + i, mk, v);
+          }
+        }
+        for (int i = n; i < R; ++i) d[i] = 0.0f;
+      }
+      return;
+    }
+#endif
     for (int64_t k = 0; k < kc; ++k) {
       T* d = dst + k * R;
       const T* s = base + depth[k];
@@ -364,24 +397,55 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
       for (; k + 16 <= kc; k += 16) {
         // Runs of consecutive depth addresses inside this block of 16: lanes [la[r], la[r+1]) read
         // from offset depth[k + la[r]] - la[r] + lane.
-        int la[17];
+        // Runs of depth addresses with step 1 (lanes [a, b) read offset depth[k + a] - a + lane) or
+        // step 2 (lanes read element 2 * lane of the 32 from depth[k + a] - 2a, kept by a permute).
+        int la[17], step[16];
         int64_t off[16];
         int m = 0;
-        for (int l = 0; l < 16; ++l)
-          if (l == 0 || depth[k + l] != depth[k + l - 1] + 1) {
-            la[m] = l;
-            off[m++] = depth[k + l] - l;
-          }
+        for (int l = 0; l < 16;) {
+          int st = l + 1 < 16 ? int(depth[k + l + 1] - depth[k + l]) : 1;
+          if (st != 1 && st != 2) st = 1;
+          int e = l + 1;
+          while (e < 16 && depth[k + e] == depth[k + e - 1] + st) ++e;
+          la[m] = l;
+          step[m] = st;
+          off[m++] = depth[k + l] - st * l;
+          l = e;
+        }
         la[m] = 16;
-        __mmask16 mask[16];
-        for (int r = 0; r < m; ++r) mask[r] = __mmask16(((1u << (la[r + 1] - la[r])) - 1u) << la[r]);
+        __mmask16 mask[16], lo_mask[16], hi_mask[16];
+        for (int r = 0; r < m; ++r) {
+          mask[r] = __mmask16(((1u << (la[r + 1] - la[r])) - 1u) << la[r]);
+          if (step[r] == 2) {  // elements [2a, 2b - 1) of the 32 from off
+            const uint32_t bits = ((uint32_t(1) << (2 * la[r + 1] - 1 - 2 * la[r])) - 1u) << (2 * la[r]);
+            lo_mask[r] = __mmask16(bits & 0xFFFFu);
+            hi_mask[r] = __mmask16(bits >> 16);
+          }
+        }
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        bool all_unit = true;
+        for (int r = 0; r < m; ++r) all_unit = all_unit && step[r] == 1;
         for (int g = 0; g < R; g += 16) {
           const int rows = std::min(16, R - g);  // 8 for the A slivers (MR = 8)
           __m512 v[16];
           for (int i = 0; i < rows; ++i) {
             const float* p = base + item[g + i];
-            __m512 x = _mm512_maskz_loadu_ps(mask[0], p + off[0]);
-            for (int r = 1; r < m; ++r) x = _mm512_mask_loadu_ps(x, mask[r], p + off[r]);
+            if (all_unit) {
+              __m512 x = _mm512_maskz_loadu_ps(mask[0], p + off[0]);
+              for (int r = 1; r < m; ++r) x = _mm512_mask_loadu_ps(x, mask[r], p + off[r]);
+              v[i] = x;
+              continue;
+            }
+            __m512 x = _mm512_setzero_ps();
+            for (int r = 0; r < m; ++r) {
+              if (step[r] == 1) {
+                x = _mm512_mask_loadu_ps(x, mask[r], p + off[r]);
+              } else {
+                const __m512 lo = _mm512_maskz_loadu_ps(lo_mask[r], p + off[r]);
+                const __m512 hi = _mm512_maskz_loadu_ps(hi_mask[r], p + off[r] + 16);
+                x = _mm512_mask_mov_ps(x, mask[r], _mm512_permutex2var_ps(lo, even, hi));
+              }
+            }
             v[i] = x;
           }
           if (rows == 16) {
