@@ -39,8 +39,8 @@ namespace {
 
 constexpr int64_t kSmallGemm = 24 * 24 * 24;
 constexpr int64_t kThreadedGemm = 128 * 128 * 128;
-// Largest A (in bytes) that the few-rows path packs whole (it stays in L2 beside a B panel).
-constexpr int64_t kPackedAllA = 512 * 1024;
+// Largest A (in bytes, per thread) that is packed whole, once per product.
+constexpr int64_t kPackedAllA = 4 << 20;
 
 // A 64-byte aligned scratch area of at least n elements, owned by the calling thread and reused.
 template <class T>
@@ -216,10 +216,11 @@ void gemm_serial(const APack& a, const BPack& b, int64_t K, T alpha, T beta, con
   const int64_t kc_max = (K + nk - 1) / nk;  // balanced K blocks
   const int64_t nc_max = std::min<int64_t>(Ar::NC, (n1 - n0 + NR - 1) / NR * NR);
   T* bp = b_scratch<T>(size_t(kc_max) * size_t(nc_max));
-  if (m1 - m0 <= Ar::MC && (m1 - m0) * K * int64_t(sizeof(T)) <= kPackedAllA) {
-    // Few rows and a short depth (a convolution's weight): pack all of A once, then go through C
-    // one panel of NC columns at a time, all K blocks of a panel in a row, so the panel of C
-    // stays in cache while it is accumulated.
+  if ((m1 - m0) * K * int64_t(sizeof(T)) <= kPackedAllA) {
+    // A of moderate size (a convolution's weight, a thread's rows of a mid-size product): pack all
+    // of it once instead of once per panel of N, then go through C one panel of NC columns at a
+    // time, all K blocks of a panel in a row, so the panel of C stays in cache while it is
+    // accumulated. Packed layout: K block after K block, each holding the slivers of all rows.
     const int64_t mp = (m1 - m0 + Ar::MR - 1) / Ar::MR * Ar::MR;
     T* ap = a_scratch<T>(size_t(mp) * size_t(K));
     for (int64_t pc = 0; pc < K; pc += kc_max) a.pack(m0, m1 - m0, pc, std::min(kc_max, K - pc), ap + mp * pc);
@@ -228,8 +229,9 @@ void gemm_serial(const APack& a, const BPack& b, int64_t K, T alpha, T beta, con
       for (int64_t pc = 0; pc < K; pc += kc_max) {
         const int64_t kc = std::min(kc_max, K - pc);
         b.pack(pc, kc, jc, nc, bp);
-        compute_block(a, pc, kc, m0, m1, 0, nc, bp, jc, alpha, pc == 0 ? beta : T(1), out, pc + kc == K,
-                      ap + mp * pc);
+        for (int64_t ic = m0; ic < m1; ic += Ar::MC)
+          compute_block(a, pc, kc, ic, std::min<int64_t>(m1, ic + Ar::MC), 0, nc, bp, jc, alpha,
+                        pc == 0 ? beta : T(1), out, pc + kc == K, ap + mp * pc + (ic - m0) * kc);
       }
     }
     return;
