@@ -44,7 +44,9 @@ int64_t tile_positions(const Conv2dGeom& g, size_t elem) {
   return std::min(ohw, (even + 95) / 96 * 96);
 }
 
-constexpr bool kImplicitWeightGrad = true;
+// Weight gradients narrower than this (columns) and smaller than this (elements) are split over
+// images rather than over columns (backward_weight_implicit).
+constexpr int64_t kNarrowWeightGrad = 384, kNarrowWeightGradSize = 1 << 16;
 
 // At most this many partial weight gradients (one per chunk of images) are summed.
 constexpr int64_t kMaxWeightChunks = 8;
@@ -65,12 +67,6 @@ constexpr int64_t kMaxWeightChunks = 8;
 //   - weight gradient: dy [O, B*OH*OW] times the im2col matrix transposed: M = O, N = K and the
 //     depth is the batch's positions; threads split the columns of dw, so each element is one
 //     fixed-order sum (deterministic) and no partial sums are needed.
-// Per-call scratch owned by the calling thread, reused across calls (see col_scratch).
-template <class T, int Slot>
-T* scratch(size_t n) {
-  return col_scratch<T, Slot>(n);
-}
-
 struct Padded {
   int64_t Hp, Wp, plane;  // padded height/width, plane size
   bool copy;              // false when there is no padding: the input is read in place
@@ -89,7 +85,7 @@ template <class T>
 const T* pad_input(const Conv2dGeom& g, const Padded& p, const T* x) {
   if (!p.copy) return x;
   const int64_t planes = g.B * g.C;
-  T* xp = scratch<T, 0>(size_t(planes * p.plane));
+  T* xp = col_scratch<T>(size_t(planes * p.plane));
   parallel_for(0, planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(p.plane, 1)), [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; ++q) {
       T* plane = xp + q * p.plane;
@@ -162,10 +158,26 @@ void backward_weight_implicit(const Conv2dGeom& g, const T* dy, const T* x, T* d
   const T* xp = pad_input(g, p, x);
   const ConvTables t = conv_tables(g, p);
   const std::vector<int64_t> dy_rows = ramp(og, ohw);
-  for (int64_t grp = 0; grp < g.groups; ++grp) {
-    gemm_tables(og, kdim, g.B * ohw, TableMatrix<T>{dy + grp * og * ohw, dy_rows.data(), t.out.data()},
-                TableMatrix<T>{xp + grp * cg * p.plane, t.pos.data(), t.tap.data()}, dw + grp * og * kdim, kdim,
-                nullptr, nullptr, false);
+  // Positions of images [b0, b1) into out [O, kdim] (overwritten).
+  auto product = [&](int64_t b0, int64_t b1, T* out) {
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      gemm_tables(og, kdim, (b1 - b0) * ohw,
+                  TableMatrix<T>{dy + grp * og * ohw, dy_rows.data(), t.out.data() + b0 * ohw},
+                  TableMatrix<T>{xp + grp * cg * p.plane, t.pos.data() + b0 * ohw, t.tap.data()},
+                  out + grp * og * kdim, kdim, nullptr, nullptr, false);
+  };
+  const int64_t wsize = g.O * kdim;
+  if (kdim >= kNarrowWeightGrad || wsize > kNarrowWeightGradSize || g.B == 1) return product(0, g.B, dw);
+  // A narrow dw (the stem: 3*7*7 = 147 columns) splits badly over threads by columns: split the
+  // images instead, in chunks fixed by B alone, and add the partial sums in chunk order.
+  const int64_t per = (g.B + kMaxWeightChunks - 1) / kMaxWeightChunks;
+  const int64_t nchunks = num_chunks(g.B, per);
+  std::vector<T> partial(size_t(nchunks * wsize));
+  parallel_chunks(g.B, per, [&](int64_t c, int64_t b0, int64_t b1) { product(b0, b1, partial.data() + c * wsize); });
+  for (int64_t i = 0; i < wsize; ++i) {
+    T s = partial[size_t(i)];
+    for (int64_t c = 1; c < nchunks; ++c) s += partial[size_t(c * wsize + i)];
+    dw[i] = s;
   }
 }
 
@@ -187,33 +199,8 @@ void backward_data_pointwise(const Conv2dGeom& g, const T* dy, const T* w, T* dx
 
 template <class T>
 void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
-  if (g.B > 0 && g.ohw() > 0) return forward_implicit(g, x, w, bias, y);
-  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
-  const int64_t tile = tile_positions(g, sizeof(T));
-  for_each_image(g.B, [&](int64_t n) {
-    const T* xn = x + n * g.C * hw;
-    T* yn = y + n * g.O * ohw;
-    T* col = g.pointwise() ? nullptr : col_scratch<T>(size_t(kdim * tile));
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const T* xg = xn + grp * cg * hw;
-      const T* wg = w + grp * og * kdim;
-      T* yg = yn + grp * og * ohw;
-      T beta = T(0);
-      if (bias) {
-        for (int64_t o = 0; o < og; ++o) std::fill(yg + o * ohw, yg + (o + 1) * ohw, bias[grp * og + o]);
-        beta = T(1);
-      }
-      if (g.pointwise()) {
-        gemm(false, false, og, ohw, kdim, T(1), wg, kdim, xg, ohw, beta, yg, ohw);
-        continue;
-      }
-      for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
-        const int64_t np = std::min(tile, ohw - p0);
-        im2col(g, xg, col, p0, p0 + np);
-        gemm(false, false, og, np, kdim, T(1), wg, kdim, col, np, beta, yg + p0, ohw);
-      }
-    }
-  });
+  if (g.B == 0 || g.ohw() == 0) return;
+  forward_implicit(g, x, w, bias, y);
 }
 
 template <class T>
@@ -260,52 +247,11 @@ void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
 
 template <class T>
 void conv2d_backward_weight(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
-  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
-  const int64_t wsize = g.O * kdim;
-  const int64_t tile = g.pointwise() ? ohw : tile_positions(g, sizeof(T));
-  if (g.B == 0 || ohw == 0) {
-    std::fill(dw, dw + wsize, T(0));
+  if (g.B == 0 || g.ohw() == 0) {
+    std::fill(dw, dw + g.O * g.kdim(), T(0));
     return;
   }
-  if (kImplicitWeightGrad) return backward_weight_implicit(g, dy, x, dw);
-  // Sum of dy_n x col_n^T over the images [b0, b1) into out (overwritten), one tile of output
-  // positions at a time.
-  auto accumulate = [&](int64_t b0, int64_t b1, T* out) {
-    T* col = g.pointwise() ? nullptr : col_scratch<T>(size_t(kdim * tile));
-    for (int64_t n = b0; n < b1; ++n) {
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const T* xg = x + (n * g.C + grp * cg) * hw;
-        const T* dyg = dy + (n * g.O + grp * og) * ohw;
-        for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
-          const int64_t np = std::min(tile, ohw - p0);
-          const T* rhs = xg;
-          int64_t ld = hw;
-          if (!g.pointwise()) {
-            im2col(g, xg, col, p0, p0 + np);
-            rhs = col;
-            ld = np;
-          }
-          gemm(false, true, og, kdim, np, T(1), dyg + p0, ohw, rhs, ld, n == b0 && p0 == 0 ? T(0) : T(1),
-               out + grp * og * kdim, kdim);
-        }
-      }
-    }
-  };
-  const int64_t per = (g.B + kMaxWeightChunks - 1) / kMaxWeightChunks;
-  const int64_t nchunks = num_chunks(g.B, per);
-  if (nchunks == 1) {
-    accumulate(0, g.B, dw);
-    return;
-  }
-  std::vector<T> partial(size_t(nchunks * wsize));
-  parallel_chunks(g.B, per, [&](int64_t c, int64_t b0, int64_t b1) { accumulate(b0, b1, partial.data() + c * wsize); });
-  parallel_for(0, wsize, 4096, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      T s = partial[size_t(i)];
-      for (int64_t c = 1; c < nchunks; ++c) s += partial[size_t(c * wsize + i)];
-      dw[i] = s;
-    }
-  });
+  backward_weight_implicit(g, dy, x, dw);
 }
 
 template <class T>
