@@ -51,6 +51,10 @@ constexpr int64_t kNarrowWeightGrad = 384, kNarrowWeightGradSize = 1 << 16;
 // At most this many partial weight gradients (one per chunk of images) are summed.
 constexpr int64_t kMaxWeightChunks = 8;
 
+// Strided input gradients of images with fewer output positions than this go through tiles
+// that run across images (backward_data_strided_batch).
+constexpr int64_t kSmallImage = 1024;
+
 // Note [Convolution as an implicit GEMM]
 // A convolution is the product of the weight [O, K = cg*KH*KW] by the im2col matrix [K, B*OH*OW] of
 // the whole batch. That matrix is never written: gemm_tables reads it through two offset tables,
@@ -195,6 +199,39 @@ void backward_data_pointwise(const Conv2dGeom& g, const T* dy, const T* w, T* dx
   }
 }
 
+// Input gradient of a strided convolution with small output images: dcol = W^T dy over tiles of
+// output positions that run across images (so small images still fill whole register tiles and
+// the packed weight serves many images), then col2im of each tile with the input channels split
+// over threads (disjoint parts of dx: no races, and each element of dx receives its terms in
+// the same order whatever the thread count).
+template <class T>
+void backward_data_strided_batch(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
+  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
+  const int64_t total = g.B * ohw;
+  const int64_t budget = int64_t(2 << 20) / int64_t(sizeof(T)) / std::max<int64_t>(kdim, 1);
+  const int64_t tile = std::min(total, std::max<int64_t>(96, budget / 96 * 96));
+  const ConvTables t = conv_tables(g, padded(g));  // out: offsets of the positions in dy
+  const std::vector<int64_t> wt_rows = ramp(kdim, 1), wt_cols = ramp(og, kdim), dy_rows = ramp(og, ohw);
+  T* dcol = col_scratch<T>(size_t(kdim * tile));
+  parallel_for(0, g.B * g.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(hw, 1)), [&](int64_t q0, int64_t q1) {
+    std::fill(dx + q0 * hw, dx + q1 * hw, T(0));
+  });
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    for (int64_t j0 = 0; j0 < total; j0 += tile) {
+      const int64_t np = std::min(tile, total - j0);
+      gemm_tables(kdim, np, og, TableMatrix<T>{w + grp * og * kdim, wt_rows.data(), wt_cols.data()},
+                  TableMatrix<T>{dy + grp * og * ohw, dy_rows.data(), t.out.data() + j0}, dcol, np, nullptr, nullptr,
+                  false);
+      parallel_for(0, cg, std::max<int64_t>(1, cg / 8), [&](int64_t c0, int64_t c1) {
+        for (int64_t n = j0 / ohw; n * ohw < j0 + np; ++n) {
+          const int64_t p0 = std::max(j0, n * ohw) - n * ohw, p1 = std::min(j0 + np, (n + 1) * ohw) - n * ohw;
+          col2im(g, dcol + (n * ohw + p0 - j0), np, dx + (n * g.C + grp * cg) * hw, p0, p1, c0, c1);
+        }
+      });
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -222,6 +259,7 @@ void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
     return forward_implicit(t, dy, wt.data(), static_cast<const T*>(nullptr), dx);
   }
   const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
+  if (g.B > 1 && ohw < kSmallImage) return backward_data_strided_batch(g, dy, w, dx);
   const int64_t tile = tile_positions(g, sizeof(T));
   for_each_image(g.B, [&](int64_t n) {
     const T* dyn = dy + n * g.O * ohw;
