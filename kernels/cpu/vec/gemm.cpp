@@ -15,12 +15,19 @@
 // tile at the bottom/right edge is computed into a small buffer and copied out. The K blocks are
 // of balanced length (K = 257 gives 129 + 128, not 256 + 1), beta applies on the first block only.
 //
-// When op(A) has at most MC rows (a convolution's output channels), A is packed once per K block
-// and swept over all of N. Micro-kernels, traits and packing live in gemm_kernel.h.
+// When a thread's rows of op(A) take at most kPackedAllA bytes (a convolution's weight, a
+// mid-size product), all of A is packed once, and C is then done one NC panel at a time with all
+// its K blocks in a row (the panel stays in cache while it accumulates). Otherwise, with at most
+// MC rows (a weight gradient: few rows, long depth), A is packed once per K block and swept over
+// all of N; else the classic loop order above. The driver is written once over three policies
+// (how to pack A, how to pack B, where C(i, j) lives): strided/row-pointer matrices for gemm and
+// gemm_rows, offset tables for gemm_tables (convolutions; packers in gemm_kernel.h). Micro-kernels,
+// traits and packing live in gemm_kernel.h.
 //
-// Threads: C is split into one stripe per thread, along N when it has at least as many NR slivers
-// as M has MR slivers, else along M, sliver aligned; each thread packs its own panels, so a
-// product costs one parallel region. Each C element is accumulated over k in the same order
+// Threads: C is split into sliver-aligned stripes, along N when it has at least as many NR
+// slivers as M has MR slivers (or, for table operands, a few slivers per thread, in up to four
+// stripes per thread: packing the im2col side is the costly part, and a slow thread holds up
+// less), else along M; each thread packs its own panels, so a product costs one parallel region. Each C element is accumulated over k in the same order
 // whatever the split, so the result does not depend on the thread count. Small products (M*N*K
 // below kSmallGemm, or M or N <= 2) use plain loops with no packing, and products below
 // kThreadedGemm run on one thread.
