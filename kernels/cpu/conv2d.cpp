@@ -44,9 +44,9 @@ int64_t tile_positions(const Conv2dGeom& g, size_t elem) {
   return std::min(ohw, (even + 95) / 96 * 96);
 }
 
-// Weight gradients narrower than this (columns) and smaller than this (elements) are split over
-// images rather than over columns (backward_weight_implicit).
-constexpr int64_t kNarrowWeightGrad = 384, kNarrowWeightGradSize = 1 << 16;
+// Weight gradients with fewer elements than this are split over images rather than over
+// columns (backward_weight_implicit): at most kMaxWeightChunks partial sums of 1 MB each.
+constexpr int64_t kSmallWeightGrad = 1 << 18;
 
 // At most this many partial weight gradients (one per chunk of images) are summed.
 constexpr int64_t kMaxWeightChunks = 8;
@@ -171,18 +171,22 @@ void backward_weight_implicit(const Conv2dGeom& g, const T* dy, const T* x, T* d
                   out + grp * og * kdim, kdim, nullptr, nullptr, false);
   };
   const int64_t wsize = g.O * kdim;
-  if (kdim >= kNarrowWeightGrad || wsize > kNarrowWeightGradSize || g.B == 1) return product(0, g.B, dw);
-  // A narrow dw (the stem: 3*7*7 = 147 columns) splits badly over threads by columns: split the
-  // images instead, in chunks fixed by B alone, and add the partial sums in chunk order.
+  if (wsize >= kSmallWeightGrad || g.B == 1) return product(0, g.B, dw);
+  // A small dw splits badly over threads: by columns when it is narrow (the stem: 3*7*7 = 147
+  // columns), and by columns or rows each thread would pack all of dy or all of the input. Split
+  // the images instead, in chunks fixed by B alone (each chunk's product on one thread, packing
+  // only its images), and add the partial sums in chunk order.
   const int64_t per = (g.B + kMaxWeightChunks - 1) / kMaxWeightChunks;
   const int64_t nchunks = num_chunks(g.B, per);
   std::vector<T> partial(size_t(nchunks * wsize));
   parallel_chunks(g.B, per, [&](int64_t c, int64_t b0, int64_t b1) { product(b0, b1, partial.data() + c * wsize); });
-  for (int64_t i = 0; i < wsize; ++i) {
-    T s = partial[size_t(i)];
-    for (int64_t c = 1; c < nchunks; ++c) s += partial[size_t(c * wsize + i)];
-    dw[i] = s;
-  }
+  parallel_for(0, wsize, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T s = partial[size_t(i)];
+      for (int64_t c = 1; c < nchunks; ++c) s += partial[size_t(c * wsize + i)];
+      dw[i] = s;
+    }
+  });
 }
 
 // dx of a 1x1 unpadded stride-1 convolution: W^T [cg, og] times dy, per group, over all positions.

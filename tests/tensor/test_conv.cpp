@@ -237,7 +237,10 @@ std::vector<OpRow> conv_rows() {
     OpRow r;
     r.name = sp.sh == 2 ? "conv2d_backward_weight_implicit_stride2" : "conv2d_backward_weight_implicit";
     const int64_t oh = out_size(31, 3, sp.sh, 1, 1), ow = out_size(37, 3, sp.sw, 1, 1);
-    r.cases = {{{3, 50, oh, ow}, {3, 17, 31, 37}, {50, 17, 3, 3}}};
+    // The first case has a small dw (partial sums over image chunks), the second one with at
+    // least 2^18 elements (one product split over columns).
+    r.cases = {{{3, 50, oh, ow}, {3, 17, 31, 37}, {50, 17, 3, 3}},
+               {{2, 520, out_size(6, 3, sp.sh, 1, 1), out_size(7, 3, sp.sw, 1, 1)}, {2, 57, 6, 7}, {520, 57, 3, 3}}};
     r.run = [=](const std::vector<Tensor>& in) {
       return conv2d_backward_weight(in[0], in[1], in[2].shape(), {sp.sh, sp.sw}, {sp.ph, sp.pw}, 1, 1);
     };

@@ -24,10 +24,10 @@
 // gemm_rows, offset tables for gemm_tables (convolutions; packers in gemm_kernel.h). Micro-kernels,
 // traits and packing live in gemm_kernel.h.
 //
-// Threads: C is split into sliver-aligned stripes, along N when it has at least as many NR
-// slivers as M has MR slivers (or, for table operands, a few slivers per thread, in up to four
-// stripes per thread: packing the im2col side is the costly part, and a slow thread holds up
-// less), else along M; each thread packs its own panels, so a product costs one parallel region. Each C element is accumulated over k in the same order
+// Threads: C is split into one sliver-aligned stripe per thread, along N when it has at least as
+// many NR slivers as M has MR slivers (or, for table operands, a few slivers per thread: packing
+// the im2col side is the costly part, and an N split packs each of its slivers once), else along
+// M; each thread packs its own panels, so a product costs one parallel region. Each C element is accumulated over k in the same order
 // whatever the split, so the result does not depend on the thread count. Small products (M*N*K
 // below kSmallGemm, or M or N <= 2) use plain loops with no packing, and products below
 // kThreadedGemm run on one thread.
@@ -286,13 +286,7 @@ void gemm_packed(const APack& a, const BPack& b, int64_t M, int64_t N, int64_t K
   // the synchronisation a shared packed panel would need on every K block).
   const int64_t m_slivers = (M + MR - 1) / MR, n_slivers = (N + NR - 1) / NR;
   if (n_slivers >= m_slivers || (prefer_n && n_slivers >= 4 * nt)) {
-    // Table operands: a few stripes per thread (each repacks only the small A), so a thread that
-    // falls behind (a busy core) does not hold up the whole product.
-    const int64_t even = (n_slivers + nt - 1) / nt;
-    const int64_t per =
-        prefer_n ? std::max<int64_t>((n_slivers + 4 * nt - 1) / (4 * nt), std::min<int64_t>(even, 2 * Ar::NC / NR))
-                 : even;
-    cpu::parallel_for(0, n_slivers, per, [&](int64_t s0, int64_t s1) {
+    cpu::parallel_for(0, n_slivers, (n_slivers + nt - 1) / nt, [&](int64_t s0, int64_t s1) {
       gemm_serial<T>(a, b, K, alpha, beta, out, 0, M, s0 * NR, std::min(N, s1 * NR));
     });
   } else {
