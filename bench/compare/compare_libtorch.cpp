@@ -4,7 +4,10 @@
 // ratio = LibTorch time / kiln time (> 1: kiln is faster), plus kiln's throughput as a fraction of
 // the ceiling measured in the same run (FMA peak for GEMM/conv, copy bandwidth otherwise).
 //
-//   compare_libtorch [--filter SUBSTRING] [--rounds N] [--threads N] [--out FILE.md] [--quick]
+//   compare_libtorch [--filter SUBSTRING] [--rounds N] [--threads N] [--out FILE.md] [--quick] [--passes]
+//
+// --passes adds the conv cases split by pass (forward, input gradient, weight gradient), group
+// "convpass", to see which pass a conv ratio comes from.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -103,7 +106,7 @@ std::string fmt_time(double s) {
   return buf;
 }
 
-std::vector<Case> make_cases(bool quick) {
+std::vector<Case> make_cases(bool quick, bool passes) {
   std::vector<Case> cases;
   auto keep = [](auto v) { return std::make_shared<decltype(v)>(std::move(v)); };
 
@@ -150,6 +153,26 @@ std::vector<Case> make_cases(bool quick) {
                        std::vector<int64_t> bias_sizes{O};
                        at::convolution_backward(dy->t, x->t, w->t, bias_sizes, {s, s}, {p, p}, {1, 1}, false, {0, 0},
                                                 1, {true, true, true});
+                     }});
+    if (!passes) continue;
+    cases.push_back({"convpass", std::string("fwd ") + cs.name, fl, 0, 1.0,
+                     [=] { kiln::conv2d(x->k, w->k, bias->k, s, p); },
+                     [=] { at::conv2d(x->t, w->t, bias->t, {s, s}, {p, p}); }});
+    cases.push_back({"convpass", std::string("bwd-data ") + cs.name, fl, 0, 1.0,
+                     [=] { kiln::conv2d_backward_data(dy->k, w->k, xs, s, p); },
+                     [=] {
+                       at::convolution_backward(dy->t, x->t, w->t, c10::nullopt, {s, s}, {p, p}, {1, 1}, false,
+                                                {0, 0}, 1, {true, false, false});
+                     }});
+    cases.push_back({"convpass", std::string("bwd-weight+bias ") + cs.name, fl, 0, 1.0,
+                     [=] {
+                       kiln::conv2d_backward_weight(dy->k, x->k, ws, s, p);
+                       kiln::conv2d_backward_bias(dy->k);
+                     },
+                     [=] {
+                       std::vector<int64_t> bias_sizes{O};
+                       at::convolution_backward(dy->t, x->t, w->t, bias_sizes, {s, s}, {p, p}, {1, 1}, false,
+                                                {0, 0}, 1, {false, true, true});
                      }});
   }
 
@@ -204,16 +227,17 @@ std::vector<Case> make_cases(bool quick) {
 int main(int argc, char** argv) {
   std::string filter, out_path;
   int rounds = 9;
-  bool quick = false;
+  bool quick = false, passes = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--filter" && i + 1 < argc) filter = argv[++i];
     else if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
     else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
     else if (a == "--quick") quick = true;
+    else if (a == "--passes") passes = true;
     else if (a == "--threads" && i + 1 < argc) kiln::cpu::set_num_threads(std::max(1, std::atoi(argv[++i])));
     else {
-      std::fprintf(stderr, "usage: compare_libtorch [--filter S] [--rounds N] [--threads N] [--out FILE.md] [--quick]\n");
+      std::fprintf(stderr, "usage: compare_libtorch [--filter S] [--rounds N] [--threads N] [--out FILE.md] [--quick] [--passes]\n");
       return 2;
     }
   }
@@ -239,7 +263,7 @@ int main(int argc, char** argv) {
   std::string table = md.str();
 
   int met = 0, total = 0;
-  for (const Case& c : make_cases(quick)) {
+  for (const Case& c : make_cases(quick, passes)) {
     std::string full = c.group + " " + c.name;
     if (!filter.empty() && full.find(filter) == std::string::npos) continue;
     Result r = run_case(c, rounds, c.group == "overhead" ? 0.02 : 0.05);

@@ -44,107 +44,194 @@ int64_t tile_positions(const Conv2dGeom& g, size_t elem) {
   return std::min(ohw, (even + 95) / 96 * 96);
 }
 
+// Weight gradients with fewer elements than this are split over images rather than over
+// columns (backward_weight_implicit): at most kMaxWeightChunks partial sums of 1 MB each.
+constexpr int64_t kSmallWeightGrad = 1 << 18;
+
 // At most this many partial weight gradients (one per chunk of images) are summed.
 constexpr int64_t kMaxWeightChunks = 8;
 
-// Note [Convolution as shifted rows]
-// With stride 1, row (c, kh, kw) of the im2col matrix is the zero-padded input channel c read
-// from offset kh*DH*Wp + kw*DW, if the output grid is laid out with the padded row width Wp
-// instead of OW: position oh*Wp + ow reads xp[c, oh + kh*DH, ow + kw*DW]. So the GEMM can read
-// its B operand straight from one padded copy of the input through a table of row pointers
-// (gemm_rows) and no im2col matrix is ever written; the Wp - OW extra columns per output row are
-// computed and dropped (a few percent for 3x3 kernels on 56-wide images). The input gradient of
-// a stride-1 convolution is itself such a convolution (of dy by the flipped, transposed weight),
-// and the weight gradient reads the same row table as the transposed B operand.
-bool shifted_rows(const Conv2dGeom& g) { return g.SH == 1 && g.SW == 1 && !g.pointwise(); }
+// Strided input gradients of images with fewer output positions than this go through tiles
+// that run across images (backward_data_strided_batch).
+constexpr int64_t kSmallImage = 1024;
 
+// Note [Convolution as an implicit GEMM]
+// A convolution is the product of the weight [O, K = cg*KH*KW] by the im2col matrix [K, B*OH*OW] of
+// the whole batch. That matrix is never written: gemm_tables reads it through two offset tables,
+// X(k, j) = xp[row[k] + col[j]] with row[(c, kh, kw)] = c*plane + kh*DH*Wp + kw*DW and
+// col[(n, oh, ow)] = n*C*plane + oh*SH*Wp + ow*SW into the zero-padded input xp (the input itself
+// when there is no padding), and packs its register slivers straight from there: runs of output
+// positions along a row are contiguous (stride 1) or every other element (stride 2). The output
+// positions of all images form one N dimension, so small images (14 x 14 = 196 positions) still
+// fill whole register tiles, and the two threads split one large product; output column j lives
+// at y[n*O*OH*OW + oh*OW + ow] (a tile that straddles two images is written column by column).
+// The bias is added by the GEMM when it stores its last K block.
+//   - input gradient, stride 1: the convolution of dy by the flipped weight (channels swapped);
+//     1x1 unpadded: W^T [C, O] times dy read through the same position table.
+//   - weight gradient: dy [O, B*OH*OW] times the im2col matrix transposed: M = O, N = K and the
+//     depth is the batch's positions; threads split the columns of dw, so each element is one
+//     fixed-order sum (deterministic) and no partial sums are needed.
 struct Padded {
-  int64_t Hp, Wp, plane, N;  // padded height/width, plane size, output positions (OH * Wp)
-  int64_t size;              // elements of the padded copy, with slack for the last row reads
+  int64_t Hp, Wp, plane;  // padded height/width, plane size
+  bool copy;              // false when there is no padding: the input is read in place
 };
-Padded padded(const Conv2dGeom& g, int64_t channels) {
+Padded padded(const Conv2dGeom& g) {
   Padded p;
   p.Hp = g.H + 2 * g.PH;
   p.Wp = g.W + 2 * g.PW;
   p.plane = p.Hp * p.Wp;
-  p.N = g.OH * p.Wp;
-  p.size = channels * p.plane + g.DW * (g.KW - 1);
+  p.copy = g.PH > 0 || g.PW > 0;
   return p;
 }
 
-// xp [channels, Hp, Wp] (+ zero slack) <- x [channels, H, W] with zero borders.
+// xp [B*C planes of Hp x Wp] <- x [B*C planes of H x W] with zero borders; planes in parallel.
 template <class T>
-void pad_input(const Conv2dGeom& g, const Padded& p, const T* x, int64_t channels, T* xp) {
-  for (int64_t c = 0; c < channels; ++c) {
-    T* plane = xp + c * p.plane;
-    std::fill(plane, plane + g.PH * p.Wp, T(0));  // top rows
-    for (int64_t h = 0; h < g.H; ++h) {
-      T* row = plane + (h + g.PH) * p.Wp;
-      std::fill(row, row + g.PW, T(0));
-      std::copy(x + (c * g.H + h) * g.W, x + (c * g.H + h + 1) * g.W, row + g.PW);
-      std::fill(row + g.PW + g.W, row + p.Wp, T(0));
+const T* pad_input(const Conv2dGeom& g, const Padded& p, const T* x) {
+  if (!p.copy) return x;
+  const int64_t planes = g.B * g.C;
+  T* xp = col_scratch<T>(size_t(planes * p.plane));
+  parallel_for(0, planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(p.plane, 1)), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      T* plane = xp + q * p.plane;
+      const T* src = x + q * g.H * g.W;
+      std::fill(plane, plane + g.PH * p.Wp, T(0));  // top rows
+      for (int64_t h = 0; h < g.H; ++h) {
+        T* row = plane + (h + g.PH) * p.Wp;
+        std::fill(row, row + g.PW, T(0));
+        std::copy(src + h * g.W, src + (h + 1) * g.W, row + g.PW);
+        std::fill(row + g.PW + g.W, row + p.Wp, T(0));
+      }
+      std::fill(plane + (g.PH + g.H) * p.Wp, plane + p.plane, T(0));  // bottom rows
     }
-    std::fill(plane + (g.PH + g.H) * p.Wp, plane + p.plane, T(0));  // bottom rows
-  }
-  std::fill(xp + channels * p.plane, xp + p.size, T(0));  // slack read by the last row's taps
+  });
+  return xp;
 }
 
-// rows[(c*KH + kh)*KW + kw] = start of the shifted row of channel c of the padded group input.
-template <class T>
-void fill_rows(const Conv2dGeom& g, const Padded& p, const T* xp_group, const T** rows) {
-  for (int64_t c = 0; c < g.cg(); ++c)
+// The offset tables of Note [Convolution as an implicit GEMM].
+struct ConvTables {
+  std::vector<int64_t> tap;    // [cg*KH*KW]: offset of tap (c, kh, kw) in a padded image group
+  std::vector<int64_t> pos;    // [B*OH*OW]: offset of output position (n, oh, ow)'s window in xp
+  std::vector<int64_t> out;    // [B*OH*OW]: offset of output position (n, oh, ow) in y (channel 0)
+};
+ConvTables conv_tables(const Conv2dGeom& g, const Padded& p) {
+  ConvTables t;
+  const int64_t cg = g.cg(), ohw = g.ohw();
+  t.tap.resize(size_t(g.kdim()));
+  for (int64_t c = 0; c < cg; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw)
-        rows[(c * g.KH + kh) * g.KW + kw] = xp_group + c * p.plane + kh * g.DH * p.Wp + kw * g.DW;
+        t.tap[size_t((c * g.KH + kh) * g.KW + kw)] = c * p.plane + kh * g.DH * p.Wp + kw * g.DW;
+  t.pos.resize(size_t(g.B * ohw));
+  t.out.resize(size_t(g.B * ohw));
+  for (int64_t n = 0; n < g.B; ++n)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const size_t j = size_t(n * ohw + oh * g.OW + ow);
+        t.pos[j] = n * g.C * p.plane + oh * g.SH * p.Wp + ow * g.SW;
+        t.out[j] = n * g.O * ohw + oh * g.OW + ow;
+      }
+  return t;
+}
+
+// Row offsets i * stride for i < n (a plain row-major operand).
+std::vector<int64_t> ramp(int64_t n, int64_t stride) {
+  std::vector<int64_t> v(size_t(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = i * stride;
+  return v;
 }
 
 template <class T>
-void forward_shifted(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
-  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
-  const Padded p = padded(g, g.C);
-  for_each_image(g.B, [&](int64_t n) {
-    T* xp = col_scratch<T, 0>(size_t(p.size));
-    T* yp = col_scratch<T, 1>(size_t(og * p.N));
-    const T** rows = col_scratch<const T*>(size_t(kdim));
-    pad_input(g, p, x + n * g.C * hw, g.C, xp);
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      fill_rows(g, p, xp + grp * cg * p.plane, rows);
-      gemm_rows(false, false, og, p.N, kdim, T(1), w + grp * og * kdim, kdim, rows, T(0), yp, p.N);
-      T* yg = y + (n * g.O + grp * og) * ohw;
-      for (int64_t o = 0; o < og; ++o) {
-        const T b = bias ? bias[grp * og + o] : T(0);
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          const T* src = yp + o * p.N + oh * p.Wp;
-          T* dst = yg + o * ohw + oh * g.OW;
-          for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow] + b;
-        }
-      }
+void forward_implicit(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw();
+  const Padded p = padded(g);
+  const T* xp = pad_input(g, p, x);
+  const ConvTables t = conv_tables(g, p);
+  const std::vector<int64_t> w_rows = ramp(og, kdim), w_cols = ramp(kdim, 1);
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    gemm_tables(og, g.B * ohw, kdim, TableMatrix<T>{w + grp * og * kdim, w_rows.data(), w_cols.data()},
+                TableMatrix<T>{xp + grp * cg * p.plane, t.tap.data(), t.pos.data()}, y + grp * og * ohw, ohw,
+                t.out.data(), bias ? bias + grp * og : nullptr, false);
+  }
+}
+
+// dw [O, cg*KH*KW] of any convolution, one product per group.
+template <class T>
+void backward_weight_implicit(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
+  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw();
+  const Padded p = padded(g);
+  const T* xp = pad_input(g, p, x);
+  const ConvTables t = conv_tables(g, p);
+  const std::vector<int64_t> dy_rows = ramp(og, ohw);
+  // Positions of images [b0, b1) into out [O, kdim] (overwritten).
+  auto product = [&](int64_t b0, int64_t b1, T* out) {
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      gemm_tables(og, kdim, (b1 - b0) * ohw,
+                  TableMatrix<T>{dy + grp * og * ohw, dy_rows.data(), t.out.data() + b0 * ohw},
+                  TableMatrix<T>{xp + grp * cg * p.plane, t.pos.data() + b0 * ohw, t.tap.data()},
+                  out + grp * og * kdim, kdim, nullptr, nullptr, false);
+  };
+  const int64_t wsize = g.O * kdim;
+  if (wsize >= kSmallWeightGrad || g.B == 1) return product(0, g.B, dw);
+  // A small dw splits badly over threads: by columns when it is narrow (the stem: 3*7*7 = 147
+  // columns), and by columns or rows each thread would pack all of dy or all of the input. Split
+  // the images instead, in chunks fixed by B alone (each chunk's product on one thread, packing
+  // only its images), and add the partial sums in chunk order.
+  const int64_t per = (g.B + kMaxWeightChunks - 1) / kMaxWeightChunks;
+  const int64_t nchunks = num_chunks(g.B, per);
+  std::vector<T> partial(size_t(nchunks * wsize));
+  parallel_chunks(g.B, per, [&](int64_t c, int64_t b0, int64_t b1) { product(b0, b1, partial.data() + c * wsize); });
+  parallel_for(0, wsize, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T s = partial[size_t(i)];
+      for (int64_t c = 1; c < nchunks; ++c) s += partial[size_t(c * wsize + i)];
+      dw[i] = s;
     }
   });
 }
 
-// Sum over images [b0, b1) of dy_n x rows_n^T into out (overwritten): the weight gradient of a
-// stride-1 convolution read through the shifted rows of the padded input.
+// dx of a 1x1 unpadded stride-1 convolution: W^T [cg, og] times dy, per group, over all positions.
 template <class T>
-void backward_weight_shifted(const Conv2dGeom& g, const T* dy, const T* x, int64_t b0, int64_t b1, T* out) {
+void backward_data_pointwise(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
+  const int64_t og = g.og(), cg = g.cg(), hw = g.hw();
+  const Padded p = padded(g);
+  const ConvTables t = conv_tables(g, p);  // pos: offsets in x (= dx); out: offsets in dy
+  const std::vector<int64_t> wt_rows = ramp(cg, 1), wt_cols = ramp(og, cg), dy_rows = ramp(og, hw);
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    gemm_tables(cg, g.B * hw, og, TableMatrix<T>{w + grp * og * cg, wt_rows.data(), wt_cols.data()},
+                TableMatrix<T>{dy + grp * og * hw, dy_rows.data(), t.out.data()}, dx + grp * cg * hw, hw,
+                t.pos.data(), nullptr, false);
+  }
+}
+
+// Input gradient of a strided convolution with small output images: dcol = W^T dy over tiles of
+// output positions that run across images (so small images still fill whole register tiles and
+// the packed weight serves many images), then col2im of each tile with the input channels split
+// over threads (disjoint parts of dx: no races, and each element of dx receives its terms in
+// the same order whatever the thread count).
+template <class T>
+void backward_data_strided_batch(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
-  const Padded p = padded(g, g.C);
-  T* xp = col_scratch<T, 0>(size_t(p.size));
-  T* dyp = col_scratch<T, 1>(size_t(og * p.N));
-  const T** rows = col_scratch<const T*>(size_t(kdim));
-  for (int64_t n = b0; n < b1; ++n) {
-    pad_input(g, p, x + n * g.C * hw, g.C, xp);
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      // dy in the padded-width layout, zero in the dropped columns so they add nothing.
-      const T* dyg = dy + (n * g.O + grp * og) * ohw;
-      for (int64_t o = 0; o < og; ++o)
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          T* dst = dyp + o * p.N + oh * p.Wp;
-          std::copy(dyg + o * ohw + oh * g.OW, dyg + o * ohw + (oh + 1) * g.OW, dst);
-          std::fill(dst + g.OW, dst + p.Wp, T(0));
+  const int64_t total = g.B * ohw;
+  const int64_t budget = int64_t(2 << 20) / int64_t(sizeof(T)) / std::max<int64_t>(kdim, 1);
+  const int64_t tile = std::min(total, std::max<int64_t>(96, budget / 96 * 96));
+  const ConvTables t = conv_tables(g, padded(g));  // out: offsets of the positions in dy
+  const std::vector<int64_t> wt_rows = ramp(kdim, 1), wt_cols = ramp(og, kdim), dy_rows = ramp(og, ohw);
+  T* dcol = col_scratch<T>(size_t(kdim * tile));
+  parallel_for(0, g.B * g.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(hw, 1)), [&](int64_t q0, int64_t q1) {
+    std::fill(dx + q0 * hw, dx + q1 * hw, T(0));
+  });
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    for (int64_t j0 = 0; j0 < total; j0 += tile) {
+      const int64_t np = std::min(tile, total - j0);
+      gemm_tables(kdim, np, og, TableMatrix<T>{w + grp * og * kdim, wt_rows.data(), wt_cols.data()},
+                  TableMatrix<T>{dy + grp * og * ohw, dy_rows.data(), t.out.data() + j0}, dcol, np, nullptr, nullptr,
+                  false);
+      parallel_for(0, cg, std::max<int64_t>(1, cg / 8), [&](int64_t c0, int64_t c1) {
+        for (int64_t n = j0 / ohw; n * ohw < j0 + np; ++n) {
+          const int64_t p0 = std::max(j0, n * ohw) - n * ohw, p1 = std::min(j0 + np, (n + 1) * ohw) - n * ohw;
+          col2im(g, dcol + (n * ohw + p0 - j0), np, dx + (n * g.C + grp * cg) * hw, p0, p1, c0, c1);
         }
-      fill_rows(g, p, xp + grp * cg * p.plane, rows);
-      gemm_rows(false, true, og, kdim, p.N, T(1), dyp, p.N, rows, n == b0 ? T(0) : T(1), out + grp * og * kdim, kdim);
+      });
     }
   }
 }
@@ -153,39 +240,15 @@ void backward_weight_shifted(const Conv2dGeom& g, const T* dy, const T* x, int64
 
 template <class T>
 void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
-  if (shifted_rows(g)) return forward_shifted(g, x, w, bias, y);
-  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
-  const int64_t tile = tile_positions(g, sizeof(T));
-  for_each_image(g.B, [&](int64_t n) {
-    const T* xn = x + n * g.C * hw;
-    T* yn = y + n * g.O * ohw;
-    T* col = g.pointwise() ? nullptr : col_scratch<T>(size_t(kdim * tile));
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const T* xg = xn + grp * cg * hw;
-      const T* wg = w + grp * og * kdim;
-      T* yg = yn + grp * og * ohw;
-      T beta = T(0);
-      if (bias) {
-        for (int64_t o = 0; o < og; ++o) std::fill(yg + o * ohw, yg + (o + 1) * ohw, bias[grp * og + o]);
-        beta = T(1);
-      }
-      if (g.pointwise()) {
-        gemm(false, false, og, ohw, kdim, T(1), wg, kdim, xg, ohw, beta, yg, ohw);
-        continue;
-      }
-      for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
-        const int64_t np = std::min(tile, ohw - p0);
-        im2col(g, xg, col, p0, p0 + np);
-        gemm(false, false, og, np, kdim, T(1), wg, kdim, col, np, beta, yg + p0, ohw);
-      }
-    }
-  });
+  if (g.B == 0 || g.ohw() == 0) return;
+  forward_implicit(g, x, w, bias, y);
 }
 
 template <class T>
 void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   const int64_t fph = g.DH * (g.KH - 1) - g.PH, fpw = g.DW * (g.KW - 1) - g.PW;
-  if (shifted_rows(g) && fph >= 0 && fpw >= 0) {
+  if (g.pointwise() && g.B > 0 && g.hw() > 0) return backward_data_pointwise(g, dy, w, dx);
+  if (g.SH == 1 && g.SW == 1 && fph >= 0 && fpw >= 0 && g.B > 0 && g.hw() > 0) {
     // Stride 1: dx is the convolution of dy by the weight flipped in space with the roles of input
     // and output channels swapped (per group), padded by the kernel's extent minus the padding.
     Conv2dGeom t = g;
@@ -197,9 +260,10 @@ void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
         for (int64_t c = 0; c < cg; ++c)
           for (int64_t k = 0; k < kk; ++k)
             wt[size_t(((grp * cg + c) * og + o) * kk + (kk - 1 - k))] = w[((grp * og + o) * cg + c) * kk + k];
-    return forward_shifted(t, dy, wt.data(), static_cast<const T*>(nullptr), dx);
+    return forward_implicit(t, dy, wt.data(), static_cast<const T*>(nullptr), dx);
   }
   const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
+  if (g.B > 1 && ohw < kSmallImage) return backward_data_strided_batch(g, dy, w, dx);
   const int64_t tile = tile_positions(g, sizeof(T));
   for_each_image(g.B, [&](int64_t n) {
     const T* dyn = dy + n * g.O * ohw;
@@ -225,52 +289,11 @@ void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
 
 template <class T>
 void conv2d_backward_weight(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
-  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
-  const int64_t wsize = g.O * kdim;
-  const int64_t tile = g.pointwise() ? ohw : tile_positions(g, sizeof(T));
-  if (g.B == 0 || ohw == 0) {
-    std::fill(dw, dw + wsize, T(0));
+  if (g.B == 0 || g.ohw() == 0) {
+    std::fill(dw, dw + g.O * g.kdim(), T(0));
     return;
   }
-  // Sum of dy_n x col_n^T over the images [b0, b1) into out (overwritten), one tile of output
-  // positions at a time.
-  auto accumulate = [&](int64_t b0, int64_t b1, T* out) {
-    if (shifted_rows(g)) return backward_weight_shifted(g, dy, x, b0, b1, out);
-    T* col = g.pointwise() ? nullptr : col_scratch<T>(size_t(kdim * tile));
-    for (int64_t n = b0; n < b1; ++n) {
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const T* xg = x + (n * g.C + grp * cg) * hw;
-        const T* dyg = dy + (n * g.O + grp * og) * ohw;
-        for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
-          const int64_t np = std::min(tile, ohw - p0);
-          const T* rhs = xg;
-          int64_t ld = hw;
-          if (!g.pointwise()) {
-            im2col(g, xg, col, p0, p0 + np);
-            rhs = col;
-            ld = np;
-          }
-          gemm(false, true, og, kdim, np, T(1), dyg + p0, ohw, rhs, ld, n == b0 && p0 == 0 ? T(0) : T(1),
-               out + grp * og * kdim, kdim);
-        }
-      }
-    }
-  };
-  const int64_t per = (g.B + kMaxWeightChunks - 1) / kMaxWeightChunks;
-  const int64_t nchunks = num_chunks(g.B, per);
-  if (nchunks == 1) {
-    accumulate(0, g.B, dw);
-    return;
-  }
-  std::vector<T> partial(size_t(nchunks * wsize));
-  parallel_chunks(g.B, per, [&](int64_t c, int64_t b0, int64_t b1) { accumulate(b0, b1, partial.data() + c * wsize); });
-  parallel_for(0, wsize, 4096, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      T s = partial[size_t(i)];
-      for (int64_t c = 1; c < nchunks; ++c) s += partial[size_t(c * wsize + i)];
-      dw[i] = s;
-    }
-  });
+  backward_weight_implicit(g, dy, x, dw);
 }
 
 template <class T>

@@ -1,8 +1,9 @@
 #pragma once
-// 2-d convolution kernels on contiguous NCHW f32/f64 buffers: im2col + GEMM per image and group,
-// with 1x1 stride-1 unpadded convolutions going straight to the GEMM (Conv2dGeom::pointwise).
-// Images run in parallel when there are at least two (each GEMM then runs on one thread), else
-// the GEMMs themselves are threaded. Results do not depend on the thread count.
+// 2-d convolution kernels on contiguous NCHW f32/f64 buffers. The forward pass, the weight
+// gradient and the stride-1 (or 1x1) input gradient are each one implicit GEMM per group over the
+// output positions of the whole batch (Note [Convolution as an implicit GEMM] in conv2d.cpp); the
+// input gradient of strided convolutions is GEMM + col2im per image. Threaded; results do not
+// depend on the thread count.
 #include <cstdint>
 
 #include "kiln/kernels/cpu/im2col.h"
@@ -18,7 +19,8 @@ template <class T>
 void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx);
 
 // dw [O, C/groups, KH, KW] = gradient of the weight, from dy [B, O, OH, OW] and x [B, C, H, W].
-// Images are summed in chunks whose boundaries depend only on B, combined in chunk order.
+// Each element is one sum in a fixed order (narrow weights: chunks of images fixed by B alone,
+// combined in chunk order).
 template <class T>
 void conv2d_backward_weight(const Conv2dGeom& g, const T* dy, const T* x, T* dw);
 

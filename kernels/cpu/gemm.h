@@ -14,6 +14,18 @@
 
 #include "kiln/kernels/cpu/isa.h"
 
+namespace kiln::cpu {
+// A matrix given by offset tables: element (r, s) is base[row[r] + col[s]]. Lets a convolution hand
+// its input to the GEMM as an implicit im2col matrix over the whole batch, and name its output
+// positions across images (Note [Convolution as an implicit GEMM] in kernels/cpu/conv2d.cpp).
+template <class T>
+struct TableMatrix {
+  const T* base;
+  const int64_t* row;
+  const int64_t* col;
+};
+}  // namespace kiln::cpu
+
 KILN_DECLARE_ISA_FN(void, gemm_f32, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                     const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc)
 KILN_DECLARE_ISA_FN(void, gemm_f64, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
@@ -25,6 +37,13 @@ KILN_DECLARE_ISA_FN(void, gemm_rows_f32, bool trans_a, bool trans_b, int64_t M, 
 KILN_DECLARE_ISA_FN(void, gemm_rows_f64, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                     double alpha, const double* A, int64_t lda, const double* const* b_rows, double beta, double* C,
                     int64_t ldc)
+
+KILN_DECLARE_ISA_FN(void, gemm_tables_f32, int64_t M, int64_t N, int64_t K, kiln::cpu::TableMatrix<float> A,
+                    kiln::cpu::TableMatrix<float> B, float* C, int64_t ldc, const int64_t* c_col, const float* bias,
+                    bool accumulate)
+KILN_DECLARE_ISA_FN(void, gemm_tables_f64, int64_t M, int64_t N, int64_t K, kiln::cpu::TableMatrix<double> A,
+                    kiln::cpu::TableMatrix<double> B, double* C, int64_t ldc, const int64_t* c_col,
+                    const double* bias, bool accumulate)
 
 namespace kiln::cpu {
 
@@ -48,6 +67,19 @@ inline void gemm_rows(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t 
 inline void gemm_rows(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
                       int64_t lda, const double* const* b_rows, double beta, double* C, int64_t ldc) {
   KILN_ISA_CALL(gemm_rows_f64, trans_a, trans_b, M, N, K, alpha, A, lda, b_rows, beta, C, ldc);
+}
+
+// C[M, N] (+)= A [M, K] * B [K, N] (+ bias[i] on row i when bias is given), with A and B given by
+// offset tables (A(i, k) = A.base[A.row[i] + A.col[k]], B(k, j) = B.base[B.row[k] + B.col[j]])
+// and C(i, j) at C[i * ldc + c_col[j]] (c_col may be null: c_col[j] = j; it must be increasing).
+// accumulate adds to C instead of overwriting it. Threaded and deterministic like gemm.
+inline void gemm_tables(int64_t M, int64_t N, int64_t K, TableMatrix<float> A, TableMatrix<float> B, float* C,
+                        int64_t ldc, const int64_t* c_col, const float* bias, bool accumulate) {
+  KILN_ISA_CALL(gemm_tables_f32, M, N, K, A, B, C, ldc, c_col, bias, accumulate);
+}
+inline void gemm_tables(int64_t M, int64_t N, int64_t K, TableMatrix<double> A, TableMatrix<double> B, double* C,
+                        int64_t ldc, const int64_t* c_col, const double* bias, bool accumulate) {
+  KILN_ISA_CALL(gemm_tables_f64, M, N, K, A, B, C, ldc, c_col, bias, accumulate);
 }
 
 }  // namespace kiln::cpu

@@ -20,12 +20,14 @@ void valid_range(int64_t OW, int64_t W, int64_t S, int64_t P, int64_t off, int64
 // oh that the position range [p0, p1) touches: positions oh*OW + [a, b) map to col entries
 // starting at row_of_col + oh*OW + a - p0; [lo, hi) are the columns that read inside the input;
 // ih < 0 or ih >= H means the whole segment reads padding.
+// ld is the distance between rows of the column matrix (p1 - p0 for a dense one); only the input
+// channels [c0, c1) are visited.
 template <class F>
-void for_each_segment(const Conv2dGeom& g, int64_t p0, int64_t p1, F&& f) {
-  const int64_t n = p1 - p0;
-  if (n <= 0) return;
+void for_each_segment(const Conv2dGeom& g, int64_t p0, int64_t p1, int64_t ld, int64_t c0, int64_t c1, F&& f) {
+  const int64_t n = ld;
+  if (p1 - p0 <= 0) return;
   const int64_t oh0 = p0 / g.OW, oh1 = (p1 - 1) / g.OW;
-  for (int64_t c = 0; c < g.cg(); ++c)
+  for (int64_t c = c0; c < c1; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw) {
         const int64_t row = (c * g.KH + kh) * g.KW + kw;
@@ -44,8 +46,8 @@ void for_each_segment(const Conv2dGeom& g, int64_t p0, int64_t p1, F&& f) {
 
 template <class T>
 void im2col(const Conv2dGeom& g, const T* x, T* col, int64_t p0, int64_t p1) {
-  for_each_segment(g, p0, p1, [&](int64_t c, int64_t at, int64_t ih, int64_t a, int64_t b, int64_t lo, int64_t hi,
-                                  int64_t col_shift) {
+  for_each_segment(g, p0, p1, p1 - p0, 0, g.cg(), [&](int64_t c, int64_t at, int64_t ih, int64_t a, int64_t b,
+                                                       int64_t lo, int64_t hi, int64_t col_shift) {
     T* out = col + at;  // out[i] is the entry of output column a + i
     if (ih < 0 || ih >= g.H) {
       std::fill(out, out + (b - a), T(0));
@@ -65,8 +67,13 @@ void im2col(const Conv2dGeom& g, const T* x, T* col, int64_t p0, int64_t p1) {
 
 template <class T>
 void col2im(const Conv2dGeom& g, const T* col, T* dx, int64_t p0, int64_t p1) {
-  for_each_segment(g, p0, p1, [&](int64_t c, int64_t at, int64_t ih, int64_t a, int64_t b, int64_t lo, int64_t hi,
-                                  int64_t col_shift) {
+  col2im(g, col, p1 - p0, dx, p0, p1, 0, g.cg());
+}
+
+template <class T>
+void col2im(const Conv2dGeom& g, const T* col, int64_t ld, T* dx, int64_t p0, int64_t p1, int64_t c0, int64_t c1) {
+  for_each_segment(g, p0, p1, ld, c0, c1, [&](int64_t c, int64_t at, int64_t ih, int64_t a, int64_t b, int64_t lo,
+                                              int64_t hi, int64_t col_shift) {
     if (ih < 0 || ih >= g.H) return;
     const T* src = col + at;  // src[i] is the entry of output column a + i
     T* out = dx + c * g.hw() + ih * g.W;
@@ -85,5 +92,7 @@ template void im2col<float>(const Conv2dGeom&, const float*, float*, int64_t, in
 template void im2col<double>(const Conv2dGeom&, const double*, double*, int64_t, int64_t);
 template void col2im<float>(const Conv2dGeom&, const float*, float*, int64_t, int64_t);
 template void col2im<double>(const Conv2dGeom&, const double*, double*, int64_t, int64_t);
+template void col2im<float>(const Conv2dGeom&, const float*, int64_t, float*, int64_t, int64_t, int64_t, int64_t);
+template void col2im<double>(const Conv2dGeom&, const double*, int64_t, double*, int64_t, int64_t, int64_t, int64_t);
 
 }  // namespace kiln::cpu

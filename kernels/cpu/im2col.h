@@ -30,5 +30,10 @@ void im2col(const Conv2dGeom& g, const T* x, T* col, int64_t p0, int64_t p1);
 // back to the input positions.
 template <class T>
 void col2im(const Conv2dGeom& g, const T* col, T* dx, int64_t p0, int64_t p1);
+// The same for the input channels [c0, c1) only, with col's rows ld elements apart (col row
+// (c*KH + kh)*KW + kw starts at col + that row * ld). Disjoint channel ranges write disjoint parts
+// of dx, so they can run in parallel.
+template <class T>
+void col2im(const Conv2dGeom& g, const T* col, int64_t ld, T* dx, int64_t p0, int64_t p1, int64_t c0, int64_t c1);
 
 }  // namespace kiln::cpu

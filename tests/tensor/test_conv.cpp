@@ -209,6 +209,46 @@ std::vector<OpRow> conv_rows() {
   cth.tol = Tol{1.6e-2, 5e-2};
   cth.differentiable = false;
   rows.push_back(cth);
+
+  // Shapes for the implicit GEMM of kernels/cpu/conv2d.cpp (Note [Convolution as an implicit GEMM]):
+  // register tiles of output positions that straddle two images (OH*OW not a multiple of the
+  // tile width), several column panels, more output channels than one row block (170 > 160),
+  // stride-2 position runs, and the bias added by the GEMM.
+  rows.push_back(conv_row("conv2d_implicit_bias", ConvP{1, 1, 1, 1, 1, 1, 1},
+                          {{{5, 6, 10, 13}, {9, 6, 3, 3}, {9}}, {{3, 4, 20, 21}, {170, 4, 1, 3}, {170}},
+                           {{2, 3, 37, 29}, {8, 3, 3, 3}, {8}}},
+                          true));
+  rows.push_back(conv_row("conv2d_implicit_stride2", ConvP{2, 2, 3, 3, 1, 1, 1},
+                          {{{3, 3, 23, 25}, {8, 3, 7, 7}, {8}}, {{2, 5, 61, 40}, {11, 5, 7, 7}, {11}}}, true));
+  rows.push_back(conv_row("conv2d_implicit_pointwise_groups", ConvP{1, 1, 0, 0, 1, 1, 2},
+                          {{{3, 16, 7, 9}, {66, 8, 1, 1}}}, false));
+  OpRow bdp;
+  bdp.name = "conv2d_backward_data_pointwise_groups";
+  bdp.cases = {{{3, 16, 7, 9}, {66, 8, 1, 1}, {3, 66, 7, 9}}, {{2, 4, 1, 1}, {6, 2, 1, 1}, {2, 6, 1, 1}}};
+  bdp.run = [](const std::vector<Tensor>& in) {
+    return conv2d_backward_data(in[2], in[1], in[0].shape(), 1, 0, 1, 2);
+  };
+  bdp.ref = [](const std::vector<Ref>& in) { return ref_backward_data(in[2], in[1], in[0].shape, ConvP{1, 1, 0, 0, 1, 1, 2}); };
+  bdp.dtypes = kFloat;
+  bdp.tol = kConvTol;
+  rows.push_back(bdp);
+  // Weight gradient with positions over many depth blocks, stride 2 (step-2 runs) and stride 1.
+  for (ConvP sp : {ConvP{2, 2, 1, 1, 1, 1, 1}, ConvP{1, 1, 1, 1, 1, 1, 1}}) {
+    OpRow r;
+    r.name = sp.sh == 2 ? "conv2d_backward_weight_implicit_stride2" : "conv2d_backward_weight_implicit";
+    const int64_t oh = out_size(31, 3, sp.sh, 1, 1), ow = out_size(37, 3, sp.sw, 1, 1);
+    // The first case has a small dw (partial sums over image chunks), the second one with at
+    // least 2^18 elements (one product split over columns).
+    r.cases = {{{3, 50, oh, ow}, {3, 17, 31, 37}, {50, 17, 3, 3}},
+               {{2, 520, out_size(6, 3, sp.sh, 1, 1), out_size(7, 3, sp.sw, 1, 1)}, {2, 57, 6, 7}, {520, 57, 3, 3}}};
+    r.run = [=](const std::vector<Tensor>& in) {
+      return conv2d_backward_weight(in[0], in[1], in[2].shape(), {sp.sh, sp.sw}, {sp.ph, sp.pw}, 1, 1);
+    };
+    r.ref = [=](const std::vector<Ref>& in) { return ref_backward_weight(in[0], in[1], in[2].shape, sp); };
+    r.dtypes = kFloat;
+    r.tol = Tol{1e-5, 1e-3};  // f32 sums of ~3400 unit-scale products (values up to ~200)
+    rows.push_back(r);
+  }
   return rows;
 }
 static OpRegistrar reg(conv_rows());
@@ -275,6 +315,23 @@ TEST(Conv, SameBitsWithOneOrTwoThreads) {
     r[t][0] = conv2d(x, w, {}, 1, 1);
     r[t][1] = conv2d_backward_data(dy, w, x.shape(), 1, 1);
     r[t][2] = conv2d_backward_weight(dy, x, w.shape(), 1, 1);
+  }
+  cpu::set_num_threads(saved);
+  for (int k = 0; k < 3; ++k) EXPECT_TRUE(tensors_equal(r[0][k], r[1][k])) << "output " << k;
+}
+
+TEST(Conv, SameBitsWithOneOrTwoThreadsStride2Bias) {
+  const int saved = cpu::num_threads();
+  Tensor x = random_tensor({6, 16, 30, 29}, DType::f32, Domain::any, 4);
+  Tensor w = random_tensor({40, 16, 3, 3}, DType::f32, Domain::any, 5);
+  Tensor b = random_tensor({40}, DType::f32, Domain::any, 6);
+  Tensor dy = random_tensor({6, 40, 15, 15}, DType::f32, Domain::any, 7);
+  Tensor r[2][3];
+  for (int t = 0; t < 2; ++t) {
+    cpu::set_num_threads(t + 1);
+    r[t][0] = conv2d(x, w, b, 2, 1);
+    r[t][1] = conv2d_backward_data(dy, w, x.shape(), 2, 1);
+    r[t][2] = conv2d_backward_weight(dy, x, w.shape(), 2, 1);
   }
   cpu::set_num_threads(saved);
   for (int k = 0; k < 3; ++k) EXPECT_TRUE(tensors_equal(r[0][k], r[1][k])) << "output " << k;

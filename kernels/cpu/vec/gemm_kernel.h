@@ -108,10 +108,11 @@ static_assert(valid_blocking<float>() && valid_blocking<double>());
 
 
 // ---- micro-kernel -------------------------------------------------------------------------------
-// C[MR, NR] = alpha * a_sliver * b_sliver + beta * C (C not read when beta == 0).
+// C[MR, NR] = alpha * a_sliver * b_sliver + beta * C (+ row_add[i] on row i when row_add is given;
+// C not read when beta == 0).
 template <class T>
 inline void micro_kernel(int64_t kc, const T* KILN_RESTRICT a, const T* KILN_RESTRICT b, T* c, int64_t ldc,
-                         T alpha, T beta) {
+                         T alpha, T beta, const T* row_add = nullptr) {
   using A = Arch<T>;
   using R = typename A::R;
   constexpr int MR = A::MR, NV = A::NV, W = A::W, NR = NV * W;
@@ -141,6 +142,19 @@ inline void micro_kernel(int64_t kc, const T* KILN_RESTRICT a, const T* KILN_RES
     b += NR;
   }
   const R va = A::set1(alpha);
+  if (row_add) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const R vr = A::set1(row_add[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        T* p = c + i * ldc + j * W;
+        const R v = A::fma(va, acc[i][j], vr);
+        A::store(p, beta == T(0) ? v : A::fma(A::set1(beta), A::load(p), v));
+      }
+    }
+    return;
+  }
   if (beta == T(0)) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -206,9 +220,8 @@ struct PointerRows {
 #pragma GCC diagnostic ignored "-Wuninitialized"
 // dst[k*ldd + j] = src[j][k0 + k] for j, k < 16: a 16 x 16 transpose in registers (unpack within
 // 128-bit lanes, then shuffle the lanes), far cheaper than 256 scalar moves.
-inline void transpose16x16(const float* const* src, int64_t k0, float* dst, int64_t ldd) {
-  __m512 r[16], t[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src[i] + k0);
+inline void transpose16x16_regs(__m512* r, float* dst, int64_t ldd) {
+  __m512 t[16];
   for (int i = 0; i < 8; ++i) {
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
     t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
@@ -229,6 +242,11 @@ inline void transpose16x16(const float* const* src, int64_t k0, float* dst, int6
     _mm512_storeu_ps(dst + i * ldd, _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88));
     _mm512_storeu_ps(dst + (i + 8) * ldd, _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD));
   }
+}
+inline void transpose16x16(const float* const* src, int64_t k0, float* dst, int64_t ldd) {
+  __m512 r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src[i] + k0);
+  transpose16x16_regs(r, dst, ldd);
 }
 #pragma GCC diagnostic pop
 #endif
@@ -286,6 +304,175 @@ void pack_b(bool trans, const Rows& B, int64_t k0, int64_t kc, int64_t j0, int64
           for (int64_t k = kb; k < ke; ++k) d[k * NR + j] = T(0);
       }
     }
+  }
+}
+
+
+// ---- packing from offset tables (Note [Convolution as an implicit GEMM] in kernels/cpu/conv2d.cpp)
+// One sliver of R items (columns of B, or rows of A) over a depth range:
+//   dst[k*R + i] = base[item[i] + depth[k]] for i < n, k < kc;  0 for n <= i < R.
+// Two shapes are common: items that come in runs of consecutive addresses (output positions along
+// an image row: copied per depth step, run by run), and scattered items whose depth runs are
+// consecutive (the weight gradient reading input rows along positions: a transpose, done 16 x 16 in
+// registers with AVX-512, each register filled by one masked load per run of consecutive depth).
+template <class T, int R>
+void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth, int64_t kc, T* dst) {
+  // Runs of item addresses with a constant step of 1 or 2 (stride-2 convolutions).
+  int run_start[R + 1], run_step[R];
+  int nruns = 0;
+  for (int i = 0; i < n;) {
+    int step = i + 1 < n ? int(item[i + 1] - item[i]) : 1;
+    if (step != 1 && step != 2) step = 1;
+    int e = i + 1;
+    while (e < n && item[e] == item[e - 1] + step) ++e;
+    run_start[nruns] = i;
+    run_step[nruns++] = step;
+    i = e;
+  }
+  run_start[nruns] = n;
+  if (nruns * 4 <= n) {
+    if (nruns == 1 && n == R && run_step[0] == 1) {  // one whole run: a fixed-length copy (R/W vector moves)
+      const T* src = base + item[0];
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* s = src + depth[k];
+        T* d = dst + k * R;
+#pragma GCC unroll 8
+        for (int i = 0; i < R; ++i) d[i] = s[i];
+      }
+      return;
+    }
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+      // Each run in pieces of 16 lanes: masked loads and stores (stride 2: two loads and a
+      // permute that keeps the even elements).
+      const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+      for (int64_t k = 0; k < kc; ++k) {
+        float* d = dst + k * R;
+        const float* s = base + depth[k];
+        for (int r = 0; r < nruns; ++r) {
+          const int a = run_start[r], len = run_start[r + 1] - a;
+          const float* src = s + item[a];
+          float* out = d + a;
+          for (int i = 0; i < len; i += 16) {
+            const int m = std::min(16, len - i);
+            const __mmask16 mk = __mmask16((1u << m) - 1u);
+            __m512 v;
+            if (run_step[r] == 1) {
+              v = _mm512_maskz_loadu_ps(mk, src + i);
+            } else {
+              const int e = 2 * m - 1;  // elements [0, e) of the 32 read
+              const __m512 lo = _mm512_maskz_loadu_ps(__mmask16((1u << std::min(e, 16)) - 1u), src + 2 * i);
+              const __m512 hi =
+                  _mm512_maskz_loadu_ps(__mmask16((1u << std::max(e - 16, 0)) - 1u), src + 2 * i + 16);
+              v = _mm512_permutex2var_ps(lo, even, hi);
+            }
+            _mm512_mask_storeu_ps(out + i, mk, v);
+          }
+        }
+        for (int i = n; i < R; ++i) d[i] = 0.0f;
+      }
+      return;
+    }
+#endif
+    for (int64_t k = 0; k < kc; ++k) {
+      T* d = dst + k * R;
+      const T* s = base + depth[k];
+      for (int r = 0; r < nruns; ++r) {
+        const int a = run_start[r], len = run_start[r + 1] - a;
+        const T* src = s + item[a];
+        T* out = d + a;
+        if (run_step[r] == 1)
+          for (int i = 0; i < len; ++i) out[i] = src[i];
+        else
+          for (int i = 0; i < len; ++i) out[i] = src[2 * i];
+      }
+      for (int i = n; i < R; ++i) d[i] = T(0);
+    }
+    return;
+  }
+  int64_t k = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float> && R % 8 == 0) {
+    if (n == R) {
+      for (; k + 16 <= kc; k += 16) {
+        // Runs of consecutive depth addresses inside this block of 16: lanes [la[r], la[r+1]) read
+        // from offset depth[k + la[r]] - la[r] + lane.
+        // Runs of depth addresses with step 1 (lanes [a, b) read offset depth[k + a] - a + lane) or
+        // step 2 (lanes read element 2 * lane of the 32 from depth[k + a] - 2a, kept by a permute).
+        int la[17], step[16];
+        int64_t off[16];
+        int m = 0;
+        for (int l = 0; l < 16;) {
+          int st = l + 1 < 16 ? int(depth[k + l + 1] - depth[k + l]) : 1;
+          if (st != 1 && st != 2) st = 1;
+          int e = l + 1;
+          while (e < 16 && depth[k + e] == depth[k + e - 1] + st) ++e;
+          la[m] = l;
+          step[m] = st;
+          off[m++] = depth[k + l] - st * l;
+          l = e;
+        }
+        la[m] = 16;
+        __mmask16 mask[16], lo_mask[16], hi_mask[16];
+        for (int r = 0; r < m; ++r) {
+          mask[r] = __mmask16(((1u << (la[r + 1] - la[r])) - 1u) << la[r]);
+          if (step[r] == 2) {  // elements [2a, 2b - 1) of the 32 from off
+            const uint32_t bits = ((uint32_t(1) << (2 * la[r + 1] - 1 - 2 * la[r])) - 1u) << (2 * la[r]);
+            lo_mask[r] = __mmask16(bits & 0xFFFFu);
+            hi_mask[r] = __mmask16(bits >> 16);
+          }
+        }
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        bool all_unit = true;
+        for (int r = 0; r < m; ++r) all_unit = all_unit && step[r] == 1;
+        for (int g = 0; g < R; g += 16) {
+          const int rows = std::min(16, R - g);  // 8 for the A slivers (MR = 8)
+          __m512 v[16];
+          for (int i = 0; i < rows; ++i) {
+            const float* p = base + item[g + i];
+            if (all_unit) {
+              __m512 x = _mm512_maskz_loadu_ps(mask[0], p + off[0]);
+              for (int r = 1; r < m; ++r) x = _mm512_mask_loadu_ps(x, mask[r], p + off[r]);
+              v[i] = x;
+              continue;
+            }
+            __m512 x = _mm512_setzero_ps();
+            for (int r = 0; r < m; ++r) {
+              if (step[r] == 1) {
+                x = _mm512_mask_loadu_ps(x, mask[r], p + off[r]);
+              } else {
+                const __m512 lo = _mm512_maskz_loadu_ps(lo_mask[r], p + off[r]);
+                const __m512 hi = _mm512_maskz_loadu_ps(hi_mask[r], p + off[r] + 16);
+                x = _mm512_mask_mov_ps(x, mask[r], _mm512_permutex2var_ps(lo, even, hi));
+              }
+            }
+            v[i] = x;
+          }
+          if (rows == 16) {
+            transpose16x16_regs(v, dst + k * R + g, R);
+          } else {
+            for (int i = rows; i < 16; ++i) v[i] = _mm512_setzero_ps();
+            alignas(64) float t[16 * 16];
+            transpose16x16_regs(v, t, 16);
+            for (int kk = 0; kk < 16; ++kk)
+              for (int i = 0; i < rows; ++i) dst[(k + kk) * R + g + i] = t[kk * 16 + i];
+          }
+        }
+      }
+    }
+  }
+#endif
+  // Scattered items: per item along depth, a block of depth at a time so the written block of the
+  // sliver stays in L1.
+  constexpr int64_t kBlock = 32;
+  for (int64_t kb = k; kb < kc; kb += kBlock) {
+    const int64_t ke = std::min(kc, kb + kBlock);
+    for (int i = 0; i < n; ++i) {
+      const T* src = base + item[i];
+      for (int64_t kk = kb; kk < ke; ++kk) dst[kk * R + i] = src[depth[kk]];
+    }
+    for (int i = n; i < R; ++i)
+      for (int64_t kk = kb; kk < ke; ++kk) dst[kk * R + i] = T(0);
   }
 }
 
