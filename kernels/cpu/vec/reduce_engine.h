@@ -65,12 +65,37 @@ inline int64_t static_grain(int64_t n, int64_t min_grain) {
   return std::max<int64_t>(std::max<int64_t>(1, min_grain), (n + nt - 1) / nt);
 }
 
-// Folds n <= kReduceChunk contiguous elements with kReduceLanes independent accumulators (so the
+// cpu::parallel_for, minus the std::function (a heap allocation for a lambda of this size) when
+// the range runs serially anyway, which is what small reductions hit.
+template <class F>
+void run_tasks(int64_t n, int64_t grain, const F& f) {
+  if (n <= 0) return;
+  if (n <= grain || cpu::in_parallel_region() || cpu::num_threads() <= 1) {
+    f(int64_t(0), n);
+    return;
+  }
+  cpu::parallel_for(0, n, grain, f);
+}
+
+// Independent accumulators of a chunk fold: four vector registers' worth for AVX-512 and AVX2
+// (eight for SSE), so that the loop is bound by the loads, not by the latency of the adds (or max + NaN select);
+// more lanes only lengthen the final tree, which short rows pay for. A per-ISA constant, so results
+// still depend on the shape only (the ISA copies may differ in the last bits, Note [Deterministic
+// reductions]).
+#if defined(__AVX512F__)
+constexpr int kFoldBytes = 256;
+#else
+constexpr int kFoldBytes = 128;
+#endif
+template <class Acc>
+constexpr int kFoldLanes = int(std::clamp<size_t>(kFoldBytes / sizeof(Acc), 2, 128));
+
+// Folds n <= kReduceChunk contiguous elements with kFoldLanes independent accumulators (the
 // compiler keeps them in vector registers), then merges the lanes by a fixed halving tree.
 template <class Op, class T>
 typename Op::Acc fold_chunk(const Op& op, const T* KILN_RESTRICT x, int64_t n, typename Op::Acc c) {
   using Acc = typename Op::Acc;
-  constexpr int L = kReduceLanes;
+  constexpr int L = kFoldLanes<Acc>;
   Acc acc[L];
   for (int j = 0; j < L; ++j) acc[j] = op.init();
   int64_t i = 0;
@@ -109,7 +134,7 @@ void reduce_rows(const Op& op, const T* x, int64_t outer, int64_t R, Y* y, const
   const int64_t nck = R == 0 ? 1 : (R + kReduceChunk - 1) / kReduceChunk;
   if (nck == 1) {
     int64_t grain = std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(R, 1));
-    cpu::parallel_for(0, outer, static_grain(outer, grain), [&](int64_t b, int64_t e) {
+    run_tasks(outer, static_grain(outer, grain), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) y[o] = op.finish(fold_row(op, x + o * R, R, centre_of(o)), centre_of(o));
     });
     return;
@@ -118,7 +143,7 @@ void reduce_rows(const Op& op, const T* x, int64_t outer, int64_t R, Y* y, const
   // exactly what fold_row does.
   // Not std::vector: Acc may be bool, whose packed bits threads must not share.
   std::unique_ptr<Acc[]> part(new Acc[size_t(outer * nck)]);
-  cpu::parallel_for(0, outer * nck, static_grain(outer * nck, kReduceGrain / kReduceChunk), [&](int64_t b, int64_t e) {
+  run_tasks(outer * nck, static_grain(outer * nck, kReduceGrain / kReduceChunk), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       int64_t o = t / nck, k = t % nck;
       int64_t s = k * kReduceChunk;
@@ -133,10 +158,11 @@ void reduce_rows(const Op& op, const T* x, int64_t outer, int64_t R, Y* y, const
 }
 
 // Rows of R processed per task of a column reduce: all of R when there are enough independent
-// columns, else fixed chunks (a function of the shape only).
+// columns, else fixed chunks (a function of the shape only): at least 64 rows and at most 16
+// chunks, so the columns get enough tasks while the partials stay few.
 inline int64_t column_chunk_rows(int64_t outer, int64_t R, int64_t inner) {
   if (outer * inner >= 2048 || R <= 64) return std::max<int64_t>(R, 1);
-  return std::max<int64_t>(64, kReduceChunk / inner);
+  return std::max<int64_t>({int64_t(64), kReduceChunk / inner, (R + 15) / 16});
 }
 
 template <class Op, class T, class Y>
@@ -146,10 +172,10 @@ void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t 
   const int64_t rc = column_chunk_rows(outer, R, inner);
   const int64_t nrc = std::max<int64_t>(1, (R + rc - 1) / rc);
   const int64_t ncb = (inner + kColBlock - 1) / kColBlock;
-  std::unique_ptr<Acc[]> part(new Acc[nrc > 1 ? size_t(outer * nrc * inner) : 0]);
+  std::unique_ptr<Acc[]> part(nrc > 1 ? new Acc[size_t(outer * nrc * inner)] : nullptr);
   const int64_t ntasks = outer * ncb * nrc;
   const int64_t work = std::min(rc, std::max<int64_t>(R, 1)) * std::min(inner, kColBlock);
-  cpu::parallel_for(0, ntasks, static_grain(ntasks, kReduceGrain / work), [&](int64_t tb, int64_t te) {
+  run_tasks(ntasks, static_grain(ntasks, kReduceGrain / work), [&](int64_t tb, int64_t te) {
     Acc acc[kColBlock];
     Acc cen[kColBlock];
     Acc wide[kColBlock / 4];
@@ -178,7 +204,24 @@ void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t 
         for (int64_t j = 0; f + j < n; ++j) wide[j] = op.step(wide[j], load(base[f + j]), wcen[j]);
         for (int64_t j = 0; j < lw; ++j) acc[j % inner] = op.combine(acc[j % inner], wide[j]);
       } else {
-        for (int64_t r = r0; r < r1; ++r) {
+        // Four rows per sweep over the block: each column still absorbs its rows in order (same
+        // result as one row at a time), but the accumulators are loaded and stored a quarter as
+        // often, which is what bounds this loop.
+        const int64_t stride = inner;
+        int64_t r = r0;
+        for (; r + 4 <= r1; r += 4) {
+          const T* KILN_RESTRICT p0 = x + (o * R + r) * inner + i0;
+          const T* KILN_RESTRICT p1 = p0 + stride;
+          const T* KILN_RESTRICT p2 = p1 + stride;
+          const T* KILN_RESTRICT p3 = p2 + stride;
+          for (int64_t i = 0; i < bw; ++i) {
+            Acc a = op.step(acc[i], load(p0[i]), cen[i]);
+            a = op.step(a, load(p1[i]), cen[i]);
+            a = op.step(a, load(p2[i]), cen[i]);
+            acc[i] = op.step(a, load(p3[i]), cen[i]);
+          }
+        }
+        for (; r < r1; ++r) {
           const T* KILN_RESTRICT row = x + (o * R + r) * inner + i0;
           for (int64_t i = 0; i < bw; ++i) acc[i] = op.step(acc[i], load(row[i]), cen[i]);
         }
@@ -191,12 +234,15 @@ void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t 
     }
   });
   if (nrc == 1) return;
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < inner; ++i) {
+  // Each output combines its chunk partials in chunk order, whichever thread does it.
+  run_tasks(outer * inner, static_grain(outer * inner, kReduceGrain / nrc), [&](int64_t b, int64_t e) {
+    for (int64_t oi = b; oi < e; ++oi) {
+      const int64_t o = oi / inner, i = oi % inner;
       Acc a = op.init();
       for (int64_t k = 0; k < nrc; ++k) a = op.combine(a, part[size_t((o * nrc + k) * inner + i)]);
-      y[o * inner + i] = op.finish(a, Op::kCenter ? center[o * inner + i] : Acc{});
+      y[oi] = op.finish(a, Op::kCenter ? center[oi] : Acc{});
     }
+  });
 }
 
 // Reduces dims 0 and 2 of x[A, K, B] into y[K] (the pattern of per-channel statistics of
@@ -209,7 +255,7 @@ void run_reduce_split(const Op& op, const T* x, int64_t A, int64_t K, int64_t B,
   if (K == 0) return;
   const int64_t rows = A * K;
   std::unique_ptr<Acc[]> part(new Acc[size_t(rows)]);
-  cpu::parallel_for(0, rows, static_grain(rows, kReduceGrain / std::max<int64_t>(B, 1)), [&](int64_t b, int64_t e) {
+  run_tasks(rows, static_grain(rows, kReduceGrain / std::max<int64_t>(B, 1)), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       Acc c = Op::kCenter ? center[t % K] : Acc{};
       part[size_t(t)] = fold_row(op, x + t * B, B, c);
