@@ -132,6 +132,15 @@ void reduce_rows(const Op& op, const T* x, int64_t outer, int64_t R, Y* y, const
   using Acc = typename Op::Acc;
   auto centre_of = [&](int64_t o) { return Op::kCenter ? center[o] : Acc{}; };
   const int64_t nck = R == 0 ? 1 : (R + kReduceChunk - 1) / kReduceChunk;
+  if (R == 1) {
+    // Nothing to fold (a reduction over size-1 dims): exactly fold_row's steps for one element,
+    // as one loop over the rows that the compiler vectorises.
+    run_tasks(outer, static_grain(outer, kReduceGrain), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o)
+        y[o] = op.finish(op.combine(op.step(op.init(), load(x[o]), centre_of(o)), op.init()), centre_of(o));
+    });
+    return;
+  }
   if (nck == 1) {
     int64_t grain = std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(R, 1));
     run_tasks(outer, static_grain(outer, grain), [&](int64_t b, int64_t e) {

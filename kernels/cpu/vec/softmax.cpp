@@ -243,13 +243,26 @@ void forward_strided(const C* x, C* y, int64_t outer, int64_t D, int64_t inner, 
       const C* xb = x + o * D * inner + j0;
       C* yb = y + o * D * inner + j0;
       for (int64_t j = 0; j < n; ++j) m[j] = xb[j], s[j] = 0;
-      for (int64_t d = 1; d < D; ++d)
-        for (int64_t j = 0; j < n; ++j) m[j] = std::max(m[j], xb[d * inner + j]);
-      for (int64_t d = 0; d < D; ++d) {
+      // Selects with an unconditional store: std::max here becomes a compare and a conditional
+      // store per element, which GCC does not vectorise.
+      for (int64_t d = 1; d < D; ++d) {
+        const C* KILN_RESTRICT xd = xb + d * inner;
         for (int64_t j = 0; j < n; ++j) {
-          const C e = vexp(xb[d * inner + j] - m[j]);
-          s[j] += e;
-          if (!log) yb[d * inner + j] = e;
+          const C v = xd[j], cur = m[j];
+          m[j] = cur < v ? v : cur;
+        }
+      }
+      for (int64_t d = 0; d < D; ++d) {
+        const C* KILN_RESTRICT xd = xb + d * inner;
+        C* KILN_RESTRICT yd = yb + d * inner;
+        if (log) {
+          for (int64_t j = 0; j < n; ++j) s[j] += vexp(xd[j] - m[j]);
+        } else {
+          for (int64_t j = 0; j < n; ++j) {
+            const C e = vexp(xd[j] - m[j]);
+            s[j] += e;
+            yd[j] = e;
+          }
         }
       }
       if (log) {
