@@ -51,7 +51,7 @@ inline C extreme_step(C a, C x) {
 
 // Elements of work below which a parallel loop stays on one thread.
 constexpr int64_t kReduceGrain = 32768;
-// Columns handled together by one task of a column reduce.
+// Columns handled together by one task of the column arg-reduce and scan.
 constexpr int64_t kColBlock = 256;
 // Column reduces with at most this many columns use flat wide lanes instead (see reduce_columns).
 constexpr int64_t kNarrowInner = 8;
@@ -166,12 +166,21 @@ void reduce_rows(const Op& op, const T* x, int64_t outer, int64_t R, Y* y, const
   }
 }
 
-// Rows of R processed per task of a column reduce: all of R when there are enough independent
-// columns, else fixed chunks (a function of the shape only): at least 64 rows and at most 16
-// chunks, so the columns get enough tasks while the partials stay few.
+// Columns handled together by one task of reduce_columns: whole rows of up to 1024 values, so that
+// a task streams through contiguous memory (narrower blocks jump to the next row, i.e. the next
+// page, every few cache lines, and the prefetchers lose track); the accumulators stay in L1.
+constexpr int64_t kSumColBlock = 1024;
+// Lanes of the narrow-column path of reduce_columns.
+constexpr int64_t kNarrowLanes = 64;
+
+// Rows of R processed per task of a column reduce: all of R when there are enough column blocks
+// for the threads, else R cut into chunks (at least 64 rows) so that there are about 16 tasks.
+// A function of the shape only.
 inline int64_t column_chunk_rows(int64_t outer, int64_t R, int64_t inner) {
-  if (outer * inner >= 2048 || R <= 64) return std::max<int64_t>(R, 1);
-  return std::max<int64_t>({int64_t(64), kReduceChunk / inner, (R + 15) / 16});
+  const int64_t blocks = outer * ((inner + kSumColBlock - 1) / kSumColBlock);
+  if (blocks >= 16 || R <= 64) return std::max<int64_t>(R, 1);
+  const int64_t want = (16 + blocks - 1) / blocks;
+  return std::max<int64_t>(64, (R + want - 1) / want);
 }
 
 template <class Op, class T, class Y>
@@ -180,18 +189,18 @@ void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t 
   using Acc = typename Op::Acc;
   const int64_t rc = column_chunk_rows(outer, R, inner);
   const int64_t nrc = std::max<int64_t>(1, (R + rc - 1) / rc);
-  const int64_t ncb = (inner + kColBlock - 1) / kColBlock;
+  const int64_t ncb = (inner + kSumColBlock - 1) / kSumColBlock;
   std::unique_ptr<Acc[]> part(nrc > 1 ? new Acc[size_t(outer * nrc * inner)] : nullptr);
   const int64_t ntasks = outer * ncb * nrc;
-  const int64_t work = std::min(rc, std::max<int64_t>(R, 1)) * std::min(inner, kColBlock);
+  const int64_t work = std::min(rc, std::max<int64_t>(R, 1)) * std::min(inner, kSumColBlock);
   run_tasks(ntasks, static_grain(ntasks, kReduceGrain / work), [&](int64_t tb, int64_t te) {
-    Acc acc[kColBlock];
-    Acc cen[kColBlock];
-    Acc wide[kColBlock / 4];
-    Acc wcen[kColBlock / 4];
+    Acc acc[kSumColBlock];
+    Acc cen[kSumColBlock];
+    Acc wide[kNarrowLanes];
+    Acc wcen[kNarrowLanes];
     for (int64_t t = tb; t < te; ++t) {
       int64_t k = t % nrc, cb = (t / nrc) % ncb, o = t / (nrc * ncb);
-      int64_t i0 = cb * kColBlock, bw = std::min(kColBlock, inner - i0);
+      int64_t i0 = cb * kSumColBlock, bw = std::min(kSumColBlock, inner - i0);
       int64_t r0 = k * rc, r1 = std::min(R, r0 + rc);
       for (int64_t i = 0; i < bw; ++i) {
         acc[i] = op.init();
@@ -200,7 +209,7 @@ void reduce_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t 
       if (inner <= kNarrowInner) {
         // Few columns: walk the block flat with wide lanes, lane j belonging to column j % inner,
         // then merge each column's lanes in lane order.
-        const int64_t lw = inner * (kColBlock / 4 / inner);
+        const int64_t lw = inner * (kNarrowLanes / inner);
         for (int64_t j = 0; j < lw; ++j) {
           wide[j] = op.init();
           wcen[j] = cen[j % inner];
