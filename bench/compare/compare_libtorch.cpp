@@ -208,6 +208,38 @@ std::vector<Case> make_cases(bool quick, bool passes) {
                        [m] { at::softmax(m->t, 1); }});
   }
 
+  // ---- softmax on the shape of an attention / classifier block, and the norm layers (forward):
+  // layer norm over the last dim, batch norm in training mode (batch statistics, running stats
+  // updated).
+  {
+    auto m = keep(randn_pair({4096, 1024}, 11));
+    cases.push_back({"nn", "softmax last dim [4096,1024]", 0, 2 * 4.0 * 4096 * 1024, 1.0,
+                     [m] { kiln::softmax(m->k, 1); }, [m] { at::softmax(m->t, 1); }});
+    cases.push_back({"nn", "log_softmax last dim [4096,1024]", 0, 2 * 4.0 * 4096 * 1024, 1.0,
+                     [m] { kiln::log_softmax(m->k, 1); }, [m] { at::log_softmax(m->t, 1); }});
+  }
+  for (int64_t rows : {int64_t(64), int64_t(4096)}) {
+    const int64_t D = 1024;
+    auto x = keep(randn_pair({rows, D}, 12)), w = keep(randn_pair({D}, 13)), b = keep(randn_pair({D}, 14));
+    cases.push_back({"nn", "layer_norm [" + std::to_string(rows) + ",1024]", 0, 2 * 4.0 * double(rows * D), 1.0,
+                     [x, w, b] { kiln::layer_norm(x->k, {D}, w->k, b->k); },
+                     [x, w, b] { at::layer_norm(x->t, {D}, w->t, b->t); }});
+  }
+  for (auto shape : {std::vector<int64_t>{8, 64, 16, 16}, std::vector<int64_t>{32, 64, 32, 32}}) {
+    const int64_t C = shape[1];
+    auto x = keep(randn_pair(kiln::Shape(shape.begin(), shape.end()), 15));
+    auto w = keep(randn_pair({C}, 16)), b = keep(randn_pair({C}, 17));
+    auto rm = keep(randn_pair({C}, 18)), rv = keep(randn_pair({C}, 19));
+    rv->k = kiln::ones({C}, kiln::DType::f32);
+    rv->t = at::ones({C});
+    std::string name = "batch_norm train [" + std::to_string(shape[0]) + "," + std::to_string(shape[1]) + "," +
+                       std::to_string(shape[2]) + "," + std::to_string(shape[3]) + "]";
+    double numel = double(shape[0] * shape[1] * shape[2] * shape[3]);
+    cases.push_back({"nn", name, 0, 2 * 4.0 * numel, 1.0,
+                     [x, w, b, rm, rv] { kiln::batch_norm_forward(x->k, w->k, b->k, rm->k, rv->k, true); },
+                     [x, w, b, rm, rv] { at::batch_norm(x->t, w->t, b->t, rm->t, rv->t, true, 0.1, 1e-5, false); }});
+  }
+
   // ---- per-op overhead on tiny tensors: goal kiln <= 1/4 of LibTorch's time (ratio >= 4)
   for (int64_t n : {1, 4, 16}) {
     auto a = keep(randn_pair({n}, 9)), b = keep(randn_pair({n}, 10));

@@ -6,7 +6,8 @@
 //
 // Note [Deterministic reductions]
 // Results never depend on the thread count. A row is reduced in fixed chunks of kReduceChunk
-// elements, each with kReduceLanes independent accumulators combined by a fixed tree, and the chunk
+// elements, each with a fixed number of independent accumulators (kFoldLanes in
+// kernels/cpu/vec/reduce_engine.h, set per instruction set) combined by a fixed tree, and the chunk
 // partials are combined left to right (rows shorter than kReduceLanes use two interleaved
 // accumulators). A column reduce splits R into fixed chunks (their size depends only on the shape)
 // and combines their partials in order. A split reduce (reduce_split) folds each row of B like a
@@ -22,7 +23,7 @@
 namespace kiln::cpu {
 
 constexpr int64_t kReduceChunk = 8192;
-constexpr int kReduceLanes = 32;
+constexpr int kReduceLanes = 32;  // rows shorter than this skip the lane fold
 
 enum class ReduceKind : uint8_t {
   sum,        // y = sum; out dtype: T for floating, i64 for integers and bool

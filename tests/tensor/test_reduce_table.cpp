@@ -47,8 +47,9 @@ std::vector<DimsCase> dims_cases() {
 // Large cases, run for the hot ops only (f32/f64) to keep the suite fast.
 std::vector<DimsCase> big_cases() {
   // [3, 20011]: rows longer than one kReduceChunk (chunk partials combined per row).
+  // [4099, 257] over dim 0: few columns, so R is cut into 16 row chunks (partials combined per column).
   return {{"big_all", {}, false, {{257, 4099}}}, {"big_last", {-1}, false, {{257, 4099}, {3, 20011}}},
-          {"big_first", {0}, false, {{257, 4099}}}};
+          {"big_first", {0}, false, {{257, 4099}, {4099, 257}}}};
 }
 
 // Number of elements reduced into each output element, and the output size.

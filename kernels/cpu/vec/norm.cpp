@@ -31,10 +31,11 @@ void with_type(DType dtype, F&& f) {
 }
 
 // sum(a - k) and sum((a - k) * (b - kb)) over n values, lanes combined in order. With b == a,
-// kb == k this gives the shifted sums of squares.
+// kb == k this gives the shifted sums of squares. Four vectors of lanes per sum, so the adds are
+// not bound by their latency; the tail goes to the first lanes one value each (vectorisable too).
 template <class C>
-void lanes_shifted(const C* a, C k, const C* b, C kb, int64_t n, C& s1, C& s2) {
-  constexpr int L = kLanes<C>;
+void lanes_shifted(const C* KILN_RESTRICT a, C k, const C* KILN_RESTRICT b, C kb, int64_t n, C& s1, C& s2) {
+  constexpr int L = 4 * kLanes<C>;
   C l1[L] = {}, l2[L] = {};
   int64_t i = 0;
   for (; i + L <= n; i += L)
@@ -43,13 +44,14 @@ void lanes_shifted(const C* a, C k, const C* b, C kb, int64_t n, C& s1, C& s2) {
       l1[j] += d;
       l2[j] += d * (b[i + j] - kb);
     }
-  for (; i < n; ++i) {
-    const C d = a[i] - k;
-    l1[0] += d;
-    l2[0] += d * (b[i] - kb);
+  for (int j = 0; i + j < n; ++j) {
+    const C d = a[i + j] - k;
+    l1[j] += d;
+    l2[j] += d * (b[i + j] - kb);
   }
-  s1 = 0, s2 = 0;
-  for (int j = 0; j < L; ++j) s1 += l1[j], s2 += l2[j];
+  for (int w = L / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) l1[j] += l1[j + w], l2[j] += l2[j + w];
+  s1 = l1[0], s2 = l2[0];
 }
 
 // Per-channel sums over [N, C, S] of (a - ka[c]) and (a - ka[c]) * (b - kb[c]), in double.
