@@ -160,4 +160,12 @@ decltype(auto) dispatch_dtype(DType d, F&& f) {
   return f(float{});
 }
 
+// For kernels that compute only in f32 or f64: calls f(double{}) for f64 and f(float{}) for every
+// other dtype (the tensor layer hands such kernels f32 data for f16/bf16 inputs).
+template <class F>
+decltype(auto) dispatch_float_dtype(DType d, F&& f) {
+  if (d == DType::f64) return f(double{});
+  return f(float{});
+}
+
 }  // namespace kiln

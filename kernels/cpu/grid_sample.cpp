@@ -4,17 +4,10 @@
 #include <vector>
 
 #include "kiln/kernels/cpu/parallel.h"
+#include "kiln/kernels/dtype.h"
 
 namespace kiln::cpu {
 namespace {
-
-template <class F>
-void with_type(DType dtype, F&& f) {
-  if (dtype == DType::f64)
-    f(double{});
-  else
-    f(float{});
-}
 
 // Up to four taps of one output position: flat input offsets and weights. Taps outside the input
 // get weight 0 and offset 0, so the channel loop needs no bounds checks.
@@ -56,7 +49,7 @@ Taps4<C> make_taps(C gx, C gy, int64_t H, int64_t W, GridSampleMode mode, GridSa
 }  // namespace
 
 void affine_grid(DType dtype, const void* theta, void* grid, int64_t N, int64_t H, int64_t W, bool align_corners) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* T = static_cast<const C*>(theta);
     C* G = static_cast<C*>(grid);
@@ -82,7 +75,7 @@ void affine_grid(DType dtype, const void* theta, void* grid, int64_t N, int64_t 
 void grid_sample_forward(DType dtype, const void* x, const void* grid, void* y, int64_t N, int64_t C_, int64_t H,
                          int64_t W, int64_t OH, int64_t OW, GridSampleMode mode, GridSamplePadding padding,
                          bool align_corners) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* X = static_cast<const C*>(x);
     const C* G = static_cast<const C*>(grid);

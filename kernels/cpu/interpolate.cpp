@@ -4,18 +4,11 @@
 #include <vector>
 
 #include "kiln/kernels/cpu/parallel.h"
+#include "kiln/kernels/dtype.h"
 #include "kiln/kernels/interpolate_math.h"
 
 namespace kiln::cpu {
 namespace {
-
-template <class F>
-void with_type(DType dtype, F&& f) {
-  if (dtype == DType::f64)
-    f(double{});
-  else
-    f(float{});
-}
 
 int64_t plane_grain(int64_t work) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work)); }
 
@@ -49,7 +42,7 @@ struct Taps {
 void upsample_nearest2d_forward(DType dtype, const void* x, void* y, int64_t planes, int64_t H, int64_t W,
                                 int64_t OH, int64_t OW, double scale_h, double scale_w) {
   const std::vector<int64_t> ih = nearest_indices(H, OH, scale_h), iw = nearest_indices(W, OW, scale_w);
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* X = static_cast<const C*>(x);
     C* Y = static_cast<C*>(y);
@@ -67,7 +60,7 @@ void upsample_nearest2d_forward(DType dtype, const void* x, void* y, int64_t pla
 void upsample_nearest2d_backward(DType dtype, const void* dy, void* dx, int64_t planes, int64_t H, int64_t W,
                                  int64_t OH, int64_t OW, double scale_h, double scale_w) {
   const std::vector<int64_t> ih = nearest_indices(H, OH, scale_h), iw = nearest_indices(W, OW, scale_w);
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* G = static_cast<const C*>(dy);
     C* D = static_cast<C*>(dx);
@@ -87,7 +80,7 @@ void upsample_nearest2d_backward(DType dtype, const void* dy, void* dx, int64_t 
 
 void upsample_bilinear2d_forward(DType dtype, const void* x, void* y, int64_t planes, int64_t H, int64_t W,
                                  int64_t OH, int64_t OW, bool align_corners, double scale_h, double scale_w) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const Taps<C> th(H, OH, align_corners, scale_h), tw(W, OW, align_corners, scale_w);
     const C* X = static_cast<const C*>(x);
@@ -111,7 +104,7 @@ void upsample_bilinear2d_forward(DType dtype, const void* x, void* y, int64_t pl
 
 void upsample_bilinear2d_backward(DType dtype, const void* dy, void* dx, int64_t planes, int64_t H, int64_t W,
                                   int64_t OH, int64_t OW, bool align_corners, double scale_h, double scale_w) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const Taps<C> th(H, OH, align_corners, scale_h), tw(W, OW, align_corners, scale_w);
     const C* G = static_cast<const C*>(dy);

@@ -6,20 +6,13 @@
 #include <limits>
 
 #include "kiln/kernels/cpu/parallel.h"
+#include "kiln/kernels/dtype.h"
 
 namespace kiln::cpu {
 namespace {
 
 // Planes per parallel chunk: about 16K elements of work each.
 int64_t plane_grain(int64_t work_per_plane) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_plane)); }
-
-template <class F>
-void with_type(DType dtype, F&& f) {
-  if (dtype == DType::f64)
-    f(double{});
-  else
-    f(float{});
-}
 
 inline int64_t adaptive_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
 inline int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
@@ -52,7 +45,7 @@ inline int64_t first_valid(int64_t start, int64_t step) {
 }  // namespace
 
 void max_pool2d_forward(DType dtype, const void* x, void* y, int64_t* idx, int64_t planes, const Pool2dGeom& g) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* X = static_cast<const C*>(x);
     C* Y = static_cast<C*>(y);
@@ -85,7 +78,7 @@ void max_pool2d_forward(DType dtype, const void* x, void* y, int64_t* idx, int64
 bool max_pool2d_backward(DType dtype, const void* dy, const int64_t* idx, void* dx, int64_t planes,
                          int64_t in_plane, int64_t out_plane) {
   std::atomic<bool> ok{true};
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* G = static_cast<const C*>(dy);
     C* D = static_cast<C*>(dx);
@@ -131,7 +124,7 @@ inline AvgWindow avg_window(const Pool2dGeom& g, int64_t oh, int64_t ow, bool co
 
 void avg_pool2d_forward(DType dtype, const void* x, void* y, int64_t planes, const Pool2dGeom& g,
                         bool count_include_pad, int64_t divisor) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* X = static_cast<const C*>(x);
     C* Y = static_cast<C*>(y);
@@ -159,7 +152,7 @@ void avg_pool2d_forward(DType dtype, const void* x, void* y, int64_t planes, con
 
 void avg_pool2d_backward(DType dtype, const void* dy, void* dx, int64_t planes, const Pool2dGeom& g,
                          bool count_include_pad, int64_t divisor) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* G = static_cast<const C*>(dy);
     C* D = static_cast<C*>(dx);
@@ -184,7 +177,7 @@ void avg_pool2d_backward(DType dtype, const void* dy, void* dx, int64_t planes, 
 
 void adaptive_avg_pool2d_forward(DType dtype, const void* x, void* y, int64_t planes, int64_t H, int64_t W,
                                  int64_t OH, int64_t OW) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* X = static_cast<const C*>(x);
     C* Y = static_cast<C*>(y);
@@ -209,7 +202,7 @@ void adaptive_avg_pool2d_forward(DType dtype, const void* x, void* y, int64_t pl
 
 void adaptive_avg_pool2d_backward(DType dtype, const void* dy, void* dx, int64_t planes, int64_t H, int64_t W,
                                   int64_t OH, int64_t OW) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* G = static_cast<const C*>(dy);
     C* D = static_cast<C*>(dx);
@@ -234,7 +227,7 @@ void adaptive_avg_pool2d_backward(DType dtype, const void* dy, void* dx, int64_t
 
 void adaptive_max_pool2d_forward(DType dtype, const void* x, void* y, int64_t* idx, int64_t planes, int64_t H,
                                  int64_t W, int64_t OH, int64_t OW) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using C = decltype(tag);
     const C* X = static_cast<const C*>(x);
     C* Y = static_cast<C*>(y);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kiln/kernels/cpu/parallel.h"
+#include "kiln/kernels/dtype.h"
 
 namespace KILN_ISA_NAMESPACE {
 namespace {
@@ -21,14 +22,6 @@ namespace {
 template <class C> constexpr int kLanes = int(64 / sizeof(C));
 constexpr int64_t kGrain = 16384;        // elements of work per parallel chunk
 constexpr int64_t kChunkRowsS1 = 256;    // batch norm with S == 1: rows of [N, C] per partial
-
-template <class F>
-void with_type(DType dtype, F&& f) {
-  if (dtype == DType::f64)
-    f(double{});
-  else
-    f(float{});
-}
 
 // sum(a - k) and sum((a - k) * (b - kb)) over n values, lanes combined in order. With b == a,
 // kb == k this gives the shifted sums of squares. Four vectors of lanes per sum, so the adds are
@@ -139,7 +132,7 @@ void channel_affine(const C* u, const C* v, C* out, int64_t N, int64_t Cn, int64
 }  // namespace
 
 void batch_norm_stats(DType dtype, const void* x, int64_t N, int64_t C, int64_t S, double* mean, double* var) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* X = static_cast<const T*>(x);
     std::vector<T> k(size_t(C), T(0));
@@ -162,7 +155,7 @@ void batch_norm_stats(DType dtype, const void* x, int64_t N, int64_t C, int64_t 
 
 void batch_norm_apply(DType dtype, const void* x, void* y, int64_t N, int64_t C, int64_t S, const double* scale,
                       const double* shift) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     channel_affine<T>(static_cast<const T*>(x), nullptr, static_cast<T*>(y), N, C, S, scale, nullptr, shift);
   });
@@ -170,7 +163,7 @@ void batch_norm_apply(DType dtype, const void* x, void* y, int64_t N, int64_t C,
 
 void batch_norm_backward_reduce(DType dtype, const void* dy, const void* x, int64_t N, int64_t C, int64_t S,
                                 const double* mean, double* sum_dy, double* sum_dy_xmu) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     std::vector<T> zero(size_t(C), T(0)), m(static_cast<size_t>(C));
     for (int64_t c = 0; c < C; ++c) m[size_t(c)] = T(mean[c]);
@@ -181,7 +174,7 @@ void batch_norm_backward_reduce(DType dtype, const void* dy, const void* x, int6
 
 void batch_norm_backward_apply(DType dtype, const void* dy, const void* x, void* dx, int64_t N, int64_t C,
                                int64_t S, const double* a, const double* b, const double* d) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     channel_affine<T>(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), N, C, S, a, b, d);
   });
@@ -189,7 +182,7 @@ void batch_norm_backward_apply(DType dtype, const void* dy, const void* x, void*
 
 void layer_norm_forward(DType dtype, const void* x, const void* w, const void* b, void* y, void* mean, void* rstd,
                         int64_t M, int64_t N, double eps) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* X = static_cast<const T*>(x);
     const T* Wt = static_cast<const T*>(w);
@@ -227,7 +220,7 @@ void layer_norm_forward(DType dtype, const void* x, const void* w, const void* b
 
 void layer_norm_backward(DType dtype, const void* dy, const void* x, const void* mean, const void* rstd,
                          const void* w, void* dx, void* dw, void* db, int64_t M, int64_t N) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* G = static_cast<const T*>(dy);
     const T* X = static_cast<const T*>(x);
@@ -278,7 +271,7 @@ void layer_norm_backward(DType dtype, const void* dy, const void* x, const void*
 
 void group_norm_forward(DType dtype, const void* x, const void* w, const void* b, void* y, void* mean, void* rstd,
                         int64_t N, int64_t C, int64_t S, int64_t G, double eps) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* X = static_cast<const T*>(x);
     const T* Wt = static_cast<const T*>(w);
@@ -314,7 +307,7 @@ void group_norm_forward(DType dtype, const void* x, const void* w, const void* b
 
 void group_norm_backward(DType dtype, const void* dy, const void* x, const void* mean, const void* rstd,
                          const void* w, void* dx, void* dw, void* db, int64_t N, int64_t C, int64_t S, int64_t G) {
-  with_type(dtype, [&](auto tag) {
+  dispatch_float_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* Gy = static_cast<const T*>(dy);
     const T* X = static_cast<const T*>(x);
