@@ -49,7 +49,7 @@ std::vector<Sweep> sweeps() {
       {"gelu_small", [](const Tensor& x) { return gelu(x); },
        [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, -1e-3f, 1e-3f, 4},
       {"gelu_tail", [](const Tensor& x) { return gelu(x); },
-       [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, -20, -13, 12},
+       [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, -20, -13, 16},
       {"tanh_wide", [](const Tensor& x) { return tanh(x); }, [](double x) { return std::tanh(x); }, -100, 100, 2},
       {"exp_small", [](const Tensor& x) { return exp(x); }, [](double x) { return std::exp(x); }, -1, 1, 1.5},
   };
