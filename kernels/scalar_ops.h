@@ -112,24 +112,14 @@ template <class C> struct LeakyRelu {
   C slope;
   KILN_HD C operator()(C x) const { return x > C(0) ? x : x * slope; }
 };
-// gelu(x) = x Phi(x) = x/2 (1 + erf(x/sqrt2)). Below -0.8 sqrt2 it uses erfc(-x/sqrt2) instead
-// of 1 + erf(x/sqrt2), which would cancel; above 0.8 sqrt2 2 - erfc, where erf's small-argument
-// series no longer applies.
+// gelu(x) = x Phi(x) = x/2 (1 + erf(x/sqrt2)); f32 through vm::gelu (Note [Fast gelu]). f64:
+// erfc(-x/sqrt2) below 0, where 1 + erf(x/sqrt2) would cancel.
 struct Gelu {
   template <class C> KILN_HD C operator()(C x) const {
-    C y = x * C(0.70710678118654752440);
     if constexpr (std::is_same_v<C, float>) {
-      // erfc(|y|) with y^2 = x^2 / 2 split exactly from x: y itself carries a rounding error
-      // that erfc's steep tail would magnify ~y^2 times.
-      float ay = vm::fabs_(y);
-      float ax = vm::fabs_(x);
-      ax = ax > 20.0f ? 20.0f : ax;
-      float hi, lo;
-      vm::square_split(ax, hi, lo);
-      float ec = vm::erfc_pos_sq(ay > 14.0f ? 14.0f : ay, 0.5f * hi, 0.5f * lo);
-      float phi2 = ay < 0.8f ? 1.0f + vm::erf_small(y) : (y < 0.0f ? ec : 2.0f - ec);
-      return 0.5f * x * phi2;
+      return vm::gelu(x);
     } else {
+      C y = x * C(0.70710678118654752440);
       return C(0.5) * x * (y < C(0) ? std::erfc(-y) : C(1) + std::erf(y));
     }
   }

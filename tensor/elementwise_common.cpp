@@ -52,7 +52,10 @@ Tensor unary(const char* op_name, UnaryOp op, UnaryKind kind, const Tensor& x, c
   const bool to_bool = kind == UnaryKind::predicate || kind == UnaryKind::truth;
   const DType odt = to_bool ? DType::b8 : cdt;
   if (self) check_inplace(*self, odt, op_name);
-  const Tensor src = x.dtype() == cdt ? x : x.to(cdt);
+  // The input in the compute dtype: x itself (no handle copy) unless a cast is needed.
+  Tensor cast;
+  if (x.dtype() != cdt) cast = x.to(cdt);
+  const Tensor& src = x.dtype() == cdt ? x : cast;
   Tensor out = self && self->dtype() == odt ? *self : empty(x.shape(), odt, x.device());
   switch (x.device().type) {
     case DeviceType::CPU: {
@@ -86,32 +89,38 @@ Tensor binary(const char* op_name, BinaryOp op, Operand a, Operand b, DType comp
   if (b.t) check_defined(*b.t, op_name, "b");
   if (a.t && b.t) check_same_device(*a.t, *b.t, op_name);
   const Tensor& any = a.t ? *a.t : *b.t;
-  const Shape shape = a.t && b.t ? broadcast_shapes(a.t->shape(), b.t->shape(), op_name) : any.shape();
+  // Equal shapes (the common case) need no broadcast computation.
+  const Shape shape = !(a.t && b.t) ? any.shape()
+                      : a.t->shape() == b.t->shape() ? a.t->shape()
+                                                     : broadcast_shapes(a.t->shape(), b.t->shape(), op_name);
   if (self) {
     check_inplace(*self, out_dtype, op_name);
     KILN_CHECK(shape == self->shape(), op_name, ": output with shape ", self->shape(),
                " doesn't match the broadcast shape ", shape);
   }
-  // Operands in the compute dtype (a cast copy only when they differ).
-  Tensor ta, tb;
-  if (a.t) ta = a.t->dtype() == compute ? *a.t : a.t->to(compute);
-  if (b.t) tb = b.t->dtype() == compute ? *b.t : b.t->to(compute);
+  // Operands in the compute dtype: the caller's tensors themselves (no handle copies, which cost
+  // atomic reference-count updates) unless a cast copy is needed.
+  Tensor ca, cb;
+  if (a.t && a.t->dtype() != compute) ca = a.t->to(compute);
+  if (b.t && b.t->dtype() != compute) cb = b.t->to(compute);
+  const Tensor* ta = !a.t ? nullptr : ca.defined() ? &ca : a.t;
+  const Tensor* tb = !b.t ? nullptr : cb.defined() ? &cb : b.t;
   Tensor out = self && self->dtype() == out_dtype ? *self : empty(shape, out_dtype, any.device());
   switch (any.device().type) {
     case DeviceType::CPU: {
       if (out.numel() == 0) break;
       // A scalar operand takes the output's place in make_loop (so it does not change how
       // dimensions coalesce), then gets zero strides.
-      Loop loop = make_loop(shape, {&out, a.t ? &ta : &out, b.t ? &tb : &out});
+      Loop loop = make_loop(shape, {&out, ta ? ta : &out, tb ? tb : &out});
       for (int d = 0; d < loop.ndim; ++d) {
-        if (!a.t) loop.strides[1][d] = 0;
-        if (!b.t) loop.strides[2][d] = 0;
+        if (!ta) loop.strides[1][d] = 0;
+        if (!tb) loop.strides[2][d] = 0;
       }
       ScalarArg sa, sb;
       if (a.s) sa = scalar_arg(*a.s);
       if (b.s) sb = scalar_arg(*b.s);
-      cpu::binary(op, loop, compute, out.data_ptr(), a.t ? ta.data_ptr() : nullptr, b.t ? tb.data_ptr() : nullptr,
-                  a.t ? nullptr : &sa, b.t ? nullptr : &sb, scalar_arg(alpha));
+      cpu::binary(op, loop, compute, out.data_ptr(), ta ? ta->data_ptr() : nullptr, tb ? tb->data_ptr() : nullptr,
+                  ta ? nullptr : &sa, tb ? nullptr : &sb, scalar_arg(alpha));
       break;
     }
     case DeviceType::CUDA: unsupported_device(op_name, any.device());

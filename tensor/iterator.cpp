@@ -23,8 +23,11 @@ Loop make_loop(const Shape& shape, std::initializer_list<const Tensor*> operands
     sizes[nd] = shape[d];
     int k = 0;
     for (const Tensor* t : operands) {
-      int td = t->dim() - n + d;
-      strides[k][nd] = (td >= 0 && t->size(td) != 1) ? t->stride(td) : 0;
+      // shape()[i] / strides()[i] rather than size(i) / stride(i): td is in range by construction,
+      // and this loop is on the path of every elementwise op (per-op overhead).
+      const Shape& ts = t->shape();
+      int td = ts.size() - n + d;
+      strides[k][nd] = (td >= 0 && ts[td] != 1) ? t->strides()[td] : 0;
       ++k;
     }
     ++nd;

@@ -7,6 +7,55 @@ namespace kiln {
 namespace {
 DeviceAllocator g_cuda_alloc;
 constexpr size_t kAlign = 64;
+
+// Note [Small block cache]
+// Per-op overhead on tiny tensors is dominated by allocations, and aligned_alloc is the costliest
+// of them: it never takes malloc's per-thread fast path. So freed CPU blocks of up to
+// kCachedClasses * 64 bytes are kept in a small per-thread cache, one free list per multiple of
+// 64 bytes (at most kCachedPerClass blocks each, about 70 KB per thread in the worst case), and
+// reused by the next allocation of that size on the same thread. A block freed on another thread
+// than the one that allocated it simply joins that thread's cache. The lists are plain arrays of
+// pointers (trivially destructible); a guard object empties them when the thread exits, after
+// which blocks go straight back to free().
+constexpr int kCachedClasses = 8;    // 64 .. 512 bytes
+constexpr int kCachedPerClass = 32;
+
+struct BlockCache {
+  void* blocks[kCachedClasses][kCachedPerClass];
+  int count[kCachedClasses];
+  bool dead;
+};
+thread_local BlockCache t_cache{};
+
+struct BlockCacheGuard {
+  bool armed = false;
+  ~BlockCacheGuard() {
+    for (int c = 0; c < kCachedClasses; ++c)
+      for (int i = 0; i < t_cache.count[c]; ++i) std::free(t_cache.blocks[c][i]);
+    for (int c = 0; c < kCachedClasses; ++c) t_cache.count[c] = 0;
+    t_cache.dead = true;
+  }
+};
+thread_local BlockCacheGuard t_cache_guard;
+
+void* cpu_alloc(size_t rounded) {
+  const size_t cls = rounded / kAlign - 1;
+  if (cls < size_t(kCachedClasses) && t_cache.count[cls] > 0) return t_cache.blocks[cls][--t_cache.count[cls]];
+  return std::aligned_alloc(kAlign, rounded);
+}
+
+void cpu_free(void* p, size_t rounded) {
+  const size_t cls = rounded / kAlign - 1;
+  if (cls < size_t(kCachedClasses) && !t_cache.dead && t_cache.count[cls] < kCachedPerClass) {
+    t_cache_guard.armed = true;  // first use constructs the guard, whose destructor drains the cache at thread exit
+    t_cache.blocks[cls][t_cache.count[cls]++] = p;
+    return;
+  }
+  std::free(p);
+}
+
+size_t round_up(size_t nbytes) { return (nbytes + kAlign - 1) / kAlign * kAlign; }
+
 }  // namespace
 
 void set_device_allocator(DeviceType type, DeviceAllocator alloc) {
@@ -17,10 +66,10 @@ void set_device_allocator(DeviceType type, DeviceAllocator alloc) {
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   if (device.is_cpu()) {
     if (nbytes == 0) return;
-    size_t rounded = (nbytes + kAlign - 1) / kAlign * kAlign;
-    data_ = std::aligned_alloc(kAlign, rounded);
+    const size_t rounded = round_up(nbytes);
+    data_ = cpu_alloc(rounded);
     KILN_CHECK(data_ != nullptr, "Storage: cannot allocate ", nbytes, " bytes of CPU memory");
-    deleter_ = [](void* p) { std::free(p); };
+    deleter_ = [rounded](void* p) { cpu_free(p, rounded); };  // small enough for std::function's inline buffer
     return;
   }
   KILN_CHECK(g_cuda_alloc.allocate != nullptr, "Storage: cannot allocate on ", device.str(),

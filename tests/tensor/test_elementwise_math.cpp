@@ -3,6 +3,7 @@
 // instruction-set copy of the kernels this CPU can run (the copies must also agree closely).
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include "kiln/kernels/cpu/isa.h"
 #include "support/fixtures.h"
@@ -43,6 +44,14 @@ std::vector<Sweep> sweeps() {
        [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, 0, 10, 4},
       {"gelu_neg", [](const Tensor& x) { return gelu(x); },
        [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, -13, 0, 10},
+      // Near 0 the first-order correction of t's rounding matters (Note [Fast gelu]); the far tail
+      // has subnormal results, which must still be rounded once.
+      {"gelu_small", [](const Tensor& x) { return gelu(x); },
+       [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, -1e-3f, 1e-3f, 4},
+      {"gelu_tail", [](const Tensor& x) { return gelu(x); },
+       [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, -20, -13, 16},
+      {"tanh_wide", [](const Tensor& x) { return tanh(x); }, [](double x) { return std::tanh(x); }, -100, 100, 2},
+      {"exp_small", [](const Tensor& x) { return exp(x); }, [](double x) { return std::exp(x); }, -1, 1, 1.5},
   };
 }
 
@@ -67,6 +76,44 @@ TEST(ElementwiseMath, MaxUlpErrorOfVectorisedF32) {
       }
       EXPECT_LE(worst, s.max_ulp) << s.name << " worst at x = " << at;
     }
+  }
+  cpu::set_cpu_isa(best);
+}
+
+// Special values of the f32 formulas, for every instruction-set copy.
+TEST(ElementwiseMath, SpecialValuesOfVectorisedF32) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const cpu::Isa best = cpu::detected_isa();
+  for (int isa = 0; isa <= int(best); ++isa) {
+    cpu::set_cpu_isa(cpu::Isa(isa));
+    SCOPED_TRACE(cpu::isa_name(cpu::Isa(isa)));
+    Tensor x = from_vector(std::vector<float>{-inf, -1e30f, -30, -14.5f, 0, 1e-30f, 30, 1e30f, inf, nan}, {10});
+    auto g = gelu(x).to_vector<float>();
+    EXPECT_TRUE(std::isnan(g[0]));  // -inf * Phi(-inf) = -inf * 0, as PyTorch
+    EXPECT_EQ(g[1], 0.0f);
+    EXPECT_EQ(g[2], 0.0f);
+    EXPECT_LE(std::fabs(g[3]), 1e-44f);
+    EXPECT_EQ(g[4], 0.0f);
+    EXPECT_FLOAT_EQ(g[5], 5e-31f);
+    EXPECT_EQ(g[6], 30.0f);
+    EXPECT_EQ(g[7], 1e30f);
+    EXPECT_EQ(g[8], inf);
+    EXPECT_TRUE(std::isnan(g[9]));
+    auto e = exp(x).to_vector<float>();
+    EXPECT_EQ(e[0], 0.0f);
+    EXPECT_EQ(e[4], 1.0f);
+    EXPECT_EQ(e[7], inf);
+    EXPECT_EQ(e[8], inf);
+    EXPECT_TRUE(std::isnan(e[9]));
+    auto s = sigmoid(x).to_vector<float>();
+    EXPECT_EQ(s[0], 0.0f);
+    EXPECT_EQ(s[4], 0.5f);
+    EXPECT_EQ(s[8], 1.0f);
+    EXPECT_TRUE(std::isnan(s[9]));
+    auto t = tanh(x).to_vector<float>();
+    EXPECT_EQ(t[0], -1.0f);
+    EXPECT_EQ(t[8], 1.0f);
+    EXPECT_TRUE(std::isnan(t[9]));
   }
   cpu::set_cpu_isa(best);
 }

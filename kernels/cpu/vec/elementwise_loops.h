@@ -11,6 +11,10 @@
 //   buffer (F16C instructions where the ISA has them), run the vectorised f32 loop, convert back.
 // - Small loops (<= kElementwiseGrain elements) run on the calling thread without going through
 //   parallel_for, so tiny tensors pay no thread-pool or std::function cost.
+// - The files that include this one are compiled with no-trapping-math (a pragma at their top):
+//   the formulas of kernels/scalar_ops.h are written with selects, and only then does GCC turn
+//   them into vector blends instead of branches (no vectorisation at all with AVX2) or masked
+//   fix-up paths (AVX-512).
 #include <array>
 #include <cstring>
 #include <type_traits>
