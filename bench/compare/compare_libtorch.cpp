@@ -327,6 +327,10 @@ int main(int argc, char** argv) {
   if (!out_path.empty()) {
     std::ofstream f(out_path);
     f << table;
+    if (!f.good()) {
+      std::fprintf(stderr, "compare_libtorch: cannot write %s\n", out_path.c_str());
+      return 1;
+    }
   }
   return 0;
 }
