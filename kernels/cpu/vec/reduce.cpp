@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kiln/kernels/convert.h"
+#include "kiln/kernels/cpu/vec_math.h"
 #include "kiln/kernels/cpu/vec/reduce_engine.h"
 
 namespace KILN_ISA_NAMESPACE {
@@ -104,30 +105,9 @@ struct LseCenterOp : ExtremeOp<T, true> {
   compute_t<T> finish(compute_t<T> a, compute_t<T>) const { return std::isinf(a) ? compute_t<T>(0) : a; }
 };
 
-// exp for f32 written with selects and a polynomial only, so the lanes of a logsumexp vectorise
-// (std::exp is a library call). Cephes' expf reduction and polynomial: within about 2 ulp of the
-// exact value on [-87.3, 88.7]; below that it returns 0 (it feeds sums whose largest term is
-// exp(0) = 1, so denormal terms do not matter), above +inf, and NaN stays NaN.
-inline float exp_f32(float x) {
-  const float xc = x < -87.33654f ? -87.33654f : (x > 88.72283f ? 88.72283f : x);
-  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  // 2^n in two factors so that n = 128 (x near the top of the range) does not overflow the exponent.
-  const int32_t ni = int32_t(n), n1 = ni >> 1, n2 = ni - n1;
-  const float f1 = bits_float(uint32_t(n1 + 127) << 23), f2 = bits_float(uint32_t(n2 + 127) << 23);
-  float e = p * f1 * f2;
-  e = x < -87.33654f ? 0.0f : e;
-  e = x > 88.72283f ? std::numeric_limits<float>::infinity() : e;
-  return x != x ? x : e;
-}
+// exp for f32 that vectorises (the shared vm::exp), 0 below -87.34: it feeds sums whose largest
+// term is exp(0) = 1, so denormal terms do not matter.
+inline float exp_f32(float x) { return x < -87.33654f ? 0.0f : vm::exp(x); }
 
 template <class T>
 struct LseOp {

@@ -26,34 +26,14 @@
 #include <vector>
 
 #include "kiln/kernels/cpu/parallel.h"
+#include "kiln/kernels/cpu/vec_math.h"
 
 namespace KILN_ISA_NAMESPACE {
 namespace {
 
-// exp for f32 that the compiler can vectorise (no library call): Cody-Waite range reduction
-// x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for exp(r) (Cephes coefficients, about 1 ulp)
-// and 2^n built in the exponent bits. Exact 0 below -87.33 (the true value is subnormal), inf above
-// 88.37, NaN stays NaN.
-inline float vexp(float x) {
-  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer in the low bits
-  float xc = x < -87.33f ? -87.33f : x;
-  xc = xc > 88.37f ? 88.37f : xc;
-  float t = xc * 1.44269504088896341f + kMagic;
-  float n = t - kMagic;
-  int32_t ni = std::bit_cast<int32_t>(t) - std::bit_cast<int32_t>(kMagic);
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  float res = p * std::bit_cast<float>((ni + 127) << 23);
-  res = x < -87.33f ? 0.0f : res;
-  return x > 88.37f ? std::numeric_limits<float>::infinity() : res;
-}
+// exp for f32 that the compiler can vectorise: the shared vm::exp, with an exact 0 below -87.33
+// (the true value is subnormal) so that masked (-inf) entries contribute exactly nothing.
+inline float vexp(float x) { return x < -87.33f ? 0.0f : vm::exp(x); }
 inline double vexp(double x) { return std::exp(x); }
 
 template <class C> constexpr int kLanes = int(64 / sizeof(C));
