@@ -155,27 +155,30 @@ Tensor fill_(const Tensor& self, Scalar value);
 Tensor zero_(const Tensor& self);
 
 // ---- operators (same semantics as the functions above)
-Tensor operator-(const Tensor& x);
-Tensor operator+(const Tensor& a, const Tensor& b);
-Tensor operator+(const Tensor& a, Scalar b);
-Tensor operator+(Scalar a, const Tensor& b);
-Tensor operator-(const Tensor& a, const Tensor& b);
-Tensor operator-(const Tensor& a, Scalar b);
-Tensor operator-(Scalar a, const Tensor& b);
-Tensor operator*(const Tensor& a, const Tensor& b);
-Tensor operator*(const Tensor& a, Scalar b);
-Tensor operator*(Scalar a, const Tensor& b);
-Tensor operator/(const Tensor& a, const Tensor& b);
-Tensor operator/(const Tensor& a, Scalar b);
-Tensor operator/(Scalar a, const Tensor& b);
-Tensor& operator+=(Tensor& a, const Tensor& b);
-Tensor& operator+=(Tensor& a, Scalar b);
-Tensor& operator-=(Tensor& a, const Tensor& b);
-Tensor& operator-=(Tensor& a, Scalar b);
-Tensor& operator*=(Tensor& a, const Tensor& b);
-Tensor& operator*=(Tensor& a, Scalar b);
-Tensor& operator/=(Tensor& a, const Tensor& b);
-Tensor& operator/=(Tensor& a, Scalar b);
+// The arithmetic operators are inline templates with a dummy parameter so that the autograd
+// layer's non-template operators win overload resolution where they are visible: Note
+// [Differentiable operators] in autograd/operators.h. Comparisons are plain functions.
+template <class = void> Tensor operator-(const Tensor& x) { return neg(x); }
+template <class = void> Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+template <class = void> Tensor operator+(const Tensor& a, Scalar b) { return add(a, b); }
+template <class = void> Tensor operator+(Scalar a, const Tensor& b) { return add(a, b); }
+template <class = void> Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+template <class = void> Tensor operator-(const Tensor& a, Scalar b) { return sub(a, b); }
+template <class = void> Tensor operator-(Scalar a, const Tensor& b) { return sub(a, b); }
+template <class = void> Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+template <class = void> Tensor operator*(const Tensor& a, Scalar b) { return mul(a, b); }
+template <class = void> Tensor operator*(Scalar a, const Tensor& b) { return mul(a, b); }
+template <class = void> Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+template <class = void> Tensor operator/(const Tensor& a, Scalar b) { return div(a, b); }
+template <class = void> Tensor operator/(Scalar a, const Tensor& b) { return div(a, b); }
+template <class = void> Tensor& operator+=(Tensor& a, const Tensor& b) { add_(a, b); return a; }
+template <class = void> Tensor& operator+=(Tensor& a, Scalar b) { add_(a, b); return a; }
+template <class = void> Tensor& operator-=(Tensor& a, const Tensor& b) { sub_(a, b); return a; }
+template <class = void> Tensor& operator-=(Tensor& a, Scalar b) { sub_(a, b); return a; }
+template <class = void> Tensor& operator*=(Tensor& a, const Tensor& b) { mul_(a, b); return a; }
+template <class = void> Tensor& operator*=(Tensor& a, Scalar b) { mul_(a, b); return a; }
+template <class = void> Tensor& operator/=(Tensor& a, const Tensor& b) { div_(a, b); return a; }
+template <class = void> Tensor& operator/=(Tensor& a, Scalar b) { div_(a, b); return a; }
 Tensor operator==(const Tensor& a, const Tensor& b);
 Tensor operator==(const Tensor& a, Scalar b);
 Tensor operator==(Scalar a, const Tensor& b);

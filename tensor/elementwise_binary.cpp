@@ -128,27 +128,6 @@ Tensor pow_(const Tensor& self, const Tensor& exponent) {
 }
 
 // ---- operators
-Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-Tensor operator+(const Tensor& a, Scalar b) { return add(a, b); }
-Tensor operator+(Scalar a, const Tensor& b) { return add(a, b); }
-Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-Tensor operator-(const Tensor& a, Scalar b) { return sub(a, b); }
-Tensor operator-(Scalar a, const Tensor& b) { return sub(a, b); }
-Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor operator*(const Tensor& a, Scalar b) { return mul(a, b); }
-Tensor operator*(Scalar a, const Tensor& b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator/(const Tensor& a, Scalar b) { return div(a, b); }
-Tensor operator/(Scalar a, const Tensor& b) { return div(a, b); }
-Tensor operator-(const Tensor& x) { return neg(x); }
-Tensor& operator+=(Tensor& a, const Tensor& b) { add_(a, b); return a; }
-Tensor& operator+=(Tensor& a, Scalar b) { add_(a, b); return a; }
-Tensor& operator-=(Tensor& a, const Tensor& b) { sub_(a, b); return a; }
-Tensor& operator-=(Tensor& a, Scalar b) { sub_(a, b); return a; }
-Tensor& operator*=(Tensor& a, const Tensor& b) { mul_(a, b); return a; }
-Tensor& operator*=(Tensor& a, Scalar b) { mul_(a, b); return a; }
-Tensor& operator/=(Tensor& a, const Tensor& b) { div_(a, b); return a; }
-Tensor& operator/=(Tensor& a, Scalar b) { div_(a, b); return a; }
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
 Tensor operator==(const Tensor& a, Scalar b) { return eq(a, b); }
 Tensor operator==(Scalar a, const Tensor& b) { return eq(b, a); }
