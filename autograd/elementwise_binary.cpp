@@ -10,11 +10,6 @@ using detail::record_unary;
 
 namespace {
 
-// g * alpha, skipping the multiplication for alpha == 1.
-Tensor scaled(const Tensor& g, const Scalar& alpha) {
-  return alpha.to_double() == 1.0 ? g : kiln::mul(g, alpha);
-}
-
 // a + sign * alpha * b
 Tensor add_sub(const char* name, const Tensor& a, const Tensor& b, Scalar alpha, const Tensor& y, double sign) {
   if (!any_requires_grad({&a, &b})) return y;

@@ -57,7 +57,7 @@ static GradRegistrar reg({
     row("max", dim_cases(), [](const std::vector<Tensor>& x) { return ag::max(x[0], -1, true).values; }),
     row("min", nonempty_dim_cases(), [](const std::vector<Tensor>& x) { return ag::min(x[0]); }),
     row("min", dim_cases(), [](const std::vector<Tensor>& x) { return ag::min(x[0], 1).values; }),
-    row("min", dim_cases(), [](const std::vector<Tensor>& x) { return ag::min(x[0], 0, true).values; }),
+    row("min", dim_cases(), [](const std::vector<Tensor>& x) { return ag::min(x[0], -1, true).values; }),
     row("var", all_cases(), [](const std::vector<Tensor>& x) { return ag::var(x[0], {}, 0); }),
     row("var", wide_cases(), [](const std::vector<Tensor>& x) { return ag::var(x[0], {1}); }),
     row("var", dim_cases(), [](const std::vector<Tensor>& x) { return ag::var(x[0], {1}, 0, true); }),
