@@ -1,9 +1,11 @@
 // Cross entropy and NLL as single autograd nodes (Note [Cross-entropy as one node] in loss.h).
 #include "kiln/nn/loss.h"
 
+#include <functional>
 #include <string>
 
 #include "kiln/autograd/node.h"
+#include "kiln/autograd/view.h"
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/elementwise.h"
 #include "kiln/tensor/indexing.h"
@@ -83,7 +85,7 @@ Tensor weighted_nll(const char* op, const Tensor& x, const Tensor& target, const
   check_defined(x, op, "input");
   check_defined(target, op, "target");
   KILN_CHECK(is_floating(x.dtype()), op, ": input must be floating, got ", dtype_name(x.dtype()));
-  KILN_CHECK(x.dim() >= 2, op, ": input must be [B, C] or [B, C, *], got shape ", x.shape());
+  KILN_CHECK(x.dim() >= 1, op, ": input must be [C], [B, C] or [B, C, *], got a 0-d tensor");
   KILN_CHECK(eps >= 0 && eps <= 1, op, ": label_smoothing must be in [0, 1], got ", eps);
   const int64_t C = x.size(1);
   Tensor w;
@@ -100,38 +102,59 @@ Tensor weighted_nll(const char* op, const Tensor& x, const Tensor& target, const
   Tensor y = reduction == Reduction::none ? per_pos
              : reduction == Reduction::sum ? kiln::sum(per_pos)
                                            : kiln::div(kiln::sum(per_pos), k.denom);
-  if (!ag::any_requires_grad({&x})) return y;
-  ag::SavedTensor s_lp(lp, op), s_q(k.q, op);
+  // Probability targets are differentiable too (as PyTorch): d loss / d p = -(1 - eps) w lp.
+  const bool soft = is_floating(target.dtype());
+  if (soft ? !ag::any_requires_grad({&x, &target}) : !ag::any_requires_grad({&x})) return y;
+  ag::SavedTensor s_lp(lp, op), s_q(k.q, op), s_w(w, op);
   double denom = k.denom;
-  return ag::record(op, {x}, y, [s_lp, s_q, denom, reduction, from_logits](const ag::Grads& g) -> std::vector<Tensor> {
-    if (!g.needs[0]) return {Tensor()};
-    Tensor q = s_q.get();
+  auto fn = [s_lp, s_q, s_w, denom, reduction, from_logits, eps](const ag::Grads& g) -> std::vector<Tensor> {
     Tensor gy = reduction == Reduction::none ? g[0].unsqueeze(1)
                 : reduction == Reduction::sum ? g[0]
                                               : kiln::div(g[0], denom);
-    Tensor dlp;
-    if (from_logits) {
-      Tensor p = kiln::exp(s_lp.get());
-      dlp = kiln::sub(kiln::mul(p, kiln::sum(q, {1}, true)), q);
-    } else {
-      dlp = kiln::neg(q);
+    std::vector<Tensor> out(g.needs.size());
+    if (g.needs[0]) {
+      Tensor q = s_q.get();
+      Tensor dlp = from_logits ? kiln::sub(kiln::mul(kiln::exp(s_lp.get()), kiln::sum(q, {1}, true)), q) : kiln::neg(q);
+      out[0] = kiln::mul(dlp, gy);
     }
-    return {kiln::mul(dlp, gy)};
-  });
+    if (g.needs.size() > 1 && g.needs[1]) {
+      Tensor lp = s_lp.get();
+      Tensor d = kiln::mul(kiln::mul(lp, -(1.0 - eps)), gy);
+      if (s_w.defined()) d = kiln::mul(d, class_view(s_w.get(), lp.dim()));
+      out[1] = d;
+    }
+    return out;
+  };
+  if (soft) return ag::record(op, {x, target}, y, fn);
+  return ag::record(op, {x}, y, fn);
 }
 
 }  // namespace
 
+// An unbatched input [C] is the batch of one [1, C] with the batch dim removed from the result.
+static Tensor unbatched(const char* op, const Tensor& x, const Tensor& target,
+                 const std::function<Tensor(const Tensor&, const Tensor&)>& f) {
+  check_defined(x, op, "input");
+  check_defined(target, op, "target");
+  if (x.dim() != 1) return f(x, target);
+  Tensor y = f(ag::unsqueeze(x, 0), is_floating(target.dtype()) ? ag::unsqueeze(target, 0) : target.unsqueeze(0));
+  return y.dim() == 1 ? ag::squeeze(y, 0) : y;
+}
+
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
                      Reduction reduction, double label_smoothing) {
-  return weighted_nll("cross_entropy", logits, target, weight, ignore_index, reduction, label_smoothing, true);
+  return unbatched("cross_entropy", logits, target, [&](const Tensor& x, const Tensor& t) {
+    return weighted_nll("cross_entropy", x, t, weight, ignore_index, reduction, label_smoothing, true);
+  });
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const Tensor& weight, int64_t ignore_index,
                 Reduction reduction) {
   KILN_CHECK(!target.defined() || !is_floating(target.dtype()), "nll_loss: target must hold class indices (i64), got ",
              dtype_name(target.dtype()));
-  return weighted_nll("nll_loss", log_probs, target, weight, ignore_index, reduction, 0.0, false);
+  return unbatched("nll_loss", log_probs, target, [&](const Tensor& x, const Tensor& t) {
+    return weighted_nll("nll_loss", x, t, weight, ignore_index, reduction, 0.0, false);
+  });
 }
 
 }  // namespace kiln::nn

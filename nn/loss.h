@@ -20,9 +20,10 @@ namespace kiln::nn {
 
 enum class Reduction { none, mean, sum };
 
-// logits [B, C] or [B, C, d1, ...]; target: i64 (or i32) class indices [B] / [B, d1, ...], in
-// [0, C) or ignore_index; or floating class probabilities of the logits' shape. weight: [C] or
-// undefined. reduction none gives [B] / [B, d1, ...].
+// logits [B, C] or [B, C, d1, ...] (or unbatched [C] with a 0-d / [C] target); target: i64 (or
+// i32) class indices [B] / [B, d1, ...], in [0, C) or ignore_index; or floating class
+// probabilities of the logits' shape (these get a gradient too, as in PyTorch). weight: [C] or
+// undefined, never differentiated. reduction none gives [B] / [B, d1, ...].
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight = {},
                      int64_t ignore_index = -100, Reduction reduction = Reduction::mean,
                      double label_smoothing = 0.0);

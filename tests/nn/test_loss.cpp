@@ -1,6 +1,7 @@
 // Losses against torch.nn.functional (tools/golden/gen_nn_layers.py): value and input gradient.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 
 #include "kiln/autograd/ops.h"
@@ -76,6 +77,43 @@ TEST(CrossEntropy, RecordsOneNodeAndChecksTargets) {
     ag::NoGradGuard ng;
     EXPECT_FALSE(ag::grad_fn(cross_entropy(x, from_vector<int64_t>({0, 1, 2, 1}, {4}))));
   }
+}
+
+TEST(CrossEntropy, GradcheckF64AllOptions) {
+  Tensor w = tensor({0.5, 2.0, 1.0, 1.5}, DType::f64);
+  Tensor t = from_vector<int64_t>({0, 3, 1, 1, 2}, {5});
+  Tensor logits = mul(randn({5, 4}, DType::f64), 2.0);
+  ag::set_requires_grad(logits);
+  for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
+    auto res = ag::gradcheck([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, w, 1, r, 0.15); },
+                             {logits});
+    EXPECT_TRUE(res.ok) << res.message;
+  }
+  // probability targets: gradients for both logits and target
+  Tensor p = kiln::softmax(randn({5, 4}, DType::f64), 1);
+  ag::set_requires_grad(p);
+  auto res = ag::gradcheck(
+      [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], in[1], w, -100, Reduction::mean, 0.1); },
+      {logits, p});
+  EXPECT_TRUE(res.ok) << res.message;
+  // spatial nll
+  Tensor lp = randn({2, 3, 2, 2}, DType::f64);
+  ag::set_requires_grad(lp);
+  Tensor ts = from_vector<int64_t>({0, 1, 2, 0, 2, 2, 1, 0}, {2, 2, 2});
+  res = ag::gradcheck([&](const std::vector<Tensor>& in) { return nll_loss(in[0], ts); }, {lp});
+  EXPECT_TRUE(res.ok) << res.message;
+}
+
+TEST(CrossEntropy, UnbatchedInputAndAllIgnored) {
+  Tensor x = tensor({1.0, 2.0, 3.0});
+  Tensor y = cross_entropy(x, scalar_tensor(int64_t(2)));
+  EXPECT_EQ(y.dim(), 0);
+  EXPECT_NEAR(y.item<double>(), -kiln::log_softmax(x, 0).to_vector<float>()[2], 1e-6);
+  Tensor none = cross_entropy(x, scalar_tensor(int64_t(0)), {}, -100, Reduction::none);
+  EXPECT_EQ(none.dim(), 0);
+  // every target ignored: mean is 0/0 = NaN, as PyTorch
+  Tensor all_ign = cross_entropy(randn({2, 3}), from_vector<int64_t>({-100, -100}, {2}));
+  EXPECT_TRUE(std::isnan(all_ign.item<double>()));
 }
 
 TEST(NllLoss, MatchesTorch) {
