@@ -45,14 +45,10 @@ Coeffs class_index_coeffs(const Tensor& x, const Tensor& target, const Tensor& w
   }
   Tensor tc = kiln::where(ignored, Scalar(int64_t(0)), t);
   Tensor keep = kiln::logical_not(ignored).to(x.dtype());
-  // one_hot gives [B, *, C]; move the class dim to 1.
-  Tensor oh = kiln::one_hot(tc, C).to(x.dtype());
-  Shape perm;
-  perm.push_back(0);
-  perm.push_back(x.dim() - 1);
-  for (int d = 1; d < x.dim() - 1; ++d) perm.push_back(d);
-  oh = oh.permute(perm);
-  Tensor q = eps > 0 ? kiln::add(kiln::mul(oh, 1.0 - eps), eps / double(C)) : oh;
+  // (1 - eps) at each target class along dim 1, written straight into an [B, C, *] tensor of x's
+  // dtype (a one_hot would be an i64 [B, *, C] temporary 8 bytes per logit).
+  Tensor q = kiln::scatter_(zeros(x.shape(), x.dtype(), x.device()), 1, tc.unsqueeze(1), 1.0 - eps);
+  if (eps > 0) q = kiln::add(q, eps / double(C));
   q = kiln::mul(q, keep.unsqueeze(1));
   Coeffs out;
   if (w.defined()) {
