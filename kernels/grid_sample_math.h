@@ -62,6 +62,66 @@ KILN_HD C grid_source_coord(C coord, int64_t size, GridSamplePadding padding, bo
   return x;
 }
 
+// grid_reflect and its derivative d(result)/dx (+1 or -1; 0 for a single-point range) in *dx.
+template <class C>
+KILN_HD C grid_reflect_grad(C x, int64_t twice_low, int64_t twice_high, C* dx) {
+  if (twice_low == twice_high) {
+    *dx = C(0);
+    return C(0);
+  }
+  const C lo = C(twice_low) / C(2);
+  const C span = C(twice_high - twice_low) / C(2);
+  C d = x - lo, sign = C(1);
+  if (d < C(0)) {
+    d = -d;
+    sign = C(-1);
+  }
+  const C extra = std::fmod(d, span);
+  const int64_t flips = int64_t(std::floor(d / span));
+  *dx = (flips % 2 == 0) ? sign : -sign;
+  return (flips % 2 == 0) ? extra + lo : span - extra + lo;
+}
+
+// grid_clip and its derivative (1 inside [0, size - 1], 0 where the value was clamped) in *dx.
+template <class C>
+KILN_HD C grid_clip_grad(C x, int64_t size, C* dx) {
+  const C hi = C(size - 1);
+  if (x <= C(0)) {
+    *dx = C(0);
+    return C(0);
+  }
+  if (x >= hi) {
+    *dx = C(0);
+    return hi;
+  }
+  *dx = C(1);
+  return x;
+}
+
+// grid_source_coord and its derivative d(pixel)/d(coord) in *dcoord (for grid_sample's gradient
+// with respect to the grid). Non-finite pixel coordinates are returned as they are.
+template <class C>
+KILN_HD C grid_source_coord_grad(C coord, int64_t size, GridSamplePadding padding, bool align_corners, C* dcoord) {
+  C x = grid_unnormalize(coord, size, align_corners);
+  C g = align_corners ? C(size - 1) / C(2) : C(size) / C(2);
+  if (padding == GridSamplePadding::border) {
+    C dc;
+    x = grid_clip_grad(x, size, &dc);
+    g *= dc;
+  } else if (padding == GridSamplePadding::reflection) {
+    if (!std::isfinite(x)) {
+      *dcoord = C(0);
+      return x;
+    }
+    C dr, dc;
+    x = align_corners ? grid_reflect_grad(x, 0, 2 * (size - 1), &dr) : grid_reflect_grad(x, -1, 2 * size - 1, &dr);
+    x = grid_clip_grad(x, size, &dc);
+    g *= dr * dc;
+  }
+  *dcoord = g;
+  return x;
+}
+
 // Base coordinate of pixel i of `size` for affine_grid: linspace(-1, 1, size), scaled by
 // (size - 1) / size without align_corners so that it hits pixel centres.
 template <class C>
