@@ -72,9 +72,11 @@ Tensor outer(const Tensor& a, const Tensor& b) {
   if (!any_requires_grad({&a, &b})) return y;
   SavedTensor sa(a, "outer"), sb(b, "outer");
   return record("outer", {a, b}, y, [sa, sb](const Grads& g) -> std::vector<Tensor> {
-    // y[i, j] = a[i] b[j]: da = dy b, db = dy^T a.
-    return {g.needs[0] ? kiln::matmul(g[0], sb.get()) : Tensor(),
-            g.needs[1] ? kiln::matmul(g[0].t(), sa.get()) : Tensor()};
+    // y[i, j] = a[i] b[j]: da = dy b, db = dy^T a, as matrix products with explicit column
+    // vectors (no size inference, so empty a or b work).
+    const int64_t N = g[0].size(0), M = g[0].size(1);
+    return {g.needs[0] ? kiln::mm(g[0], sb.get().reshape({M, 1})).reshape({N}) : Tensor(),
+            g.needs[1] ? kiln::mm(g[0].t(), sa.get().reshape({N, 1})).reshape({M}) : Tensor()};
   });
 }
 
@@ -97,7 +99,9 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     KILN_CHECK(bias.dim() == 1 && bias.size(0) == out, "linear: bias must have shape [", out, "], got ",
                bias.shape().str());
   // Fast path: every leading dim of x folds into the rows of one GEMM.
-  Tensor x2 = x.reshape({-1, in});
+  int64_t rows = 1;  // the product of x's leading dims (not inferred: in may be 0)
+  for (int d = 0; d + 1 < x.dim(); ++d) rows *= x.size(d);
+  Tensor x2 = x.reshape({rows, in});
   Tensor y2 = bias.defined() ? kiln::addmm(bias, x2, w.t()) : kiln::mm(x2, w.t());
   Shape ys = x.shape();
   ys[ys.size() - 1] = out;
@@ -105,8 +109,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   if (!any_requires_grad({&x, &w, &bias})) return y;
   SavedTensor sx(x2, "linear"), sw(w, "linear");
   const Shape xs = x.shape();
-  return record("linear", {x, w, bias}, y, [sx, sw, xs, out](const Grads& g) -> std::vector<Tensor> {
-    Tensor g2 = g[0].reshape({-1, out});
+  return record("linear", {x, w, bias}, y, [sx, sw, xs, rows, out](const Grads& g) -> std::vector<Tensor> {
+    Tensor g2 = g[0].reshape({rows, out});
     return {g.needs[0] ? kiln::mm(g2, sw.get()).reshape(xs) : Tensor(),
             g.needs[1] ? kiln::mm(g2.t(), sx.get()) : Tensor(),
             g.needs[2] ? kiln::sum(g2, {0}) : Tensor()};

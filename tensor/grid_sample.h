@@ -18,7 +18,7 @@ Tensor affine_grid(const Tensor& theta, const Shape& size, bool align_corners = 
 
 // Samples x [N, C, H, W] at grid [N, OH, OW, 2] (same dtype, floating; (x, y) in [-1, 1]) into
 // y [N, C, OH, OW]. mode: bilinear or nearest (round half to even); padding: what points outside
-// the input read -- zeros, border (clamped) or reflection. Only the forward exists for now.
+// the input read -- zeros, border (clamped) or reflection. Gradients: tensor/grid_sample_backward.h.
 Tensor grid_sample(const Tensor& x, const Tensor& grid, GridSampleMode mode = GridSampleMode::bilinear,
                    GridSamplePadding padding = GridSamplePadding::zeros, bool align_corners = false);
 

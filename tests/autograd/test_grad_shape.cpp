@@ -48,7 +48,7 @@ static GradRegistrar views({
     {"t", {{{3, 4}}, {{1, 5}}, {{7}}, {{}}, {{0, 2}}}, [](const V& x) { return ag::t(x[0]); }},
     {"expand", {{{3, 1}}, {{1, 1}}, {{1, 5}}, {{0, 1}}, {{2, 3}}, {{}}},
      [](const V& x) { return ag::expand(x[0], widened(x[0])); }},
-    {"expand", {{{3, 1}}, {{1, 4}}}, [](const V& x) { return ag::expand(x[0], {-1, 6}); }},
+    {"expand", {{{3, 1}}, {{4, 1}}}, [](const V& x) { return ag::expand(x[0], {-1, 6}); }},
     {"broadcast_to", {{{3, 1}}, {{1, 1}}, {{1, 5}}, {{0, 1}}, {{2, 3}}, {{}}},
      [](const V& x) { return ag::broadcast_to(x[0], widened(x[0])); }},
     {"squeeze", {{{1, 3, 1}}, {{2, 3}}, {{1}}, {{0, 1}}, {{1, 1, 5}}}, [](const V& x) { return ag::squeeze(x[0]); }},
