@@ -59,7 +59,7 @@ TEST(ArchTabular, ContinuousOnlyAndBnFinal) {
   EXPECT_EQ(names[5].first, "layers.0.0.weight");
   EXPECT_EQ(names[5].second.shape(), Shape({4}));
   EXPECT_EQ(names.back().first, "layers.1.1.weight");
-  EXPECT_EQ(m({Tensor(), randn({6, 4})}).shape(), Shape({6, 2}));
+  EXPECT_EQ(m({kiln::zeros({6, 0}, DType::i64), randn({6, 4})}).shape(), Shape({6, 2}));
 }
 
 TEST(ArchCollab, EmbeddingDotBiasFormula) {
