@@ -1,0 +1,143 @@
+// simple_cnn on MNIST_TINY (3 vs 7) with kiln's autograd, nn layers and cross_entropy, trained by a
+// hand-written SGD-with-momentum loop (the optimizers and the Learner come later).
+//
+//   mnist_cnn [EPOCHS] [--lr X] [--batch N] [--seed N] [--data FILE] [--threads N]
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "kiln/autograd/ops.h"
+#include "kiln/kernels/cpu/parallel.h"
+#include "kiln/nn/loss.h"
+#include "kiln/nn/simple_cnn.h"
+#include "kiln/tensor/ops.h"
+
+using namespace kiln;
+
+namespace {
+
+struct Split {
+  Tensor x;  // [N, 1, 28, 28] f32, normalised
+  Tensor y;  // [N] i64
+};
+
+struct Options {
+  int epochs = 4;
+  double lr = 0.05;
+  int64_t batch = 64;
+  uint64_t seed = 42;
+  int threads = 0;
+  std::string data = KILN_EXAMPLE_DATA;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      KILN_CHECK(i + 1 < argc, "option ", a, " needs a value");
+      return argv[++i];
+    };
+    if (a == "--lr") o.lr = std::stod(value());
+    else if (a == "--batch") o.batch = std::stoll(value());
+    else if (a == "--seed") o.seed = std::stoull(value());
+    else if (a == "--threads") o.threads = std::stoi(value());
+    else if (a == "--data") o.data = value();
+    else if (a == "--epochs") o.epochs = std::stoi(value());
+    else if (a == "--help" || a == "-h") {
+      std::puts("mnist_cnn [EPOCHS] [--lr X] [--batch N] [--seed N] [--data FILE] [--threads N]");
+      std::exit(0);
+    } else if (!a.empty() && a[0] != '-') {
+      o.epochs = std::stoi(a);
+    } else {
+      KILN_FAIL("unknown option '", a, "' (see --help)");
+    }
+  }
+  KILN_CHECK(o.epochs >= 1 && o.batch >= 1 && o.lr > 0, "options out of range: epochs ", o.epochs, ", batch ",
+             o.batch, ", lr ", o.lr);
+  return o;
+}
+
+// Reads the packed file written by tools/make_mnist_tiny.py ("KILNMNT1", then per split a u32
+// count n, n u8 labels and n * 784 u8 pixels), checking every size against the file.
+std::pair<Split, Split> load(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  KILN_CHECK(f.good(), "cannot open data file ", path);
+  std::vector<char> buf((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t pos = 0;
+  auto take = [&](size_t n) {
+    KILN_CHECK(pos + n <= buf.size(), "data file ", path, " is truncated at byte ", pos, " (needs ", n, " more)");
+    const char* p = buf.data() + pos;
+    pos += n;
+    return p;
+  };
+  KILN_CHECK(std::memcmp(take(8), "KILNMNT1", 8) == 0, "data file ", path, " is not a packed MNIST_TINY file");
+  auto split = [&]() {
+    uint32_t n;
+    std::memcpy(&n, take(4), 4);
+    KILN_CHECK(n > 0 && n < 100000, "data file ", path, ": bad image count ", n);
+    Tensor labels = from_blob(take(n), {int64_t(n)}, DType::u8).to(DType::i64);
+    Tensor pixels = from_blob(take(size_t(n) * 784), {int64_t(n), 1, 28, 28}, DType::u8).to(DType::f32);
+    return Split{(pixels / 255.0 - 0.1307) / 0.3081, labels};
+  };
+  Split train = split();
+  Split valid = split();
+  return {train, valid};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    Options o = parse(argc, argv);
+    if (o.threads > 0) cpu::set_num_threads(o.threads);
+    auto [train, valid] = load(o.data);
+    const int64_t n = train.x.size(0);
+    manual_seed(o.seed);
+    Generator gen(o.seed);
+    auto model = nn::simple_cnn({1, 8, 16, 32, 2}, {}, {}, /*bn=*/true);
+    std::printf("mnist_tiny: %lld train, %lld valid images; simple_cnn 1-8-16-32-2 with BatchNorm, SGD lr %g "
+                "momentum 0.9, batch %lld, %d threads\n",
+                (long long)n, (long long)valid.x.size(0), o.lr, (long long)o.batch, cpu::num_threads());
+    std::vector<Tensor> params = model->parameters();
+    std::vector<Tensor> velocity;
+    for (const Tensor& p : params) velocity.push_back(zeros_like(p));
+
+    std::printf("%5s  %10s  %10s  %8s  %7s\n", "epoch", "train_loss", "valid_loss", "accuracy", "time");
+    for (int epoch = 0; epoch < o.epochs; ++epoch) {
+      auto t0 = std::chrono::steady_clock::now();
+      model->train();
+      Tensor perm = randperm(n, &gen);
+      double loss_sum = 0;
+      for (int64_t b = 0; b < n; b += o.batch) {
+        Tensor idx = perm.slice(0, b, std::min(n, b + o.batch));
+        Tensor loss = nn::cross_entropy((*model)(index_select(train.x, 0, idx)), index_select(train.y, 0, idx));
+        loss_sum += loss.item<double>() * double(idx.size(0));
+        model->zero_grad();
+        ag::backward(loss);
+        ag::NoGradGuard ng;
+        for (size_t i = 0; i < params.size(); ++i) {  // v = 0.9 v + g; p -= lr v
+          mul_(velocity[i], 0.9);
+          add_(velocity[i], ag::grad(params[i]));
+          sub_(params[i], velocity[i], o.lr);
+        }
+      }
+      model->eval();
+      ag::NoGradGuard ng;
+      Tensor logits = (*model)(valid.x);
+      const double vloss = nn::cross_entropy(logits, valid.y).item<double>();
+      const int64_t correct = sum(eq(argmax(logits, 1), valid.y)).item<int64_t>();
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::printf("%5d  %10.4f  %10.4f  %8.4f  %6.2fs\n", epoch, loss_sum / double(n), vloss,
+                  double(correct) / double(valid.x.size(0)), secs);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mnist_cnn: %s\n", e.what());
+    return 1;
+  }
+}

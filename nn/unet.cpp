@@ -1,0 +1,168 @@
+// fastai's DynamicUnet, UnetBlock and PixelShuffle_ICNR.
+#include "kiln/nn/unet.h"
+
+#include <cmath>
+
+#include "kiln/autograd/ops.h"
+#include "kiln/nn/activation.h"
+#include "kiln/nn/arch_util.h"
+#include "kiln/nn/conv.h"
+#include "kiln/nn/norm.h"
+#include "kiln/nn/pool.h"
+#include "kiln/nn/xresnet.h"
+#include "kiln/tensor/ops.h"
+
+namespace kiln::nn {
+
+namespace {
+
+// fastai's ResizeToOrig: nearest-resize to the spatial size of the block's input (set by
+// DynamicUnet before the call).
+class ResizeToOrig : public Module {
+ public:
+  ResizeToOrig() : Module("ResizeToOrig") {}
+  Tensor orig;
+
+ protected:
+  Tensor forward_impl(const Tensor& x) override {
+    KILN_CHECK(orig.defined(), "ResizeToOrig: runs only inside DynamicUnet");
+    if (x.size(-2) == orig.size(-2) && x.size(-1) == orig.size(-1)) return x;
+    return ag::interpolate(x, std::array<int64_t, 2>{orig.size(-2), orig.size(-1)}, std::nullopt,
+                           InterpolateMode::nearest);
+  }
+};
+
+int64_t in_channels(Module& m) {
+  for (auto& mod : m.modules())
+    if (auto* c = dynamic_cast<Conv2d*>(mod.get())) return c->in_channels;
+  KILN_FAIL("DynamicUnet: the encoder has no Conv2d to tell its input channels");
+}
+
+}  // namespace
+
+Tensor pixel_shuffle(const Tensor& x, int64_t r) {
+  KILN_CHECK(x.dim() == 4 && r >= 1 && x.size(1) % (r * r) == 0, "pixel_shuffle: input ", x.shape(),
+             " must be [B, C * ", r * r, ", H, W]");
+  const int64_t b = x.size(0), c = x.size(1) / (r * r), h = x.size(2), w = x.size(3);
+  Tensor y = ag::reshape(x, {b, c, r, r, h, w});
+  y = ag::permute(y, {0, 1, 4, 2, 5, 3});  // [B, C, H, r, W, r]
+  return ag::reshape(y, {b, c, h * r, w * r});
+}
+
+ModulePtr arch_pixel_shuffle_icnr(int64_t ni, int64_t nf, int64_t scale, bool blur) {
+  auto seq = std::make_shared<Sequential>();
+  auto conv_layer = std::dynamic_pointer_cast<Sequential>(
+      arch_conv_layer(ni, nf * scale * scale, 1, 1, ArchNorm::none, ArchAct::relu));
+  auto conv = std::dynamic_pointer_cast<Conv2d>((*conv_layer)[0]);
+  {
+    // ICNR: one kaiming-normal kernel per output channel of the shuffle, repeated over its scale^2
+    // sub-pixels, so the shuffled output starts free of checkerboard artefacts.
+    ag::NoGradGuard ng;
+    Tensor sub = kiln::normal(0.0, std::sqrt(2.0 / double(ni)), {nf, 1, ni, 1, 1});
+    conv->weight.copy_(sub.expand({nf, scale * scale, ni, 1, 1}).reshape({nf * scale * scale, ni, 1, 1}));
+  }
+  seq->push_back(conv_layer);
+  seq->push_back(std::make_shared<Lambda>([scale](const Tensor& x) { return pixel_shuffle(x, scale); },
+                                          "PixelShuffle"));
+  if (blur) {
+    seq->push_back(std::make_shared<Lambda>(
+        [](const Tensor& x) { return ag::pad(x, {1, 0, 1, 0}, PadMode::replicate); }, "ReplicationPad2d"));
+    seq->push_back(std::make_shared<AvgPool2d>(2, 1));
+  }
+  return seq;
+}
+
+UnetBlock::UnetBlock(int64_t up_in_c, int64_t x_in_c, std::shared_ptr<Tensor> stored, bool final_div, bool blur)
+    : Module("UnetBlock"), stored_(std::move(stored)) {
+  register_module("shuf", arch_pixel_shuffle_icnr(up_in_c, up_in_c / 2, 2, blur));
+  register_module("bn", std::make_shared<BatchNorm2d>(x_in_c));
+  const int64_t ni = up_in_c / 2 + x_in_c;
+  out_channels = final_div ? ni : ni / 2;
+  register_module("conv1", arch_conv_layer(ni, out_channels, 3, 1, ArchNorm::none, ArchAct::relu));
+  register_module("conv2", arch_conv_layer(out_channels, out_channels, 3, 1, ArchNorm::none, ArchAct::relu));
+}
+
+Tensor UnetBlock::forward_impl(const Tensor& up_in) {
+  const Tensor& s = *stored_;
+  KILN_CHECK(s.defined(), "UnetBlock: no stored encoder activation (run it inside its DynamicUnet)");
+  Tensor up = (*child("shuf"))(up_in);
+  if (up.size(-2) != s.size(-2) || up.size(-1) != s.size(-1))
+    up = ag::interpolate(up, std::array<int64_t, 2>{s.size(-2), s.size(-1)}, std::nullopt, InterpolateMode::nearest);
+  Tensor cat_x = ag::relu(ag::cat({up, (*child("bn"))(s)}, 1));
+  return (*child("conv2"))((*child("conv1"))(cat_x));
+}
+
+DynamicUnet::DynamicUnet(std::shared_ptr<Sequential> encoder, int64_t n_out, std::array<int64_t, 2> img_size,
+                         const UnetOptions& o)
+    : Module("DynamicUnet") {
+  KILN_CHECK(encoder && encoder->size() > 0 && n_out > 0, "DynamicUnet: needs a non-empty encoder and n_out > 0");
+  KILN_CHECK(!o.self_attention, "DynamicUnet: self_attention is not supported yet");
+  const int64_t c_in = in_channels(*encoder);
+  // Dummy eval forward recording every child's output shape.
+  {
+    const bool was_training = encoder->is_training();
+    encoder->eval();
+    std::vector<HookHandle> probes;
+    for (auto& [name, ch] : encoder->named_children())
+      probes.push_back(ch->register_forward_hook(
+          [this](Module&, const std::vector<Tensor>&, Tensor& out) { encoder_sizes.push_back(out.shape()); }));
+    ag::NoGradGuard ng;
+    (*encoder)(kiln::zeros({1, c_in, img_size[0], img_size[1]}));
+    for (auto& h : probes) h.remove();
+    encoder->train(was_training);
+  }
+  const int64_t n = int64_t(encoder_sizes.size());
+  for (int64_t i = n - 2; i >= 0; --i)
+    if (encoder_sizes[size_t(i)].back() != encoder_sizes[size_t(i + 1)].back()) skip_indices.push_back(i);
+  // Hooks storing the skip activations during the real forward.
+  for (int64_t idx : skip_indices) {
+    auto slot = std::make_shared<Tensor>();
+    stored_.push_back(slot);
+    hooks_.push_back((*encoder)[idx]->register_forward_hook(
+        [slot](Module&, const std::vector<Tensor>&, Tensor& out) { *slot = out; }));
+  }
+  int64_t ni = encoder_sizes.back()[1];
+  register_module("0", encoder);
+  register_module("1", std::make_shared<BatchNorm2d>(ni));
+  register_module("2", std::make_shared<ReLU>());
+  register_module("3", std::make_shared<Sequential>(std::vector<ModulePtr>{
+                           arch_conv_layer(ni, 2 * ni, 3, 1, ArchNorm::none), arch_conv_layer(2 * ni, ni, 3, 1, ArchNorm::none)}));
+  int64_t k = 4;
+  for (size_t i = 0; i < skip_indices.size(); ++i) {
+    const bool not_final = i + 1 != skip_indices.size();
+    auto block = std::make_shared<UnetBlock>(ni, encoder_sizes[size_t(skip_indices[i])][1], stored_[i], not_final,
+                                             o.blur && not_final);
+    ni = block->out_channels;
+    register_module(std::to_string(k++), block);
+  }
+  const Shape& first = encoder_sizes.front();
+  if (first[first.size() - 2] != img_size[0] || first[first.size() - 1] != img_size[1])
+    register_module(std::to_string(k++), arch_pixel_shuffle_icnr(ni, ni));
+  register_module(std::to_string(k++), std::make_shared<ResizeToOrig>());
+  if (o.last_cross) {
+    register_module(std::to_string(k++), std::make_shared<MergeLayer>(true));
+    ni += c_in;
+    register_module(std::to_string(k++), std::make_shared<ResBlock>(1, ni, o.bottle ? ni / 2 : ni));
+  }
+  register_module(std::to_string(k++), arch_conv_layer(ni, n_out, 1, 1, ArchNorm::none, ArchAct::none));
+  if (o.y_range) register_module(std::to_string(k++), std::make_shared<SigmoidRange>(o.y_range->first, o.y_range->second));
+}
+
+DynamicUnet::~DynamicUnet() {
+  for (auto& h : hooks_) h.remove();
+}
+
+Tensor DynamicUnet::forward_impl(const Tensor& x) {
+  Tensor y = x;
+  for (auto& [name, m] : named_children()) {
+    if (auto* r = dynamic_cast<ResizeToOrig*>(m.get())) r->orig = x;
+    if (auto* mg = dynamic_cast<MergeLayer*>(m.get())) mg->orig = x;
+    y = (*m)(y);
+    if (auto* r = dynamic_cast<ResizeToOrig*>(m.get())) r->orig = Tensor();
+    if (auto* mg = dynamic_cast<MergeLayer*>(m.get())) mg->orig = Tensor();
+  }
+  for (auto& s : stored_) *s = Tensor();  // release the skip activations
+  return y;
+}
+
+}  // namespace kiln::nn
