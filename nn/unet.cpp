@@ -40,14 +40,6 @@ int64_t in_channels(Module& m) {
 
 }  // namespace
 
-Tensor pixel_shuffle(const Tensor& x, int64_t r) {
-  KILN_CHECK(x.dim() == 4 && r >= 1 && x.size(1) % (r * r) == 0, "pixel_shuffle: input ", x.shape(),
-             " must be [B, C * ", r * r, ", H, W]");
-  const int64_t b = x.size(0), c = x.size(1) / (r * r), h = x.size(2), w = x.size(3);
-  Tensor y = ag::reshape(x, {b, c, r, r, h, w});
-  y = ag::permute(y, {0, 1, 4, 2, 5, 3});  // [B, C, H, r, W, r]
-  return ag::reshape(y, {b, c, h * r, w * r});
-}
 
 ModulePtr arch_pixel_shuffle_icnr(int64_t ni, int64_t nf, int64_t scale, bool blur) {
   auto seq = std::make_shared<Sequential>();
