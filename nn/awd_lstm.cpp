@@ -1,6 +1,9 @@
 // fastai's AWD-LSTM, its dropouts and heads.
 #include "kiln/nn/awd_lstm.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "kiln/autograd/dropout.h"
 #include "kiln/autograd/elementwise.h"
 #include "kiln/autograd/embedding.h"
