@@ -23,6 +23,24 @@ struct Fans {
 };
 Fans calculate_fans(const Tensor& w);
 
+// While a SkipInitGuard is alive, on its thread, the random initialisers (uniform_, normal_ and
+// those built on them) and the layers' default initialisations leave their tensors as allocated
+// (unspecified values); constant_ / zeros_ / ones_ still fill. For building a model only to inspect
+// its structure (parameter names, counts) or to load a state dict into it afterwards (PyTorch's
+// skip_init idea): a large model then costs its allocations, not its random draws. Nests.
+class SkipInitGuard {
+ public:
+  SkipInitGuard();
+  ~SkipInitGuard();
+  SkipInitGuard(const SkipInitGuard&) = delete;
+  SkipInitGuard& operator=(const SkipInitGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+// True while a SkipInitGuard is alive on this thread.
+bool init_skipped();
+
 Tensor uniform_(const Tensor& t, double lo = 0, double hi = 1, Generator* gen = nullptr);
 Tensor normal_(const Tensor& t, double mean = 0, double std = 1, Generator* gen = nullptr);
 Tensor constant_(const Tensor& t, double value);

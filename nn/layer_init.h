@@ -4,12 +4,14 @@
 #include <cmath>
 
 #include "kiln/autograd/grad_mode.h"
+#include "kiln/nn/init.h"
 #include "kiln/tensor/random.h"
 
 namespace kiln::nn::detail {
 
 // Uniform in [-bound, bound].
 inline void uniform_bound(Tensor& t, double bound) {
+  if (init::init_skipped()) return;
   ag::NoGradGuard ng;
   kiln::uniform_(t, -bound, bound);
 }

@@ -40,6 +40,13 @@ LSTM::LSTM(int64_t in, int64_t hidden, int64_t layers, bool bias, bool bf, doubl
   }
 }
 
+void LSTM::set_weight_hh(int64_t k, const Tensor& w) {
+  KILN_CHECK(k >= 0 && k < num_layers, "LSTM::set_weight_hh: layer ", k, " out of range for ", num_layers, " layers");
+  KILN_CHECK(w.defined() && w.shape() == w_hh_[size_t(k)].shape(), "LSTM::set_weight_hh: weight must have shape ",
+             w_hh_[size_t(k)].shape());
+  w_hh_[size_t(k)] = w;
+}
+
 LSTMOutput LSTM::forward(const Tensor& x_in, const LSTMState& state) {
   KILN_CHECK(x_in.dim() == 3 && x_in.size(2) == input_size, "LSTM: expected input [", batch_first ? "B, T" : "T, B",
              ", ", input_size, "], got ", x_in.shape());

@@ -41,6 +41,10 @@ class LSTM : public Module {
   const Tensor& weight_hh(int64_t k) const { return w_hh_[k]; }
   const Tensor& bias_ih(int64_t k) const { return b_ih_[k]; }
   const Tensor& bias_hh(int64_t k) const { return b_hh_[k]; }
+  // Makes forward use w (same shape) as layer k's hidden-to-hidden weight from now on; the
+  // registered parameter is not changed (fastai's WeightDropout unregisters it and sets a dropped
+  // copy of its raw weight before every forward).
+  void set_weight_hh(int64_t k, const Tensor& w);
 
  protected:
   // operator()(x): the output sequence from a zero state.

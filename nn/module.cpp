@@ -73,6 +73,16 @@ const Tensor& Module::register_parameter(const std::string& name, Tensor t, bool
   return params_.back().second;
 }
 
+Tensor Module::unregister_parameter(const std::string& name) {
+  for (auto it = params_.begin(); it != params_.end(); ++it)
+    if (it->first == name) {
+      Tensor t = std::move(it->second);
+      params_.erase(it);
+      return t;
+    }
+  KILN_FAIL(type_name_, ": no parameter '", name, "' to unregister");
+}
+
 const Tensor& Module::register_buffer(const std::string& name, Tensor t, bool persistent) {
   check_new_name(name, "buffer");
   check_defined(t, "register_buffer", name.c_str());

@@ -68,6 +68,10 @@ class Module : public std::enable_shared_from_this<Module> {
   // tensors). Returns the stored handle, which the layer keeps as a member. Names must be new,
   // non-empty and contain no '.'.
   const Tensor& register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
+  // Removes this module's parameter `name` (throws when absent) and returns its tensor, as PyTorch's
+  // `del module._parameters[name]`: the layer's member handle is untouched, so the layer can keep
+  // computing with it or with a replacement (weight tying, fastai's WeightDropout).
+  Tensor unregister_parameter(const std::string& name);
   // A buffer (running stats...): no gradient; non-persistent buffers are left out of state_dict.
   const Tensor& register_buffer(const std::string& name, Tensor t, bool persistent = true);
   template <class M>

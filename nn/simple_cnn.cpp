@@ -1,6 +1,6 @@
 #include "kiln/nn/simple_cnn.h"
 
-#include "kiln/nn/arch_util.h"
+#include "kiln/nn/layers.h"
 #include "kiln/nn/pool.h"
 
 namespace kiln::nn {
@@ -15,11 +15,14 @@ std::shared_ptr<Sequential> simple_cnn(const std::vector<int64_t>& actns, std::v
              " kernel sizes and ", strides.size(), " strides");
   auto m = std::make_shared<Sequential>();
   for (size_t i = 0; i < n; ++i) {
-    const ArchNorm norm = bn && i < n - 1 ? ArchNorm::batch : ArchNorm::none;
-    m->push_back(arch_conv_layer(actns[i], actns[i + 1], kernel_szs[i], strides[i], norm, ArchAct::relu));
+    ConvLayerOptions o;
+    o.ks = kernel_szs[i];
+    o.stride = strides[i];
+    o.norm_type = bn && i < n - 1 ? NormType::batch : NormType::none;
+    m->push_back(std::make_shared<ConvLayer>(actns[i], actns[i + 1], o));
   }
   m->push_back(std::make_shared<AdaptiveAvgPool2d>(1));
-  m->push_back(arch_flatten());
+  m->push_back(std::make_shared<Flatten>());
   return m;
 }
 

@@ -3,7 +3,7 @@
 
 #include "kiln/autograd/ops.h"
 #include "kiln/nn/activation.h"
-#include "kiln/nn/arch_util.h"
+#include "kiln/nn/layers.h"
 #include "kiln/nn/dropout.h"
 #include "kiln/nn/embedding.h"
 #include "kiln/nn/norm.h"
@@ -53,8 +53,8 @@ TabularModel::TabularModel(const std::vector<std::pair<int64_t, int64_t>>& emb_s
   for (size_t i = 0; i < n_lin; ++i) {
     const bool last = i == n_lin - 1;
     const double p = last || o.ps.empty() ? 0.0 : o.ps[i];
-    layers->push_back(arch_lin_bn_drop(sizes[i], sizes[i + 1], o.use_bn && (!last || o.bn_final), p,
-                                       last ? ArchAct::none : ArchAct::relu, o.lin_first));
+    layers->push_back(std::make_shared<LinBnDrop>(sizes[i], sizes[i + 1], o.use_bn && (!last || o.bn_final), p,
+                                                  last ? nullptr : std::make_shared<ReLU>(), o.lin_first));
   }
   if (o.y_range) layers->push_back(std::make_shared<SigmoidRange>(o.y_range->first, o.y_range->second));
 }

@@ -1,12 +1,12 @@
-// fastai's DynamicUnet, UnetBlock and PixelShuffle_ICNR.
+// fastai's DynamicUnet and UnetBlock.
 #include "kiln/nn/unet.h"
 
 #include <cmath>
 
 #include "kiln/autograd/ops.h"
 #include "kiln/nn/activation.h"
-#include "kiln/nn/arch_util.h"
 #include "kiln/nn/conv.h"
+#include "kiln/nn/layers.h"
 #include "kiln/nn/norm.h"
 #include "kiln/nn/pool.h"
 #include "kiln/nn/xresnet.h"
@@ -38,40 +38,25 @@ int64_t in_channels(Module& m) {
   KILN_FAIL("DynamicUnet: the encoder has no Conv2d to tell its input channels");
 }
 
-}  // namespace
-
-
-ModulePtr arch_pixel_shuffle_icnr(int64_t ni, int64_t nf, int64_t scale, bool blur) {
-  auto seq = std::make_shared<Sequential>();
-  auto conv_layer = std::dynamic_pointer_cast<Sequential>(
-      arch_conv_layer(ni, nf * scale * scale, 1, 1, ArchNorm::none, ArchAct::relu));
-  auto conv = std::dynamic_pointer_cast<Conv2d>((*conv_layer)[0]);
-  {
-    // ICNR: one kaiming-normal kernel per output channel of the shuffle, repeated over its scale^2
-    // sub-pixels, so the shuffled output starts free of checkerboard artefacts.
-    ag::NoGradGuard ng;
-    Tensor sub = kiln::normal(0.0, std::sqrt(2.0 / double(ni)), {nf, 1, ni, 1, 1});
-    conv->weight.copy_(sub.expand({nf, scale * scale, ni, 1, 1}).reshape({nf * scale * scale, ni, 1, 1}));
-  }
-  seq->push_back(conv_layer);
-  seq->push_back(std::make_shared<Lambda>([scale](const Tensor& x) { return pixel_shuffle(x, scale); },
-                                          "PixelShuffle"));
-  if (blur) {
-    seq->push_back(std::make_shared<Lambda>(
-        [](const Tensor& x) { return ag::pad(x, {1, 0, 1, 0}, PadMode::replicate); }, "ReplicationPad2d"));
-    seq->push_back(std::make_shared<AvgPool2d>(2, 1));
-  }
-  return seq;
+// fastai's ConvLayer(ni, nf, ks, norm_type=None, act_cls) as the U-Net uses it.
+ModulePtr conv_layer(int64_t ni, int64_t nf, int64_t ks = 3, bool relu = true) {
+  ConvLayerOptions o;
+  o.ks = ks;
+  o.norm_type = NormType::none;
+  if (!relu) o.act = nullptr;
+  return std::make_shared<ConvLayer>(ni, nf, o);
 }
+
+}  // namespace
 
 UnetBlock::UnetBlock(int64_t up_in_c, int64_t x_in_c, std::shared_ptr<Tensor> stored, bool final_div, bool blur)
     : Module("UnetBlock"), stored_(std::move(stored)) {
-  register_module("shuf", arch_pixel_shuffle_icnr(up_in_c, up_in_c / 2, 2, blur));
+  register_module("shuf", std::make_shared<PixelShuffle_ICNR>(up_in_c, up_in_c / 2, 2, blur));
   register_module("bn", std::make_shared<BatchNorm2d>(x_in_c));
   const int64_t ni = up_in_c / 2 + x_in_c;
   out_channels = final_div ? ni : ni / 2;
-  register_module("conv1", arch_conv_layer(ni, out_channels, 3, 1, ArchNorm::none, ArchAct::relu));
-  register_module("conv2", arch_conv_layer(out_channels, out_channels, 3, 1, ArchNorm::none, ArchAct::relu));
+  register_module("conv1", conv_layer(ni, out_channels));
+  register_module("conv2", conv_layer(out_channels, out_channels));
 }
 
 Tensor UnetBlock::forward_impl(const Tensor& up_in) {
@@ -118,7 +103,7 @@ DynamicUnet::DynamicUnet(std::shared_ptr<Sequential> encoder, int64_t n_out, std
   register_module("1", std::make_shared<BatchNorm2d>(ni));
   register_module("2", std::make_shared<ReLU>());
   register_module("3", std::make_shared<Sequential>(std::vector<ModulePtr>{
-                           arch_conv_layer(ni, 2 * ni, 3, 1, ArchNorm::none), arch_conv_layer(2 * ni, ni, 3, 1, ArchNorm::none)}));
+                           conv_layer(ni, 2 * ni), conv_layer(2 * ni, ni)}));
   int64_t k = 4;
   for (size_t i = 0; i < skip_indices.size(); ++i) {
     const bool not_final = i + 1 != skip_indices.size();
@@ -129,14 +114,14 @@ DynamicUnet::DynamicUnet(std::shared_ptr<Sequential> encoder, int64_t n_out, std
   }
   const Shape& first = encoder_sizes.front();
   if (first[first.size() - 2] != img_size[0] || first[first.size() - 1] != img_size[1])
-    register_module(std::to_string(k++), arch_pixel_shuffle_icnr(ni, ni));
+    register_module(std::to_string(k++), std::make_shared<PixelShuffle_ICNR>(ni, ni));
   register_module(std::to_string(k++), std::make_shared<ResizeToOrig>());
   if (o.last_cross) {
     register_module(std::to_string(k++), std::make_shared<MergeLayer>(true));
     ni += c_in;
     register_module(std::to_string(k++), std::make_shared<ResBlock>(1, ni, o.bottle ? ni / 2 : ni));
   }
-  register_module(std::to_string(k++), arch_conv_layer(ni, n_out, 1, 1, ArchNorm::none, ArchAct::none));
+  register_module(std::to_string(k++), conv_layer(ni, n_out, 1, false));
   if (o.y_range) register_module(std::to_string(k++), std::make_shared<SigmoidRange>(o.y_range->first, o.y_range->second));
 }
 

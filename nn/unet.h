@@ -14,14 +14,6 @@
 
 namespace kiln::nn {
 
-// fastai's PixelShuffle_ICNR(ni, nf, scale, blur) (kiln: private to the architectures until the
-// layer exists): Sequential [ConvLayer(ni, nf * scale^2, 1, no norm, ReLU) with ICNR init (every
-// group of scale^2 output channels starts from the same kaiming-normal kernel), pixel shuffle
-// (scale), and when blur: replication pad (1, 0, 1, 0) + AvgPool2d(2, stride 1)].
-// x [B, ni, H, W] -> [B, nf, H * scale, W * scale].
-ModulePtr arch_pixel_shuffle_icnr(int64_t ni, int64_t nf, int64_t scale = 2, bool blur = false);
-
-
 // fastai's UnetBlock(up_in_c, x_in_c, hook, final_div, blur): children shuf
 // (PixelShuffle_ICNR(up_in_c, up_in_c / 2)), bn (BatchNorm2d(x_in_c)), conv1 (ConvLayer(ni, nf, no
 // norm)), conv2 (ConvLayer(nf, nf, no norm)) with ni = up_in_c / 2 + x_in_c, nf = final_div ? ni :

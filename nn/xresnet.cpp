@@ -5,6 +5,8 @@
 #include "kiln/tensor/ops.h"
 #include "kiln/nn/conv.h"
 #include "kiln/nn/dropout.h"
+#include "kiln/nn/init.h"
+#include "kiln/nn/layers.h"
 #include "kiln/nn/linear.h"
 #include "kiln/nn/pool.h"
 
@@ -19,14 +21,25 @@ int64_t make_divisible(double v, int64_t divisor = 8) {
   return n;
 }
 
+// fastai's ConvLayer(ni, nf, ks, stride, norm_type, act_cls) as the XResNet uses it.
+ModulePtr conv_layer(int64_t ni, int64_t nf, int64_t ks, int64_t stride = 1, NormType norm = NormType::batch,
+                     std::function<ModulePtr()> act = [] { return std::make_shared<ReLU>(); }) {
+  ConvLayerOptions o;
+  o.ks = ks;
+  o.stride = stride;
+  o.norm_type = norm;
+  o.act = std::move(act);
+  return std::make_shared<ConvLayer>(ni, nf, o);
+}
+
 }  // namespace
 
 SEModule::SEModule(int64_t ch_, int64_t reduction) : Module("SEModule"), ch(ch_) {
   KILN_CHECK(ch > 0 && reduction > 0, "SEModule: channels ", ch, " and reduction ", reduction, " must be positive");
   nr = make_divisible(double(ch / reduction));
   register_module("0", std::make_shared<AdaptiveAvgPool2d>(1));
-  register_module("1", arch_conv_layer(ch, nr, 1, 1, ArchNorm::none, ArchAct::relu));
-  register_module("2", arch_conv_layer(nr, ch, 1, 1, ArchNorm::none, ArchAct::sigmoid));
+  register_module("1", conv_layer(ch, nr, 1, 1, NormType::none));
+  register_module("2", conv_layer(nr, ch, 1, 1, NormType::none, [] { return std::make_shared<Sigmoid>(); }));
 }
 
 Tensor SEModule::forward_impl(const Tensor& x) {
@@ -38,11 +51,7 @@ Tensor SEModule::forward_impl(const Tensor& x) {
 
 SimpleSelfAttention::SimpleSelfAttention(int64_t n_in_) : Module("SimpleSelfAttention"), n_in(n_in_) {
   auto conv = register_module("conv", std::make_shared<Conv1d>(n_in, n_in, 1, 1, 0, 1, 1, /*bias=*/false));
-  {
-    ag::NoGradGuard ng;
-    const double std = std::sqrt(2.0 / double(n_in));
-    kiln::normal_(conv->weight, 0.0, std);
-  }
+  init::normal_(conv->weight, 0.0, std::sqrt(2.0 / double(n_in)));
   gamma = register_parameter("gamma", kiln::zeros({1}, DType::f32));
 }
 
@@ -67,18 +76,18 @@ ResBlock::ResBlock(int64_t expansion, int64_t ni, int64_t nf, int64_t stride, bo
   ni *= expansion;
   convpath = register_module("convpath", std::make_shared<Sequential>());
   if (expansion == 1) {
-    convpath->push_back(arch_conv_layer(ni, nf, 3, stride));
-    convpath->push_back(arch_conv_layer(nf, nf, 3, 1, ArchNorm::batch_zero, ArchAct::none));
+    convpath->push_back(conv_layer(ni, nf, 3, stride));
+    convpath->push_back(conv_layer(nf, nf, 3, 1, NormType::batch_zero, nullptr));
   } else {
-    convpath->push_back(arch_conv_layer(ni, nh, 1));
-    convpath->push_back(arch_conv_layer(nh, nh, 3, stride));
-    convpath->push_back(arch_conv_layer(nh, nf, 1, 1, ArchNorm::batch_zero, ArchAct::none));
+    convpath->push_back(conv_layer(ni, nh, 1));
+    convpath->push_back(conv_layer(nh, nh, 3, stride));
+    convpath->push_back(conv_layer(nh, nf, 1, 1, NormType::batch_zero, nullptr));
   }
   if (reduction > 0) convpath->push_back(std::make_shared<SEModule>(nf, reduction));
   if (sa) convpath->push_back(std::make_shared<SimpleSelfAttention>(nf));
   idpath = register_module("idpath", std::make_shared<Sequential>());
   if (stride != 1) idpath->push_back(std::make_shared<AvgPool2d>(stride, stride, 0, /*ceil_mode=*/true));
-  if (ni != nf) idpath->push_back(arch_conv_layer(ni, nf, 1, 1, ArchNorm::batch, ArchAct::none));
+  if (ni != nf) idpath->push_back(conv_layer(ni, nf, 1, 1, NormType::batch, nullptr));
 }
 
 Tensor ResBlock::forward_impl(const Tensor& x) {
@@ -93,7 +102,7 @@ std::shared_ptr<Sequential> xresnet(const XResNetOptions& o) {
              n_stages, " stages, expansion ", o.expansion, ", c_in ", o.c_in, ", n_out ", o.n_out, ")");
   auto m = std::make_shared<Sequential>();
   const int64_t stem[4] = {o.c_in, 32, 32, 64};
-  for (int i = 0; i < 3; ++i) m->push_back(arch_conv_layer(stem[i], stem[i + 1], 3, i == 0 ? 2 : 1));
+  for (int i = 0; i < 3; ++i) m->push_back(conv_layer(stem[i], stem[i + 1], 3, i == 0 ? 2 : 1));
   m->push_back(std::make_shared<MaxPool2d>(3, 2, 1));
   std::vector<int64_t> szs = {64 / o.expansion};
   const int64_t base[4] = {64, 128, 256, 512};
@@ -109,7 +118,7 @@ std::shared_ptr<Sequential> xresnet(const XResNetOptions& o) {
     m->push_back(stage);
   }
   m->push_back(std::make_shared<AdaptiveAvgPool2d>(1));
-  m->push_back(arch_flatten());
+  m->push_back(std::make_shared<Flatten>());
   m->push_back(std::make_shared<Dropout>(o.p));
   m->push_back(std::make_shared<Linear>(szs.back() * o.expansion, o.n_out));
   init_cnn(*m);

@@ -110,5 +110,25 @@ TEST(Init, SameGeneratorSameValuesAndNoGraph) {
   EXPECT_TRUE(ag::requires_grad(p));
 }
 
+TEST(Init, SkipInitGuardLeavesRandomInitsUndoneAndNests) {
+  Tensor t = zeros({3, 4});
+  {
+    init::SkipInitGuard outer;
+    {
+      init::SkipInitGuard inner;
+      EXPECT_TRUE(init::init_skipped());
+    }
+    EXPECT_TRUE(init::init_skipped());  // the inner guard restores the outer state
+    init::normal_(t, 5, 1);
+    init::kaiming_uniform_(t);
+    EXPECT_TRUE(test::tensors_equal(t, zeros({3, 4})));
+    init::constant_(t, 2);  // constants still fill
+    EXPECT_TRUE(test::tensors_equal(t, full({3, 4}, 2.0)));
+  }
+  EXPECT_FALSE(init::init_skipped());
+  init::normal_(t, 5, 1);
+  EXPECT_FALSE(test::tensors_equal(t, full({3, 4}, 2.0)));
+}
+
 }  // namespace
 }  // namespace kiln::nn
