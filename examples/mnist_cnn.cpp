@@ -4,9 +4,6 @@
 //   mnist_cnn [EPOCHS] [--lr X] [--batch N] [--seed N] [--data FILE] [--threads N]
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -15,15 +12,11 @@
 #include "kiln/nn/loss.h"
 #include "kiln/nn/simple_cnn.h"
 #include "kiln/tensor/ops.h"
+#include "mnist_tiny_data.h"
 
 using namespace kiln;
 
 namespace {
-
-struct Split {
-  Tensor x;  // [N, 1, 28, 28] f32, normalised
-  Tensor y;  // [N] i64
-};
 
 struct Options {
   int epochs = 4;
@@ -62,40 +55,13 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// Reads the packed file written by tools/make_mnist_tiny.py ("KILNMNT1", then per split a u32
-// count n, n u8 labels and n * 784 u8 pixels), checking every size against the file.
-std::pair<Split, Split> load(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  KILN_CHECK(f.good(), "cannot open data file ", path);
-  std::vector<char> buf((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  size_t pos = 0;
-  auto take = [&](size_t n) {
-    KILN_CHECK(pos + n <= buf.size(), "data file ", path, " is truncated at byte ", pos, " (needs ", n, " more)");
-    const char* p = buf.data() + pos;
-    pos += n;
-    return p;
-  };
-  KILN_CHECK(std::memcmp(take(8), "KILNMNT1", 8) == 0, "data file ", path, " is not a packed MNIST_TINY file");
-  auto split = [&]() {
-    uint32_t n;
-    std::memcpy(&n, take(4), 4);
-    KILN_CHECK(n > 0 && n < 100000, "data file ", path, ": bad image count ", n);
-    Tensor labels = from_blob(take(n), {int64_t(n)}, DType::u8).to(DType::i64);
-    Tensor pixels = from_blob(take(size_t(n) * 784), {int64_t(n), 1, 28, 28}, DType::u8).to(DType::f32);
-    return Split{(pixels / 255.0 - 0.1307) / 0.3081, labels};
-  };
-  Split train = split();
-  Split valid = split();
-  return {train, valid};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     Options o = parse(argc, argv);
     if (o.threads > 0) cpu::set_num_threads(o.threads);
-    auto [train, valid] = load(o.data);
+    auto [train, valid] = examples::load_mnist_tiny(o.data);
     const int64_t n = train.x.size(0);
     manual_seed(o.seed);
     Generator gen(o.seed);

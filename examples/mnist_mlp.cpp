@@ -5,23 +5,17 @@
 //   mnist_mlp [--epochs N] [--lr X] [--hidden N] [--batch N] [--seed N] [--data FILE] [--threads N]
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "kiln/kernels/cpu/parallel.h"
 #include "kiln/tensor/ops.h"
+#include "mnist_tiny_data.h"
 
 using namespace kiln;
 
 namespace {
-
-struct Split {
-  Tensor x;  // [N, 784] f32, normalised
-  Tensor y;  // [N] i64
-};
 
 struct Options {
   int epochs = 8;
@@ -58,34 +52,6 @@ Options parse(int argc, char** argv) {
   KILN_CHECK(o.epochs >= 1 && o.hidden >= 1 && o.batch >= 1 && o.lr > 0, "options out of range: epochs ", o.epochs,
              ", hidden ", o.hidden, ", batch ", o.batch, ", lr ", o.lr);
   return o;
-}
-
-// Reads the packed file written by tools/make_mnist_tiny.py, checking every size against the file.
-std::pair<Split, Split> load(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  KILN_CHECK(f.good(), "cannot open data file ", path);
-  std::vector<char> buf((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  size_t pos = 0;
-  auto take = [&](size_t n) {
-    KILN_CHECK(pos + n <= buf.size(), "data file ", path, " is truncated at byte ", pos, " (needs ", n, " more)");
-    const char* p = buf.data() + pos;
-    pos += n;
-    return p;
-  };
-  KILN_CHECK(std::memcmp(take(8), "KILNMNT1", 8) == 0, "data file ", path, " is not a packed MNIST_TINY file");
-  auto split = [&]() {
-    uint32_t n;
-    std::memcpy(&n, take(4), 4);
-    KILN_CHECK(n > 0 && n < 100000, "data file ", path, ": bad image count ", n);
-    Tensor labels = from_blob(take(n), {int64_t(n)}, DType::u8).to(DType::i64);
-    Tensor pixels = from_blob(take(size_t(n) * 784), {int64_t(n), 784}, DType::u8).to(DType::f32);
-    // Scale to [0, 1], then normalise with MNIST's usual mean and std.
-    Tensor x = (pixels / 255.0 - 0.1307) / 0.3081;
-    return Split{x, labels};
-  };
-  Split train = split();
-  Split valid = split();
-  return {train, valid};
 }
 
 struct Mlp {
@@ -130,7 +96,10 @@ int main(int argc, char** argv) {
   try {
     Options o = parse(argc, argv);
     if (o.threads > 0) cpu::set_num_threads(o.threads);
-    auto [train, valid] = load(o.data);
+    auto [train_img, valid_img] = examples::load_mnist_tiny(o.data);
+    // The MLP takes flat [N, 784] rows.
+    examples::MnistSplit train{train_img.x.reshape({-1, 784}), train_img.y};
+    examples::MnistSplit valid{valid_img.x.reshape({-1, 784}), valid_img.y};
     const int64_t n = train.x.size(0);
     std::printf("mnist_tiny: %lld train, %lld valid images; MLP 784-%lld-2, SGD lr %g momentum 0.9, batch %lld, %d threads\n",
                 (long long)n, (long long)valid.x.size(0), (long long)o.hidden, o.lr, (long long)o.batch,
