@@ -1,0 +1,169 @@
+// Side-by-side optimizer steps: kiln's fused CPU AdamW and SGD-momentum against LibTorch C++'s
+// torch::optim::AdamW and SGD (Debian's libtorch-dev), interleaved in one process on identical
+// parameter sets (DESIGN.md section 7). Reports ratio = LibTorch time / kiln time and bytes/s over
+// the copy bandwidth measured in the same run. Bytes per parameter and step: AdamW reads p, g, m, v
+// and writes p, m, v (28 B in f32); SGD with momentum reads p, g, buf and writes p, buf (20 B).
+//
+//   compare_optim [--rounds N] [--threads N] [--quick] [--out FILE.md]
+//
+// Size mixes: "resnet50" = the parameter shapes of kiln's xresnet50 (161 tensors: convolution
+// kernels, batch-norm vectors, the classifier), scaled to the total; "transformer" = GPT-style
+// layers (qkv, projection, two MLP matrices, their biases, two layer norms) plus a token embedding.
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "ceiling.h"
+#include "kiln/autograd/node.h"
+#include "kiln/kernels/cpu/parallel.h"
+#include "kiln/learner/optimizers.h"
+#include "kiln/nn/init.h"
+#include "kiln/nn/xresnet.h"
+#include "kiln/tensor/ops.h"
+#include "side_by_side.h"
+
+namespace {
+
+using namespace kiln::bench::sbs;
+
+std::vector<int64_t> resnet50_sizes(int64_t total) {
+  std::vector<int64_t> base;
+  {
+    kiln::nn::init::SkipInitGuard skip;
+    auto model = kiln::nn::xresnet50();
+    for (const auto& p : model->parameters()) base.push_back(p.numel());
+  }
+  int64_t sum = 0;
+  for (int64_t n : base) sum += n;
+  std::vector<int64_t> out;
+  for (int64_t n : base) out.push_back(std::max<int64_t>(1, std::llround(double(n) * double(total) / double(sum))));
+  return out;
+}
+
+std::vector<int64_t> transformer_sizes(int64_t total) {
+  // d, layers and vocabulary chosen so the total lands near the target (GPT-2 small at 125M).
+  int64_t d = total <= 2'000'000 ? 128 : total <= 40'000'000 ? 512 : 768;
+  int64_t vocab = total <= 2'000'000 ? 1000 : total <= 40'000'000 ? 8000 : 50257;
+  std::vector<int64_t> out{vocab * d, 1024 * d};
+  int64_t sum = out[0] + out[1];
+  while (sum < total) {
+    for (int64_t n : {3 * d * d, 3 * d, d * d, d, 4 * d * d, 4 * d, 4 * d * d, d, d, d, d, d}) {
+      out.push_back(n);
+      sum += n;
+    }
+  }
+  return out;
+}
+
+struct ParamSet {
+  std::vector<kiln::Tensor> k;
+  std::vector<at::Tensor> t;
+};
+
+std::shared_ptr<ParamSet> make_params(const std::vector<int64_t>& sizes) {
+  auto ps = std::make_shared<ParamSet>();
+  kiln::Generator gen(1);
+  for (int64_t n : sizes) {
+    kiln::Tensor p = kiln::randn({n}, kiln::DType::f32, &gen), g = kiln::randn({n}, kiln::DType::f32, &gen);
+    at::Tensor tp = torch::from_blob(p.data_ptr(), {n}, torch::kFloat32).clone().requires_grad_(true);
+    tp.mutable_grad() = torch::from_blob(g.data_ptr(), {n}, torch::kFloat32).clone();
+    kiln::ag::set_requires_grad(p);
+    kiln::ag::set_grad(p, g);
+    ps->k.push_back(p);
+    ps->t.push_back(tp);
+  }
+  return ps;
+}
+
+std::string count_name(int64_t n) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%lldM", (long long)(n / 1'000'000));
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string out_path;
+  int rounds = 7;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
+    else if (a == "--quick") quick = true;
+    else if (a == "--threads" && i + 1 < argc) kiln::cpu::set_num_threads(std::max(1, std::atoi(argv[++i])));
+    else {
+      std::fprintf(stderr, "usage: compare_optim [--rounds N] [--threads N] [--quick] [--out FILE.md]\n");
+      return 2;
+    }
+  }
+  const int threads = kiln::cpu::num_threads();
+  at::set_num_threads(threads);
+  std::fprintf(stderr, "measuring the copy bandwidth...\n");
+  const double bw = kiln::bench::copy_bandwidth();
+
+  std::ostringstream md;
+  md << "# kiln vs LibTorch " << TORCH_VERSION << ": optimizer steps (CPU)\n\n";
+  md << "Machine: " << kiln::bench::machine_description() << "; both libraries use " << threads << " threads.\n\n";
+  md << "Copy bandwidth measured in this run: " << bw / 1e9 << " GB/s (read + write). ratio = LibTorch time / kiln "
+        "time (> 1: kiln is faster), median of " << rounds << " interleaved rounds; `of ceiling` = bytes moved per "
+        "step (AdamW 28 B, SGD-momentum 20 B per f32 parameter) / time / copy bandwidth.\n\n";
+  md << "| group | case | kiln | LibTorch | ratio | goal | kiln throughput | kiln of ceiling | LibTorch of ceiling |\n";
+  md << "|---|---|---|---|---|---|---|---|---|\n";
+  std::cout << md.str() << std::flush;
+  std::string table = md.str();
+
+  std::vector<int64_t> totals = quick ? std::vector<int64_t>{1'000'000} : std::vector<int64_t>{1'000'000, 25'000'000, 125'000'000};
+  int met = 0, total_cases = 0;
+  for (int64_t total : totals)
+    for (const char* mix : {"resnet50", "transformer"}) {
+      auto sizes = std::string(mix) == "resnet50" ? resnet50_sizes(total) : transformer_sizes(total);
+      int64_t n = 0;
+      for (int64_t s : sizes) n += s;
+      std::string shape = count_name(n) + " " + mix + " (" + std::to_string(sizes.size()) + " tensors)";
+      for (const char* which : {"AdamW", "SGD-momentum"}) {
+        auto ps = make_params(sizes);
+        std::shared_ptr<kiln::optim::Optimizer> ko;
+        std::shared_ptr<torch::optim::Optimizer> to;
+        double bytes;
+        if (std::string(which) == "AdamW") {
+          ko = std::make_shared<kiln::optim::Optimizer>(
+              kiln::optim::AdamW(ps->k, {.lr = 1e-3, .mom = 0.9, .sqr_mom = 0.999, .eps = 1e-8, .wd = 0.01}));
+          to = std::make_shared<torch::optim::AdamW>(
+              ps->t, torch::optim::AdamWOptions(1e-3).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.01));
+          bytes = 28.0 * double(n);
+        } else {
+          ko = std::make_shared<kiln::optim::Optimizer>(kiln::optim::SGD(ps->k, {.lr = 1e-3, .mom = 0.9}));
+          to = std::make_shared<torch::optim::SGD>(ps->t, torch::optim::SGDOptions(1e-3).momentum(0.9));
+          bytes = 20.0 * double(n);
+        }
+        Case c{"optim", std::string(which) + " " + shape, 0, bytes, 1.0, [ko] { ko->step(); }, [to] { to->step(); }};
+        Result r = run_case(c, rounds, 0.05);
+        bool ok = r.torch_s / r.kiln_s >= c.goal;
+        met += ok;
+        ++total_cases;
+        std::string line = table_row(c, r, bw, 0);
+        std::cout << line << std::flush;
+        table += line;
+      }
+    }
+  char summary[128];
+  std::snprintf(summary, sizeof summary, "\n%d of %d cases meet their goal.\n", met, total_cases);
+  std::cout << summary;
+  table += summary;
+  if (!out_path.empty()) {
+    std::ofstream f(out_path);
+    f << table;
+    if (!f.good()) {
+      std::fprintf(stderr, "compare_optim: cannot write %s\n", out_path.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
