@@ -6,6 +6,7 @@
 //
 // decouple_wd: true applies weight_decay (p *= 1 - lr wd, AdamW style, fastai's default), false
 // applies l2_reg (wd p added to the gradient, PyTorch's weight_decay for SGD / Adam / RAdam).
+#include <initializer_list>
 #include <vector>
 
 #include "kiln/learner/lookahead.h"
@@ -18,6 +19,7 @@ struct ParamLists {
   std::vector<std::vector<Tensor>> lists;
   ParamLists(std::vector<Tensor> params) : lists{std::move(params)} {}  // NOLINT: implicit on purpose
   ParamLists(std::vector<std::vector<Tensor>> l) : lists(std::move(l)) {}  // NOLINT
+  ParamLists(std::initializer_list<Tensor> params) : lists{std::vector<Tensor>(params)} {}  // NOLINT
 };
 
 struct SGDParams {
