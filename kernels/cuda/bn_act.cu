@@ -250,13 +250,13 @@ void bn_act_forward(DType dtype, const void* x, void* y, const void* weight, con
                     const BnActParams& p, void* workspace, size_t workspace_bytes, Stream stream) {
   const char* op = "cuda::bn_act_forward";
   check_sizes(op, N, C, S, p);
+  if (C == 0) return;  // nothing to read or write (empty buffers may be null)
   KILN_CHECK((running_mean == nullptr) == (running_var == nullptr), op,
              ": running_mean and running_var must be given together");
   if (p.training)
-    KILN_CHECK(C == 0 || N * S > 1, op, ": training needs more than 1 value per channel, got N=", N, " S=", S);
+    KILN_CHECK(N * S > 1, op, ": training needs more than 1 value per channel, got N=", N, " S=", S);
   else
     KILN_CHECK(running_mean != nullptr, op, ": eval mode needs running_mean and running_var");
-  if (C == 0) return;
   const Plan pl = make_plan(N, S);
   dispatch_layer_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
@@ -291,8 +291,8 @@ void bn_act_backward(DType dtype, const void* dy, const void* x, const void* wei
                      Stream stream) {
   const char* op = "cuda::bn_act_backward";
   check_sizes(op, N, C, S, p);
-  KILN_CHECK(save_mean != nullptr && save_invstd != nullptr, op, ": save_mean and save_invstd are required");
   if (C == 0) return;
+  KILN_CHECK(save_mean != nullptr && save_invstd != nullptr, op, ": save_mean and save_invstd are required");
   const Plan pl = make_plan(N, S);
   dispatch_layer_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
