@@ -119,7 +119,7 @@ void cross_entropy_backward(DType dtype, const void* dloss, const void* logits, 
                             const CrossEntropyParams& p, void* dlogits) {
   const char* op = "cross_entropy_backward";
   check_args(op, target, N, C, p);
-  KILN_CHECK(lse != nullptr, op, ": lse (from the forward) is required");
+  KILN_CHECK(N == 0 || lse != nullptr, op, ": lse (from the forward) is required");
   KILN_CHECK(p.reduction != CeReduction::mean || denom != nullptr, op, ": reduction mean needs denom");
   dispatch_layer_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);

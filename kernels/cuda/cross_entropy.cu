@@ -189,7 +189,7 @@ void cross_entropy_backward(DType dtype, const void* dloss, const void* logits, 
                             const CrossEntropyParams& p, void* dlogits, Stream stream) {
   const char* op = "cuda::cross_entropy_backward";
   check_args(op, N, C, p);
-  KILN_CHECK(lse != nullptr, op, ": lse (from the forward) is required");
+  KILN_CHECK(N == 0 || lse != nullptr, op, ": lse (from the forward) is required");
   KILN_CHECK(p.reduction != CeReduction::mean || denom != nullptr, op, ": reduction mean needs denom");
   if (N == 0) return;
   dispatch_layer_dtype(dtype, op, [&](auto tag) {
