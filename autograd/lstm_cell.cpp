@@ -71,12 +71,12 @@ LSTMCellOutput lstm_cell(const Tensor& gates_in, const Tensor& c_prev_in) {
   LSTMCellOutput out = forward_raw(gates, c_prev);
   if (!any_requires_grad({&gates_in, &c_prev_in})) return out;
   SavedTensor sg(gates, kOp), sc(c_prev, kOp);
-  std::vector<Tensor> hc = record(kOp, {gates_in, c_prev_in}, {out.h, out.c},
-                                  [sg, sc](const Grads& g) -> std::vector<Tensor> {
-                                    std::vector<Tensor> d = backward_raw(sg.get(), sc.get(), g[0], g[1], g.needs[1]);
-                                    if (!g.needs[0]) d[0] = Tensor();
-                                    return d;
-                                  });
+  std::vector<Tensor> hc =
+      record(kOp, {gates_in, c_prev_in}, {out.h, out.c}, [sg, sc](const Grads& g) -> std::vector<Tensor> {
+        std::vector<Tensor> d = backward_raw(sg.get(), sc.get(), g[0], g[1], g.needs[1]);
+        if (!g.needs[0]) d[0] = Tensor();
+        return d;
+      });
   return {hc[0], hc[1]};
 }
 

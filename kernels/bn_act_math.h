@@ -31,9 +31,9 @@ enum class BnActivation : int32_t { none, relu, leaky_relu, silu };
 
 struct BnActParams {
   BnActivation act = BnActivation::none;
-  double slope = 0.01;     // leaky_relu's negative slope
-  bool training = true;    // batch statistics (true) or running statistics (false)
-  double momentum = 0.1;   // running statistics update, training only
+  double slope = 0.01;    // leaky_relu's negative slope
+  bool training = true;   // batch statistics (true) or running statistics (false)
+  double momentum = 0.1;  // running statistics update, training only
   double eps = 1e-5;
 };
 

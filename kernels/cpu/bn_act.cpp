@@ -33,8 +33,9 @@ void check_args(const char* op, int64_t N, int64_t C, int64_t S, const BnActPara
   KILN_CHECK(p.eps >= 0, op, ": eps must be non-negative, got ", p.eps);
 }
 
-// Grain (in channels) so that a task covers at least ~32k values.
+// Grains (in channels, or in rows of S values) so that a task covers at least ~32k values.
 int64_t channel_grain(int64_t M) { return std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, M)); }
+int64_t row_grain(int64_t S) { return channel_grain(S); }
 
 template <class T>
 void forward_impl(const T* x, T* y, const compute_t<T>* w, const compute_t<T>* b, compute_t<T>* rm, compute_t<T>* rv,
@@ -75,7 +76,7 @@ void forward_impl(const T* x, T* y, const compute_t<T>* w, const compute_t<T>* b
   });
   const Cm slope = Cm(p.slope);
   const int64_t rows = N * C;
-  parallel_for(0, rows, std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, S)), [&](int64_t rb, int64_t re) {
+  parallel_for(0, rows, row_grain(S), [&](int64_t rb, int64_t re) {
     for (int64_t r = rb; r < re; ++r) {
       const bn_act::FwdCoef<Cm> k = coef[size_t(r % C)];
       const T* xr = x + r * S;
@@ -118,7 +119,7 @@ void backward_impl(const T* dy, const T* x, const compute_t<T>* w, const compute
   });
   if (!dx) return;
   const int64_t rows = N * C;
-  parallel_for(0, rows, std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, S)), [&](int64_t rb, int64_t re) {
+  parallel_for(0, rows, row_grain(S), [&](int64_t rb, int64_t re) {
     for (int64_t r = rb; r < re; ++r) {
       const bn_act::BwdCoef<Cm> k = coef[size_t(r % C)];
       const T* xr = x + r * S;

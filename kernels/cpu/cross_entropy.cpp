@@ -22,8 +22,8 @@ void check_args(const char* op, const int64_t* target, int64_t N, int64_t C, con
              op, ": unknown reduction code ", int(p.reduction));
   for (int64_t i = 0; i < N; ++i) {
     const int64_t t = target[i];
-    KILN_CHECK(t == p.ignore_index || (t >= 0 && t < C), op, ": target ", t, " of row ", i, " is out of range [0, ",
-               C, ") and is not ignore_index=", p.ignore_index);
+    KILN_CHECK(t == p.ignore_index || (t >= 0 && t < C), op, ": target ", t, " of row ", i, " is out of range [0, ", C,
+               ") and is not ignore_index=", p.ignore_index);
   }
 }
 
@@ -72,9 +72,8 @@ void forward_impl(const T* x, const int64_t* target, const compute_t<T>* w, int6
 }
 
 template <class T>
-void backward_impl(const T* dloss, const T* x, const int64_t* target, const compute_t<T>* w,
-                   const compute_t<T>* lse, const compute_t<T>* denom, int64_t N, int64_t C,
-                   const CrossEntropyParams& p, T* dx) {
+void backward_impl(const T* dloss, const T* x, const int64_t* target, const compute_t<T>* w, const compute_t<T>* lse,
+                   const compute_t<T>* denom, int64_t N, int64_t C, const CrossEntropyParams& p, T* dx) {
   using Cm = compute_t<T>;
   const Cm eps = Cm(p.label_smoothing), eps_c = Cm(p.label_smoothing / double(C));
   parallel_for(0, N, row_grain(C), [&](int64_t rb, int64_t re) {
@@ -86,7 +85,7 @@ void backward_impl(const T* dloss, const T* x, const int64_t* target, const comp
         for (int64_t c = 0; c < C; ++c) dr[c] = T(Cm(0));
         continue;
       }
-      const Cm g = p.reduction == CeReduction::none ? Cm(dloss[i])
+      const Cm g = p.reduction == CeReduction::none  ? Cm(dloss[i])
                    : p.reduction == CeReduction::sum ? Cm(dloss[0])
                                                      : Cm(dloss[0]) / denom[0];
       double qs = 0;

@@ -69,8 +69,8 @@ void lstm_cell_backward(DType dtype, const void* gates, const void* c_prev, cons
               lstm_cell::activate(Cm(g[j]), Cm(g[H + j]), Cm(g[2 * H + j]), Cm(g[3 * H + j]));
           const Cm cprev = Cm(cp[k]);
           const Cm cv = lstm_cell::cell(a, cprev);
-          const lstm_cell::Backward<Cm> r = lstm_cell::backward(a, cprev, cv, dhp ? Cm(dhp[k]) : Cm(0),
-                                                                dcp ? Cm(dcp[k]) : Cm(0));
+          const lstm_cell::Backward<Cm> r =
+              lstm_cell::backward(a, cprev, cv, dhp ? Cm(dhp[k]) : Cm(0), dcp ? Cm(dcp[k]) : Cm(0));
           d[j] = T(r.dgi);
           d[H + j] = T(r.dgf);
           d[2 * H + j] = T(r.dgg);

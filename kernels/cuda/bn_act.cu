@@ -44,8 +44,8 @@ Plan make_plan(int64_t N, int64_t S) {
 
 template <class T>
 struct Workspace {
-  double* partial = nullptr;                       // [C, P, 2]
-  bn_act::BwdCoef<compute_t<T>>* coef = nullptr;   // [C] (the forward uses the first two fields)
+  double* partial = nullptr;                      // [C, P, 2]
+  bn_act::BwdCoef<compute_t<T>>* coef = nullptr;  // [C] (the forward uses the first two fields)
   size_t bytes = 0;
 };
 
@@ -127,8 +127,8 @@ __global__ void forward_finalize_kernel(const T* __restrict__ x, const compute_t
 // ---- forward step 3: y = act(x * scale + shift), grid-stride over the N * C * S values.
 template <class T, class I>
 __global__ void __launch_bounds__(kThreads)
-    forward_apply_kernel(const T* __restrict__ x, T* __restrict__ y, const bn_act::BwdCoef<compute_t<T>>* coef,
-                         I total, I C, I S, BnActivation act, compute_t<T> slope) {
+    forward_apply_kernel(const T* __restrict__ x, T* __restrict__ y, const bn_act::BwdCoef<compute_t<T>>* coef, I total,
+                         I C, I S, BnActivation act, compute_t<T> slope) {
   using Cm = compute_t<T>;
   const I stride = I(gridDim.x) * blockDim.x;
   for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
@@ -142,8 +142,8 @@ __global__ void __launch_bounds__(kThreads)
 template <class Cm>
 __device__ __forceinline__ bn_act::BwdCoef<Cm> pre_coef(const Cm* w, const Cm* b, const Cm* mean, const Cm* invstd,
                                                         int64_t c, bool training) {
-  return bn_act::backward_coef<Cm>(double(mean[c]), double(invstd[c]), w ? double(w[c]) : 1.0,
-                                   b ? double(b[c]) : 0.0, 0.0, 0.0, 0.0, training);
+  return bn_act::backward_coef<Cm>(double(mean[c]), double(invstd[c]), w ? double(w[c]) : 1.0, b ? double(b[c]) : 0.0,
+                                   0.0, 0.0, 0.0, training);
 }
 
 // ---- backward step 1: sum dz and sum dz (x - mean) per (channel, chunk).
@@ -195,8 +195,8 @@ __global__ void backward_finalize_kernel(const Cm* w, const Cm* b, const Cm* mea
   const double is = double(invstd[c]);
   if (db) db[c] = Cm(s1);
   if (dw) dw[c] = Cm(s2 * is);
-  coef[c] = bn_act::backward_coef<Cm>(double(mean[c]), is, w ? double(w[c]) : 1.0, b ? double(b[c]) : 0.0, s1, s2,
-                                      M, training);
+  coef[c] = bn_act::backward_coef<Cm>(double(mean[c]), is, w ? double(w[c]) : 1.0, b ? double(b[c]) : 0.0, s1, s2, M,
+                                      training);
 }
 
 // ---- backward step 3: dx elementwise.
@@ -215,15 +215,15 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // Grid-stride launch size for n elementwise items: at most 2^20 blocks.
-unsigned elementwise_blocks(int64_t n) {
-  return unsigned(std::min<int64_t>(ceil_div(n, kThreads), int64_t(1) << 20));
-}
+unsigned elementwise_blocks(int64_t n) { return unsigned(std::min<int64_t>(ceil_div(n, kThreads), int64_t(1) << 20)); }
 
 // Calls f(I{}) with I = uint32_t when every index (plus one grid stride) fits, else uint64_t.
 template <class F>
 void with_index_type(int64_t total, F&& f) {
-  if (total < (int64_t(1) << 31)) f(uint32_t{});
-  else f(uint64_t{});
+  if (total < (int64_t(1) << 31))
+    f(uint32_t{});
+  else
+    f(uint64_t{});
 }
 
 void check_sizes(const char* op, int64_t N, int64_t C, int64_t S, const BnActParams& p) {
@@ -239,9 +239,8 @@ void check_sizes(const char* op, int64_t N, int64_t C, int64_t S, const BnActPar
 
 size_t bn_act_workspace_size(DType dtype, int64_t N, int64_t C, int64_t S) {
   size_t bytes = 0;
-  dispatch_layer_dtype(dtype, "bn_act_workspace_size", [&](auto tag) {
-    bytes = carve<decltype(tag)>(nullptr, C, make_plan(N, S)).bytes;
-  });
+  dispatch_layer_dtype(dtype, "bn_act_workspace_size",
+                       [&](auto tag) { bytes = carve<decltype(tag)>(nullptr, C, make_plan(N, S)).bytes; });
   return bytes;
 }
 
@@ -307,8 +306,7 @@ void bn_act_backward(DType dtype, const void* dy, const void* x, const void* wei
     const Cm* invstd = static_cast<const Cm*>(save_invstd);
     if (pl.chunks > 0) {
       backward_partial_kernel<T><<<dim3(unsigned(C), unsigned(pl.chunks)), kThreads, 0, stream>>>(
-          gp, xp, w, b, mean, invstd, N, C, S, pl.rows_per_chunk, pl.lanes, p.act, Cm(p.slope), p.training,
-          ws.partial);
+          gp, xp, w, b, mean, invstd, N, C, S, pl.rows_per_chunk, pl.lanes, p.act, Cm(p.slope), p.training, ws.partial);
       KILN_CUDA_CHECK_LAUNCH("bn_act backward_partial_kernel");
     }
     backward_finalize_kernel<Cm><<<unsigned(ceil_div(C, 128)), 128, 0, stream>>>(

@@ -40,9 +40,9 @@ Workspace<T> carve(void* base, int64_t N) {
 
 template <class T>
 __global__ void __launch_bounds__(kMaxRowThreads)
-    forward_rows_kernel(const T* __restrict__ x, const int64_t* __restrict__ target, const compute_t<T>* w,
-                        int64_t C, int64_t ignore_index, compute_t<T> eps, compute_t<T> eps_c,
-                        compute_t<T>* __restrict__ lse, T* __restrict__ loss_none, compute_t<T>* __restrict__ row_loss,
+    forward_rows_kernel(const T* __restrict__ x, const int64_t* __restrict__ target, const compute_t<T>* w, int64_t C,
+                        int64_t ignore_index, compute_t<T> eps, compute_t<T> eps_c, compute_t<T>* __restrict__ lse,
+                        T* __restrict__ loss_none, compute_t<T>* __restrict__ row_loss,
                         compute_t<T>* __restrict__ row_w) {
   using Cm = compute_t<T>;
   __shared__ Cm scratch[32];
@@ -121,7 +121,7 @@ __global__ void __launch_bounds__(kMaxRowThreads)
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x) dr[c] = T(Cm(NAN));
     return;
   }
-  const Cm g = reduction == CeReduction::none ? Cm(dloss[i])
+  const Cm g = reduction == CeReduction::none  ? Cm(dloss[i])
                : reduction == CeReduction::sum ? Cm(dloss[0])
                                                : Cm(dloss[0]) / denom[0];
   Cm qs;
@@ -159,8 +159,8 @@ size_t cross_entropy_workspace_size(DType dtype, int64_t N) {
 }
 
 void cross_entropy_forward(DType dtype, const void* logits, const int64_t* target, const void* weight, int64_t N,
-                           int64_t C, const CrossEntropyParams& p, void* loss, void* lse, void* denom,
-                           void* workspace, size_t workspace_bytes, Stream stream) {
+                           int64_t C, const CrossEntropyParams& p, void* loss, void* lse, void* denom, void* workspace,
+                           size_t workspace_bytes, Stream stream) {
   const char* op = "cuda::cross_entropy_forward";
   check_args(op, N, C, p);
   dispatch_layer_dtype(dtype, op, [&](auto tag) {

@@ -23,8 +23,8 @@ size_t cross_entropy_workspace_size(DType dtype, int64_t N);
 // As cpu::cross_entropy_forward, except that a target outside [0, C) that is not ignore_index
 // gives a NaN loss for its row instead of an error.
 void cross_entropy_forward(DType dtype, const void* logits, const int64_t* target, const void* weight, int64_t N,
-                           int64_t C, const CrossEntropyParams& p, void* loss, void* lse, void* denom,
-                           void* workspace, size_t workspace_bytes, Stream stream);
+                           int64_t C, const CrossEntropyParams& p, void* loss, void* lse, void* denom, void* workspace,
+                           size_t workspace_bytes, Stream stream);
 
 // As cpu::cross_entropy_backward (NaN rows for bad targets).
 void cross_entropy_backward(DType dtype, const void* dloss, const void* logits, const int64_t* target,

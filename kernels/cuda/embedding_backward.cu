@@ -32,14 +32,14 @@ using Key = unsigned long long;
 static_assert(sizeof(Key) == sizeof(int64_t));
 
 struct Layout {
-  Key* keys = nullptr;           // sorted ids [M]
-  int32_t* pos_in = nullptr;     // [M]
-  int32_t* pos = nullptr;        // positions in sorted order [M]
-  int32_t* flag = nullptr;       // piece starts [M]
-  int32_t* piece_id = nullptr;   // [M]
+  Key* keys = nullptr;             // sorted ids [M]
+  int32_t* pos_in = nullptr;       // [M]
+  int32_t* pos = nullptr;          // positions in sorted order [M]
+  int32_t* flag = nullptr;         // piece starts [M]
+  int32_t* piece_id = nullptr;     // [M]
   int32_t* piece_begin = nullptr;  // [max_pieces + 1]
-  int32_t* count = nullptr;      // [1] number of pieces
-  void* partial = nullptr;       // [max_pieces, D] of the compute type
+  int32_t* count = nullptr;        // [1] number of pieces
+  void* partial = nullptr;         // [max_pieces, D] of the compute type
   void* cub_temp = nullptr;
   size_t cub_bytes = 0;
   size_t bytes = 0;
@@ -127,8 +127,8 @@ __global__ void __launch_bounds__(kThreads)
 template <class T>
 __global__ void __launch_bounds__(kThreads)
     combine_kernel(const Key* __restrict__ keys, const int32_t* __restrict__ piece_begin,
-                   const int32_t* __restrict__ count, const compute_t<T>* __restrict__ partial,
-                   T* __restrict__ dweight, int64_t D, int64_t padding_idx) {
+                   const int32_t* __restrict__ count, const compute_t<T>* __restrict__ partial, T* __restrict__ dweight,
+                   int64_t D, int64_t padding_idx) {
   using Cm = compute_t<T>;
   const int64_t p = blockIdx.x;
   const int64_t n = *count;
@@ -186,25 +186,25 @@ void embedding_backward(DType dtype, const void* dout, const int64_t* ids, int64
     KILN_CUDA_CHECK_LAUNCH("embedding_backward iota_kernel");
     size_t temp = l.cub_bytes;
     KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(l.cub_temp, temp, reinterpret_cast<const Key*>(ids), l.keys,
-                                                    static_cast<const int32_t*>(l.pos_in), l.pos, m, 0,
-                                                    sort_end_bit(V), stream));
+                                                    static_cast<const int32_t*>(l.pos_in), l.pos, m, 0, sort_end_bit(V),
+                                                    stream));
     flag_kernel<<<blocks_for(M), kThreads, 0, stream>>>(l.keys, l.flag, m);
     KILN_CUDA_CHECK_LAUNCH("embedding_backward flag_kernel");
     temp = l.cub_bytes;
-    KILN_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(l.cub_temp, temp, static_cast<const int32_t*>(l.flag), l.piece_id,
-                                                  m, stream));
+    KILN_CUDA_CHECK(
+        cub::DeviceScan::ExclusiveSum(l.cub_temp, temp, static_cast<const int32_t*>(l.flag), l.piece_id, m, stream));
     begins_kernel<<<blocks_for(M), kThreads, 0, stream>>>(l.flag, l.piece_id, l.piece_begin, l.count, m);
     KILN_CUDA_CHECK_LAUNCH("embedding_backward begins_kernel");
     const int threads = column_threads(D);
     const int64_t col_blocks = ceil_div(D, threads);
-    KILN_CHECK(col_blocks <= 65535, op, ": D = ", D, " needs ", col_blocks, " column blocks, above the grid limit 65535");
+    KILN_CHECK(col_blocks <= 65535, op, ": D = ", D, " needs ", col_blocks,
+               " column blocks, above the grid limit 65535");
     const dim3 grid(unsigned(max_pieces(M, V)), unsigned(col_blocks));
     piece_kernel<T><<<grid, threads, 0, stream>>>(static_cast<const T*>(dout), l.keys, l.pos, l.piece_begin, l.count,
                                                   static_cast<Cm*>(l.partial), D, padding_idx);
     KILN_CUDA_CHECK_LAUNCH("embedding_backward piece_kernel");
-    combine_kernel<T><<<grid, threads, 0, stream>>>(l.keys, l.piece_begin, l.count,
-                                                    static_cast<const Cm*>(l.partial), static_cast<T*>(dweight), D,
-                                                    padding_idx);
+    combine_kernel<T><<<grid, threads, 0, stream>>>(l.keys, l.piece_begin, l.count, static_cast<const Cm*>(l.partial),
+                                                    static_cast<T*>(dweight), D, padding_idx);
     KILN_CUDA_CHECK_LAUNCH("embedding_backward combine_kernel");
   });
 }

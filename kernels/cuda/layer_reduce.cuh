@@ -19,12 +19,16 @@ namespace kiln::cuda::layer {
 
 struct SumOp {
   template <class V>
-  __device__ __forceinline__ V operator()(V a, V b) const { return a + b; }
+  __device__ __forceinline__ V operator()(V a, V b) const {
+    return a + b;
+  }
 };
 struct MaxOp {
   // NaN-propagating: the result is NaN when either operand is.
   template <class V>
-  __device__ __forceinline__ V operator()(V a, V b) const { return (a != a || a > b) ? a : b; }
+  __device__ __forceinline__ V operator()(V a, V b) const {
+    return (a != a || a > b) ? a : b;
+  }
 };
 
 template <class V, class Op>

@@ -16,9 +16,8 @@ namespace {
 constexpr int kThreads = 256;
 
 template <class T, class I>
-__global__ void __launch_bounds__(kThreads)
-    forward_kernel(const T* __restrict__ gates, const T* __restrict__ c_prev, T* __restrict__ h, T* __restrict__ c,
-                   I total, I H) {
+__global__ void __launch_bounds__(kThreads) forward_kernel(const T* __restrict__ gates, const T* __restrict__ c_prev,
+                                                           T* __restrict__ h, T* __restrict__ c, I total, I H) {
   using Cm = compute_t<T>;
   const I stride = I(gridDim.x) * blockDim.x;
   for (I k = I(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += stride) {
@@ -43,8 +42,7 @@ __global__ void __launch_bounds__(kThreads)
     const lstm_cell::Gates<Cm> a = lstm_cell::activate(Cm(g[j]), Cm(g[H + j]), Cm(g[2 * H + j]), Cm(g[3 * H + j]));
     const Cm cprev = Cm(c_prev[k]);
     const Cm cv = lstm_cell::cell(a, cprev);
-    const lstm_cell::Backward<Cm> r =
-        lstm_cell::backward(a, cprev, cv, dh ? Cm(dh[k]) : Cm(0), dc ? Cm(dc[k]) : Cm(0));
+    const lstm_cell::Backward<Cm> r = lstm_cell::backward(a, cprev, cv, dh ? Cm(dh[k]) : Cm(0), dc ? Cm(dc[k]) : Cm(0));
     T* d = dgates + b * 4 * H;
     d[j] = T(r.dgi);
     d[H + j] = T(r.dgf);
@@ -54,15 +52,15 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-unsigned blocks_for(int64_t n) {
-  return unsigned(std::min<int64_t>(layer::ceil_div(n, kThreads), int64_t(1) << 20));
-}
+unsigned blocks_for(int64_t n) { return unsigned(std::min<int64_t>(layer::ceil_div(n, kThreads), int64_t(1) << 20)); }
 
 // Index type: the largest index formed is about 4 * B * H (gate offsets) plus one grid stride.
 template <class F>
 void with_index_type(int64_t B, int64_t H, F&& f) {
-  if (4 * B * H < (int64_t(1) << 31)) f(uint32_t{});
-  else f(uint64_t{});
+  if (4 * B * H < (int64_t(1) << 31))
+    f(uint32_t{});
+  else
+    f(uint64_t{});
 }
 
 void check_sizes(const char* op, int64_t B, int64_t H) {
@@ -80,9 +78,9 @@ void lstm_cell_forward(DType dtype, const void* gates, const void* c_prev, void*
     using T = decltype(tag);
     with_index_type(B, H, [&](auto itag) {
       using I = decltype(itag);
-      forward_kernel<T, I><<<blocks_for(B * H), kThreads, 0, stream>>>(
-          static_cast<const T*>(gates), static_cast<const T*>(c_prev), static_cast<T*>(h), static_cast<T*>(c),
-          I(B * H), I(H));
+      forward_kernel<T, I>
+          <<<blocks_for(B * H), kThreads, 0, stream>>>(static_cast<const T*>(gates), static_cast<const T*>(c_prev),
+                                                       static_cast<T*>(h), static_cast<T*>(c), I(B * H), I(H));
       KILN_CUDA_CHECK_LAUNCH("lstm_cell forward_kernel");
     });
   });

@@ -8,8 +8,8 @@ namespace {
 using V = std::vector<Tensor>;
 
 // Cases are {gates [B, 4H], c_prev [B, H]}: B and H include 0, 1 and primes.
-const std::vector<std::vector<Shape>> kCases = {
-    {{1, 4}, {1, 1}}, {{2, 8}, {2, 2}}, {{3, 20}, {3, 5}}, {{0, 12}, {0, 3}}, {{5, 28}, {5, 7}}, {{2, 0}, {2, 0}}};
+const std::vector<std::vector<Shape>> kCases = {{{1, 4}, {1, 1}},  {{2, 8}, {2, 2}},  {{3, 20}, {3, 5}},
+                                                {{0, 12}, {0, 3}}, {{5, 28}, {5, 7}}, {{2, 0}, {2, 0}}};
 
 static GradRegistrar lstm_cell_rows({
     // Both outputs used.
@@ -19,13 +19,12 @@ static GradRegistrar lstm_cell_rows({
               return ag::cat({r.h, r.c}, 1);
             }},
     // Only h: the c output receives no gradient.
-    GradRow{"lstm_cell", {{{2, 8}, {2, 2}}, {{3, 12}, {3, 3}}},
-            [](const V& x) { return ag::lstm_cell(x[0], x[1]).h; }},
+    GradRow{"lstm_cell", {{{2, 8}, {2, 2}}, {{3, 12}, {3, 3}}}, [](const V& x) { return ag::lstm_cell(x[0], x[1]).h; }},
     // Only c.
-    GradRow{"lstm_cell", {{{2, 8}, {2, 2}}, {{4, 20}, {4, 5}}},
-            [](const V& x) { return ag::lstm_cell(x[0], x[1]).c; }},
+    GradRow{"lstm_cell", {{{2, 8}, {2, 2}}, {{4, 20}, {4, 5}}}, [](const V& x) { return ag::lstm_cell(x[0], x[1]).c; }},
     // Gradient to gates only (c_prev a constant), large pre-activations (saturated gates).
-    GradRow{"lstm_cell", {{{3, 12}, {3, 3}}, {{1, 44}, {1, 11}}},
+    GradRow{"lstm_cell",
+            {{{3, 12}, {3, 3}}, {{1, 44}, {1, 11}}},
             [](const V& x) {
               ag::LSTMCellOutput r = ag::lstm_cell(ag::mul(x[0], 2.0), x[1]);
               return ag::add(r.h, ag::mul(r.c, 0.5));
@@ -65,7 +64,8 @@ TEST(LstmCell, MatchesComposedCellValuesAndGradients) {
 }
 
 TEST(LstmCell, HalfPrecisionComputesInFloat) {
-  Tensor gates = random_tensor({3, 20}, DType::f32, Domain::any, 3), c0 = random_tensor({3, 5}, DType::f32, Domain::any, 4);
+  Tensor gates = random_tensor({3, 20}, DType::f32, Domain::any, 3),
+         c0 = random_tensor({3, 5}, DType::f32, Domain::any, 4);
   for (DType dt : {DType::f16, DType::bf16}) {
     // Inputs rounded to dt first, so the only difference left is the rounding of the outputs.
     ag::LSTMCellOutput r = ag::lstm_cell(gates.to(dt), c0.to(dt));

@@ -22,8 +22,8 @@ struct Act {
   BnActivation kind;
   double slope;
 };
-const std::vector<Act> kActs = {{BnActivation::none, 0.0}, {BnActivation::relu, 0.0},
-                                {BnActivation::leaky_relu, 0.2}, {BnActivation::silu, 0.0}};
+const std::vector<Act> kActs = {
+    {BnActivation::none, 0.0}, {BnActivation::relu, 0.0}, {BnActivation::leaky_relu, 0.2}, {BnActivation::silu, 0.0}};
 
 std::string act_str(const Act& a) { return bn_activation_name(a.kind); }
 
@@ -87,8 +87,8 @@ std::string size_str(const Size3& s) {
   return "N=" + std::to_string(s.N) + " C=" + std::to_string(s.C) + " S=" + std::to_string(s.S);
 }
 // Training needs N * S > 1; C = 1 and S = 1 included, primes throughout.
-const std::vector<Size3> kTrainSizes = {{2, 1, 1}, {1, 1, 2}, {3, 2, 1}, {2, 3, 5}, {7, 3, 13}, {1, 5, 31}, {11, 1, 2},
-                                        {17, 4, 1}};
+const std::vector<Size3> kTrainSizes = {{2, 1, 1},  {1, 1, 2},  {3, 2, 1},  {2, 3, 5},
+                                        {7, 3, 13}, {1, 5, 31}, {11, 1, 2}, {17, 4, 1}};
 // Eval also takes a single value per channel and empty batches.
 const std::vector<Size3> kEvalSizes = {{1, 1, 1}, {0, 3, 5}, {2, 0, 3}, {3, 2, 0}, {5, 3, 7}, {1, 7, 1}};
 
@@ -158,8 +158,10 @@ TEST(FusedBnAct, BackwardMatchesFiniteDifferences) {
         SCOPED_TRACE(size_str(sz) + " act=" + act_str(a) + (training ? " train" : " eval"));
         const int64_t C = sz.C;
         Tensor x = random_x(sz, DType::f64, 21), r = random_tensor(x.shape(), DType::f64, Domain::any, 22);
-        Tensor w = random_tensor({C}, DType::f64, Domain::nonzero, 23), b = random_tensor({C}, DType::f64, Domain::any, 24);
-        Tensor rm = random_tensor({C}, DType::f64, Domain::any, 25), rv = random_tensor({C}, DType::f64, Domain::positive, 26);
+        Tensor w = random_tensor({C}, DType::f64, Domain::nonzero, 23),
+               b = random_tensor({C}, DType::f64, Domain::any, 24);
+        Tensor rm = random_tensor({C}, DType::f64, Domain::any, 25),
+               rv = random_tensor({C}, DType::f64, Domain::positive, 26);
         BnActParams p;
         p.act = a.kind;
         p.slope = 0.1;
@@ -199,7 +201,8 @@ TEST(FusedBnAct, HalfPrecisionIoComputesInFloat) {
     for (const Act& a : kActs) {
       SCOPED_TRACE(std::string(dtype_name(d)) + " act=" + act_str(a));
       Tensor x = random_x(sz, DType::f32, 40).to(d), x32 = x.to(DType::f32);
-      Tensor w = random_tensor({3}, DType::f32, Domain::nonzero, 41), b = random_tensor({3}, DType::f32, Domain::any, 42);
+      Tensor w = random_tensor({3}, DType::f32, Domain::nonzero, 41),
+             b = random_tensor({3}, DType::f32, Domain::any, 42);
       BnActParams p;
       p.act = a.kind;
       BnRun h = run_forward(x, w, b, Tensor(), Tensor(), p), f = run_forward(x32, w, b, Tensor(), Tensor(), p);
@@ -207,7 +210,8 @@ TEST(FusedBnAct, HalfPrecisionIoComputesInFloat) {
       EXPECT_TRUE(tensors_equal(h.y, f.y.to(d)));
       EXPECT_TRUE(tensors_equal(h.mean, f.mean));
       Tensor dy = random_tensor(x.shape(), DType::f32, Domain::any, 43).to(d);
-      BnGrads gh = run_backward(dy, x, w, b, h.mean, h.invstd, p), gf = run_backward(dy.to(DType::f32), x32, w, b, f.mean, f.invstd, p);
+      BnGrads gh = run_backward(dy, x, w, b, h.mean, h.invstd, p),
+              gf = run_backward(dy.to(DType::f32), x32, w, b, f.mean, f.invstd, p);
       EXPECT_TRUE(tensors_equal(gh.dx, gf.dx.to(d)));
       EXPECT_TRUE(tensors_close(gh.dw, gf.dw, 1e-6, 1e-6));
       EXPECT_TRUE(tensors_close(gh.db, gf.db, 1e-6, 1e-6));
@@ -220,7 +224,8 @@ TEST(FusedBnAct, LargeOffsetKeepsVarianceAccurate) {
   Tensor x = kiln::add(random_tensor({64, 2, 9}, DType::f32, Domain::any, 50), 1e4);
   BnActParams p;
   BnRun k = run_forward(x, Tensor(), Tensor(), Tensor(), Tensor(), p);
-  BatchNormResult ref = kiln::batch_norm_forward(x.to(DType::f64), Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5);
+  BatchNormResult ref =
+      kiln::batch_norm_forward(x.to(DType::f64), Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5);
   EXPECT_TRUE(tensors_close(k.invstd, ref.save_invstd.to(DType::f32), 1e-5, 0));
 }
 
@@ -276,8 +281,10 @@ TEST(FusedLstmCell, BackwardMatchesFiniteDifferences) {
   for (auto [B, H] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {2, 3}, {3, 7}}) {
     for (int which : {0, 1, 2}) {  // 0: dh and dc, 1: dh only, 2: dc only
       SCOPED_TRACE("B=" + std::to_string(B) + " H=" + std::to_string(H) + " case " + std::to_string(which));
-      Tensor gates = random_tensor({B, 4 * H}, DType::f64, Domain::any, 70), c0 = random_tensor({B, H}, DType::f64, Domain::any, 71);
-      Tensor rh = random_tensor({B, H}, DType::f64, Domain::any, 72), rc = random_tensor({B, H}, DType::f64, Domain::any, 73);
+      Tensor gates = random_tensor({B, 4 * H}, DType::f64, Domain::any, 70),
+             c0 = random_tensor({B, H}, DType::f64, Domain::any, 71);
+      Tensor rh = random_tensor({B, H}, DType::f64, Domain::any, 72),
+             rc = random_tensor({B, H}, DType::f64, Domain::any, 73);
       if (which == 2) rh = kiln::zeros({B, H}, DType::f64);
       if (which == 1) rc = kiln::zeros({B, H}, DType::f64);
       auto loss = [&](const Tensor& g, const Tensor& c) {
@@ -304,13 +311,14 @@ TEST(FusedLstmCell, BackwardMatchesFiniteDifferences) {
 }
 
 TEST(FusedLstmCell, NullDcPrevIsNotWritten) {
-  Tensor gates = random_tensor({2, 8}, DType::f32, Domain::any, 90), c0 = random_tensor({2, 2}, DType::f32, Domain::any, 91);
+  Tensor gates = random_tensor({2, 8}, DType::f32, Domain::any, 90),
+         c0 = random_tensor({2, 2}, DType::f32, Domain::any, 91);
   Tensor dh = random_tensor({2, 2}, DType::f32, Domain::any, 92);
   Tensor dg1 = kiln::empty({2, 8}), dg2 = kiln::empty({2, 8}), dc = kiln::empty({2, 2});
   cpu::lstm_cell_backward(DType::f32, gates.data_ptr(), c0.data_ptr(), dh.data_ptr(), nullptr, dg1.data_ptr(),
                           dc.data_ptr(), 2, 2);
-  cpu::lstm_cell_backward(DType::f32, gates.data_ptr(), c0.data_ptr(), dh.data_ptr(), nullptr, dg2.data_ptr(),
-                          nullptr, 2, 2);
+  cpu::lstm_cell_backward(DType::f32, gates.data_ptr(), c0.data_ptr(), dh.data_ptr(), nullptr, dg2.data_ptr(), nullptr,
+                          2, 2);
   EXPECT_TRUE(tensors_equal(dg1, dg2));
 }
 

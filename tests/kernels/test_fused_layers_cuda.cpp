@@ -47,10 +47,14 @@ struct ParityTol {
 };
 template <class T>
 ParityTol parity_tol() {
-  if constexpr (std::is_same_v<T, double>) return {1e-10, 1e-12};
-  else if constexpr (std::is_same_v<T, float>) return {2e-5, 1e-6};
-  else if constexpr (std::is_same_v<T, Half>) return {4e-3, 1e-4};
-  else return {3e-2, 1e-3};
+  if constexpr (std::is_same_v<T, double>)
+    return {1e-10, 1e-12};
+  else if constexpr (std::is_same_v<T, float>)
+    return {2e-5, 1e-6};
+  else if constexpr (std::is_same_v<T, Half>)
+    return {4e-3, 1e-4};
+  else
+    return {3e-2, 1e-3};
 }
 
 template <class T>
@@ -162,7 +166,7 @@ void bn_parity(const BnCase& sz, BnActivation act, bool training, bool affine) {
 }
 
 // S = 1 ([N, C] inputs), S above one block, primes, and N * S above one chunk (several partials).
-const std::vector<BnCase> kBnTrain = {{2, 1, 1}, {1, 1, 2},  {3, 5, 7},   {67, 3, 1},
+const std::vector<BnCase> kBnTrain = {{2, 1, 1},   {1, 1, 2},    {3, 5, 7},    {67, 3, 1},
                                       {2, 4, 300}, {33, 2, 257}, {4099, 2, 5}, {601, 3, 1009}};
 const std::vector<BnCase> kBnEval = {{1, 1, 1}, {0, 3, 4}, {3, 0, 2}, {5, 2, 0}, {7, 3, 11}, {130, 2, 3}};
 const BnActivation kActs[] = {BnActivation::none, BnActivation::relu, BnActivation::leaky_relu, BnActivation::silu};
@@ -297,9 +301,9 @@ void embedding_parity(const EmbCase& e) {
 TEST(FusedLayersCuda, EmbeddingBackwardDeterministicAndMatchesCpu) {
   KILN_REQUIRE_GPU();
   const std::vector<EmbCase> cases = {
-      {1, 1, 1, -1, 1},          {0, 3, 7, -1, 7},        {4, 0, 5, -1, 5},     {5, 3, 11, -1, 11},
-      {100, 17, 13, 3, 13},      {5000, 64, 3, -1, 3},    {37, 5, 1000, 0, 1000}, {2053, 129, 50, 7, 8},
-      {997, 300, 401, -1, 401},  {70000, 2, 5, 2, 5},
+      {1, 1, 1, -1, 1},         {0, 3, 7, -1, 7},     {4, 0, 5, -1, 5},       {5, 3, 11, -1, 11},
+      {100, 17, 13, 3, 13},     {5000, 64, 3, -1, 3}, {37, 5, 1000, 0, 1000}, {2053, 129, 50, 7, 8},
+      {997, 300, 401, -1, 401}, {70000, 2, 5, 2, 5},
   };
   for_each_dtype([&](auto tag) {
     for (const EmbCase& e : cases) embedding_parity<decltype(tag)>(e);
@@ -339,8 +343,8 @@ void ce_parity(const CeCase& c) {
   std::vector<P> lse_ref(size_t(c.N)), denom_ref(1);
   cpu::cross_entropy_forward(dt, x.data(), target.data(), wp, c.N, c.C, p, loss_ref.data(), lse_ref.data(),
                              denom_ref.data());
-  cpu::cross_entropy_backward(dt, dloss.data(), x.data(), target.data(), wp, lse_ref.data(), denom_ref.data(), c.N,
-                              c.C, p, dx_ref.data());
+  cpu::cross_entropy_backward(dt, dloss.data(), x.data(), target.data(), wp, lse_ref.data(), denom_ref.data(), c.N, c.C,
+                              p, dx_ref.data());
 
   DeviceBuffer<T> dxin(x), ddl(dloss), dloss_out(nl), ddx(nx);
   DeviceBuffer<int64_t> dt_(target);
@@ -350,8 +354,8 @@ void ce_parity(const CeCase& c) {
   for (int run = 0; run < 2; ++run) {
     cuda::cross_entropy_forward(dt, dxin.data(), dt_.data(), c.weighted ? dw.data() : nullptr, c.N, c.C, p,
                                 dloss_out.data(), dlse.data(), ddenom.data(), ws.data(), ws.size(), nullptr);
-    cuda::cross_entropy_backward(dt, ddl.data(), dxin.data(), dt_.data(), c.weighted ? dw.data() : nullptr,
-                                 dlse.data(), ddenom.data(), c.N, c.C, p, ddx.data(), nullptr);
+    cuda::cross_entropy_backward(dt, ddl.data(), dxin.data(), dt_.data(), c.weighted ? dw.data() : nullptr, dlse.data(),
+                                 ddenom.data(), c.N, c.C, p, ddx.data(), nullptr);
     sync();
     const ParityTol t = parity_tol<T>(), tp = parity_tol<P>();
     std::vector<T> loss = dloss_out.download(), dxv = ddx.download();
@@ -374,8 +378,8 @@ void ce_parity(const CeCase& c) {
 
 TEST(FusedLayersCuda, CrossEntropyMatchesCpuForEveryOption) {
   KILN_REQUIRE_GPU();
-  const std::vector<std::pair<int64_t, int64_t>> sizes = {{1, 1}, {0, 4}, {7, 2}, {13, 31}, {3, 1000}, {1031, 5},
-                                                          {5, 32003}};
+  const std::vector<std::pair<int64_t, int64_t>> sizes = {{1, 1},    {0, 4},    {7, 2},    {13, 31},
+                                                          {3, 1000}, {1031, 5}, {5, 32003}};
   for_each_dtype([&](auto tag) {
     using T = decltype(tag);
     for (auto [N, C] : sizes)
@@ -398,8 +402,8 @@ TEST(FusedLayersCuda, CrossEntropyBadTargetGivesNaNRow) {
   p.reduction = CeReduction::none;
   cuda::cross_entropy_forward(DType::f32, dx.data(), dtg.data(), nullptr, 2, 3, p, loss.data(), lse.data(),
                               denom.data(), ws.data(), ws.size(), nullptr);
-  cuda::cross_entropy_backward(DType::f32, dl.data(), dx.data(), dtg.data(), nullptr, lse.data(), denom.data(), 2, 3,
-                               p, grad.data(), nullptr);
+  cuda::cross_entropy_backward(DType::f32, dl.data(), dx.data(), dtg.data(), nullptr, lse.data(), denom.data(), 2, 3, p,
+                               grad.data(), nullptr);
   sync();
   std::vector<float> l = loss.download(), g = grad.download();
   EXPECT_TRUE(std::isfinite(l[0]));

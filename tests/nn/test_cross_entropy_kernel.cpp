@@ -85,8 +85,8 @@ void check_case(const Case& c, DType d, const Tensor& x_in) {
   p.ignore_index = c.ignore_index;
   p.label_smoothing = c.eps;
   p.reduction = to_kernel(c.reduction);
-  Tensor dloss = c.reduction == nn::Reduction::none ? random_tensor({c.N}, d, Domain::any, 5)
-                                                    : kiln::full({1}, 1.75, d);
+  Tensor dloss =
+      c.reduction == nn::Reduction::none ? random_tensor({c.N}, d, Domain::any, 5) : kiln::full({1}, 1.75, d);
   KernelRun k = run_kernel(x, target, weight, p, dloss);
 
   Tensor xr = x.clone();
@@ -176,7 +176,8 @@ TEST(CrossEntropyKernel, HalfPrecisionIoComputesInFloat) {
       CrossEntropyParams p;
       p.label_smoothing = 0.05;
       p.reduction = r;
-      Tensor dloss = r == CeReduction::none ? random_tensor({9}, DType::f32, Domain::any, 53).to(d) : kiln::full({1}, 0.5, d);
+      Tensor dloss =
+          r == CeReduction::none ? random_tensor({9}, DType::f32, Domain::any, 53).to(d) : kiln::full({1}, 0.5, d);
       Tensor xh = x.to(d);
       KernelRun h = run_kernel(xh, target, weight, p, dloss);
       KernelRun f = run_kernel(xh.to(DType::f32), target, weight, p, dloss.to(DType::f32));
