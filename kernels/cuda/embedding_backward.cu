@@ -1,6 +1,6 @@
 // Deterministic embedding backward (Note [Deterministic embedding backward] in
 // embedding_backward.h). Steps, all on `stream`, no host synchronisation:
-//   1. pos[k] = int32_t(k);  radix sort (ids, pos) by id over the bits that V - 1 needs;
+//   1. pos[k] = k; radix sort (ids, pos) by id over the bits that V - 1 needs;
 //   2. flag[k] = 1 where a piece starts (k = 0, the id changes, or k % 32 == 0);
 //   3. piece_id = exclusive prefix sum of flag; piece_begin[piece_id[k]] = k at every start, and
 //      the last position writes the piece count and the sentinel piece_begin[count] = M;
@@ -177,11 +177,19 @@ void embedding_backward(DType dtype, const void* dout, const int64_t* ids, int64
   dispatch_layer_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
     using Cm = compute_t<T>;
-    if (V * D > 0) KILN_CUDA_CHECK(cudaMemsetAsync(dweight, 0, size_t(V * D) * sizeof(T), stream));
-    if (M == 0 || D == 0) return;
+    if (M == 0 || D == 0) {
+      if (V * D > 0) KILN_CUDA_CHECK(cudaMemsetAsync(dweight, 0, size_t(V * D) * sizeof(T), stream));
+      return;
+    }
+    // Every check before the first launch, so that an error leaves dweight untouched.
     const Layout l = carve(workspace, sizeof(Cm), M, D, V, cub_scratch(M, V, stream));
     layer::check_workspace(op, workspace, workspace_bytes, l.bytes);
+    const int threads = column_threads(D);
+    const int64_t col_blocks = ceil_div(D, threads);
+    KILN_CHECK(col_blocks <= 65535, op, ": D = ", D, " needs ", col_blocks,
+               " column blocks, above the grid limit 65535");
     const int32_t m = int32_t(M);
+    KILN_CUDA_CHECK(cudaMemsetAsync(dweight, 0, size_t(V * D) * sizeof(T), stream));
     iota_kernel<<<blocks_for(M), kThreads, 0, stream>>>(l.pos_in, m);
     KILN_CUDA_CHECK_LAUNCH("embedding_backward iota_kernel");
     size_t temp = l.cub_bytes;
@@ -195,10 +203,6 @@ void embedding_backward(DType dtype, const void* dout, const int64_t* ids, int64
         cub::DeviceScan::ExclusiveSum(l.cub_temp, temp, static_cast<const int32_t*>(l.flag), l.piece_id, m, stream));
     begins_kernel<<<blocks_for(M), kThreads, 0, stream>>>(l.flag, l.piece_id, l.piece_begin, l.count, m);
     KILN_CUDA_CHECK_LAUNCH("embedding_backward begins_kernel");
-    const int threads = column_threads(D);
-    const int64_t col_blocks = ceil_div(D, threads);
-    KILN_CHECK(col_blocks <= 65535, op, ": D = ", D, " needs ", col_blocks,
-               " column blocks, above the grid limit 65535");
     const dim3 grid(unsigned(max_pieces(M, V)), unsigned(col_blocks));
     piece_kernel<T><<<grid, threads, 0, stream>>>(static_cast<const T*>(dout), l.keys, l.pos, l.piece_begin, l.count,
                                                   static_cast<Cm*>(l.partial), D, padding_idx);
