@@ -37,18 +37,18 @@ enum class Rule : int32_t {
 constexpr int kNumRules = 12;
 
 // Which buffers a rule reads and writes (w is always read).
-constexpr bool rule_reads_grad(Rule r) { return r != Rule::lamb_apply; }
-constexpr bool rule_uses_m(Rule r) {
+constexpr KILN_HOST_DEVICE bool rule_reads_grad(Rule r) { return r != Rule::lamb_apply; }
+constexpr KILN_HOST_DEVICE bool rule_uses_m(Rule r) {
   return r != Rule::sgd && r != Rule::larc_norms && r != Rule::larc_apply;
 }
-constexpr bool rule_uses_v(Rule r) {
+constexpr KILN_HOST_DEVICE bool rule_uses_v(Rule r) {
   return r == Rule::adam || r == Rule::radam_plain || r == Rule::radam_rect || r == Rule::radam_rect_sp ||
          r == Rule::qhadam || r == Rule::lamb_norms || r == Rule::lamb_apply;
 }
-constexpr bool rule_writes_m(Rule r) { return rule_uses_m(r) && r != Rule::lamb_apply; }
-constexpr bool rule_writes_v(Rule r) { return rule_uses_v(r) && r != Rule::lamb_apply; }
-constexpr bool rule_is_norms(Rule r) { return r == Rule::lamb_norms || r == Rule::larc_norms; }
-constexpr bool rule_writes_w(Rule r) { return !rule_is_norms(r); }
+constexpr KILN_HOST_DEVICE bool rule_writes_m(Rule r) { return rule_uses_m(r) && r != Rule::lamb_apply; }
+constexpr KILN_HOST_DEVICE bool rule_writes_v(Rule r) { return rule_uses_v(r) && r != Rule::lamb_apply; }
+constexpr KILN_HOST_DEVICE bool rule_is_norms(Rule r) { return r == Rule::lamb_norms || r == Rule::larc_norms; }
+constexpr KILN_HOST_DEVICE bool rule_writes_w(Rule r) { return !rule_is_norms(r); }
 
 // Scalars shared by every tensor of the group.
 struct GroupScalars {

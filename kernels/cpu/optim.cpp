@@ -57,8 +57,8 @@ void fused_optim_step(const FusedGroupArgs& group, DType param_dtype, DType grad
   optim_kernels::check_fused_args("cpu::fused_optim_step", group, param_dtype, grad_dtype, tensors, count);
   if (count == 0) return;
   const GroupScalars gs = optim_kernels::make_group_scalars(group);
-  std::vector<TensorScalars> ts(size_t(count));
-  std::vector<Rule> rule(size_t(count));
+  std::vector<TensorScalars> ts(static_cast<size_t>(count));
+  std::vector<Rule> rule(static_cast<size_t>(count));
   std::vector<int64_t> start(size_t(count) + 1, 0);
   for (int64_t i = 0; i < count; ++i) {
     ts[size_t(i)] = optim_kernels::make_tensor_scalars(group, tensors[i]);

@@ -54,7 +54,6 @@ void update_f32(const GroupScalars gs, const TensorScalars ts, float* KILN_RESTR
 }
 
 // ---- dtype conversion of tiles
-void to_f32_tile(const float* src, float* dst, int64_t n) { std::memcpy(dst, src, size_t(n) * sizeof(float)); }
 void to_f32_tile(const BFloat16* KILN_RESTRICT src, float* KILN_RESTRICT dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = bf16_bits_to_float(src[i].bits);
 }
