@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -214,6 +215,115 @@ inline void reference_step(const FusedGroupArgs& g, const FusedTensorArgs& a, co
       break;
     }
   }
+}
+
+// ---- the test cases shared by the CPU and CUDA tests: every kind and option
+struct OptCase {
+  std::string name;
+  FusedGroupArgs g;
+  std::vector<float> w_scale = {1.0f};
+  std::vector<float> wd = {0.05f, 0.0f};  // per tensor, cycled: weight decay masked off on every other tensor
+  float grad_scale = 0.1f;
+  std::vector<std::vector<float>> rect;   // radam: per step (cycled), per tensor (cycled)
+};
+
+inline bool kind_needs_m(const FusedGroupArgs& g) {
+  return !((g.kind == FusedOptim::sgd || g.kind == FusedOptim::larc) && g.mom == 0);
+}
+inline bool kind_needs_v(const FusedGroupArgs& g) { return g.kind != FusedOptim::sgd && g.kind != FusedOptim::larc; }
+
+inline FusedGroupArgs group(FusedOptim kind, float lr, float mom, float sqr_mom = 0, float eps = 0) {
+  FusedGroupArgs g;
+  g.kind = kind;
+  g.lr = lr;
+  g.mom = mom;
+  g.sqr_mom = sqr_mom;
+  g.eps = eps;
+  return g;
+}
+
+inline std::vector<OptCase> all_cases() {
+  std::vector<OptCase> cs;
+  auto add = [&](std::string name, FusedGroupArgs g) {
+    OptCase c;
+    c.name = std::move(name);
+    c.g = g;
+    cs.push_back(c);
+    return &cs.back();
+  };
+  FusedGroupArgs g;
+  // sgd
+  g = group(FusedOptim::sgd, 0.1f, 0.0f);
+  add("sgd", g);
+  g.decouple_wd = false;
+  add("sgd_l2", g);
+  g = group(FusedOptim::sgd, 0.1f, 0.9f);
+  add("sgd_mom", g);
+  g.dampening = true;
+  add("sgd_mom_dampening", g);
+  g = group(FusedOptim::sgd, 0.1f, 0.9f);
+  g.nesterov = true;
+  add("sgd_nesterov", g);
+  g.decouple_wd = false;
+  g.dampening = true;
+  add("sgd_nesterov_l2_dampening", g);
+  // adam
+  g = group(FusedOptim::adam, 1e-2f, 0.9f, 0.99f, 1e-5f);
+  add("adam", g);
+  g.decouple_wd = false;
+  g.inv_scale = 1.0f / 64;
+  add("adam_l2_scaled", g)->grad_scale = 6.4f;
+  // radam: rect == 0 and > 0 within one call, beta off and on
+  g = group(FusedOptim::radam, 1e-2f, 0.9f, 0.99f, 1e-5f);
+  add("radam", g)->rect = {{0.0f}, {0.6f, 0.0f}, {0.9f}};
+  g.beta = 50.0f;
+  add("radam_softplus", g)->rect = {{0.7f, 0.0f}, {0.0f, 0.8f}, {0.95f}};
+  // qhadam
+  g = group(FusedOptim::qhadam, 1e-2f, 0.9f, 0.99f, 1e-5f);
+  g.nu1 = 0.7f;
+  g.nu2 = 1.0f;
+  add("qhadam", g);
+  g.nu1 = 0.5f;
+  g.nu2 = 0.8f;
+  g.decouple_wd = false;
+  add("qhadam_l2", g);
+  // lamb: q in (0, 10), the min(., 10) clip, r1 == 0
+  g = group(FusedOptim::lamb, 1e-2f, 0.9f, 0.99f, 1e-6f);
+  add("lamb", g)->w_scale = {1.0f, 0.5f};
+  add("lamb_clip", g)->w_scale = {100.0f};
+  add("lamb_zero_weights", g)->w_scale = {0.0f};
+  g.decouple_wd = false;
+  add("lamb_l2", g);
+  // larc: clip on / off, mom 0 / non-0, dampening
+  g = group(FusedOptim::larc, 1e-2f, 0.9f, 0.0f, 1e-8f);
+  g.trust_coeff = 0.02f;
+  add("larc", g);
+  g.trust_coeff = 1.0f;  // local lr above lr: the clip matters
+  add("larc_clip", g);
+  g.clip = false;
+  add("larc_noclip", g);
+  g = group(FusedOptim::larc, 1e-2f, 0.0f, 0.0f, 1e-8f);
+  g.trust_coeff = 0.02f;
+  add("larc_mom0", g);
+  g = group(FusedOptim::larc, 1e-2f, 0.9f, 0.0f, 1e-8f);
+  g.trust_coeff = 0.5f;
+  g.dampening = true;
+  g.decouple_wd = false;
+  add("larc_l2_dampening", g);
+  return cs;
+}
+
+inline std::vector<std::string> all_case_names() {
+  std::vector<std::string> names;
+  for (const OptCase& c : all_cases()) names.push_back(c.name);
+  return names;
+}
+
+inline const OptCase& find_case(const std::string& name) {
+  static const std::vector<OptCase> cs = all_cases();
+  for (const OptCase& c : cs)
+    if (c.name == name) return c;
+  throw std::runtime_error("no case " + name);
 }
 
 // |got - want| <= atol + rtol |want| elementwise; reports the count and the worst element.

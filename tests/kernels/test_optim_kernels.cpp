@@ -24,108 +24,6 @@ namespace {
 constexpr double kRtol = 1e-5, kAtol = 1e-6;
 const std::vector<int64_t> kSizes = {0, 1, 7, 4099, (1 << 17) + 3};
 
-struct OptCase {
-  std::string name;
-  FusedGroupArgs g;
-  std::vector<float> w_scale = {1.0f};
-  std::vector<float> wd = {0.05f, 0.0f};  // per tensor, cycled: weight decay masked off on every other tensor
-  float grad_scale = 0.1f;
-  std::vector<std::vector<float>> rect;   // radam: per step (cycled), per tensor (cycled)
-};
-
-bool kind_needs_m(const FusedGroupArgs& g) {
-  return !((g.kind == FusedOptim::sgd || g.kind == FusedOptim::larc) && g.mom == 0);
-}
-bool kind_needs_v(const FusedGroupArgs& g) { return g.kind != FusedOptim::sgd && g.kind != FusedOptim::larc; }
-
-FusedGroupArgs group(FusedOptim kind, float lr, float mom, float sqr_mom = 0, float eps = 0) {
-  FusedGroupArgs g;
-  g.kind = kind;
-  g.lr = lr;
-  g.mom = mom;
-  g.sqr_mom = sqr_mom;
-  g.eps = eps;
-  return g;
-}
-
-std::vector<OptCase> all_cases() {
-  std::vector<OptCase> cs;
-  auto add = [&](std::string name, FusedGroupArgs g) {
-    OptCase c;
-    c.name = std::move(name);
-    c.g = g;
-    cs.push_back(c);
-    return &cs.back();
-  };
-  FusedGroupArgs g;
-  // sgd
-  g = group(FusedOptim::sgd, 0.1f, 0.0f);
-  add("sgd", g);
-  g.decouple_wd = false;
-  add("sgd_l2", g);
-  g = group(FusedOptim::sgd, 0.1f, 0.9f);
-  add("sgd_mom", g);
-  g.dampening = true;
-  add("sgd_mom_dampening", g);
-  g = group(FusedOptim::sgd, 0.1f, 0.9f);
-  g.nesterov = true;
-  add("sgd_nesterov", g);
-  g.decouple_wd = false;
-  g.dampening = true;
-  add("sgd_nesterov_l2_dampening", g);
-  // adam
-  g = group(FusedOptim::adam, 1e-2f, 0.9f, 0.99f, 1e-5f);
-  add("adam", g);
-  g.decouple_wd = false;
-  g.inv_scale = 1.0f / 64;
-  add("adam_l2_scaled", g)->grad_scale = 6.4f;
-  // radam: rect == 0 and > 0 within one call, beta off and on
-  g = group(FusedOptim::radam, 1e-2f, 0.9f, 0.99f, 1e-5f);
-  add("radam", g)->rect = {{0.0f}, {0.6f, 0.0f}, {0.9f}};
-  g.beta = 50.0f;
-  add("radam_softplus", g)->rect = {{0.7f, 0.0f}, {0.0f, 0.8f}, {0.95f}};
-  // qhadam
-  g = group(FusedOptim::qhadam, 1e-2f, 0.9f, 0.99f, 1e-5f);
-  g.nu1 = 0.7f;
-  g.nu2 = 1.0f;
-  add("qhadam", g);
-  g.nu1 = 0.5f;
-  g.nu2 = 0.8f;
-  g.decouple_wd = false;
-  add("qhadam_l2", g);
-  // lamb: q in (0, 10), the min(., 10) clip, r1 == 0
-  g = group(FusedOptim::lamb, 1e-2f, 0.9f, 0.99f, 1e-6f);
-  add("lamb", g)->w_scale = {1.0f, 0.5f};
-  add("lamb_clip", g)->w_scale = {100.0f};
-  add("lamb_zero_weights", g)->w_scale = {0.0f};
-  g.decouple_wd = false;
-  add("lamb_l2", g);
-  // larc: clip on / off, mom 0 / non-0, dampening
-  g = group(FusedOptim::larc, 1e-2f, 0.9f, 0.0f, 1e-8f);
-  g.trust_coeff = 0.02f;
-  add("larc", g);
-  g.trust_coeff = 1.0f;  // local lr above lr: the clip matters
-  add("larc_clip", g);
-  g.clip = false;
-  add("larc_noclip", g);
-  g = group(FusedOptim::larc, 1e-2f, 0.0f, 0.0f, 1e-8f);
-  g.trust_coeff = 0.02f;
-  add("larc_mom0", g);
-  g = group(FusedOptim::larc, 1e-2f, 0.9f, 0.0f, 1e-8f);
-  g.trust_coeff = 0.5f;
-  g.dampening = true;
-  g.decouple_wd = false;
-  add("larc_l2_dampening", g);
-  return cs;
-}
-
-const OptCase& find_case(const std::string& name) {
-  static const std::vector<OptCase> cs = all_cases();
-  for (const OptCase& c : cs)
-    if (c.name == name) return c;
-  throw std::runtime_error("no case " + name);
-}
-
 // Runs `steps` steps of case c with the CPU kernel, each checked against the reference.
 void run_case(const OptCase& c, DType pd, DType gd, bool master_f32 = false, const std::vector<int64_t>& sizes = kSizes,
               int steps = 3) {
@@ -190,12 +88,7 @@ TEST_P(OptimCpu, F32WithMasterMatchesReference) {
 
 TEST_P(OptimCpu, F16GradsMatchReference) { run_case(find_case(GetParam()), DType::f32, DType::f16); }
 
-INSTANTIATE_TEST_SUITE_P(AllKinds, OptimCpu,
-                         ::testing::Values("sgd", "sgd_l2", "sgd_mom", "sgd_mom_dampening", "sgd_nesterov",
-                                           "sgd_nesterov_l2_dampening", "adam", "adam_l2_scaled", "radam",
-                                           "radam_softplus", "qhadam", "qhadam_l2", "lamb", "lamb_clip",
-                                           "lamb_zero_weights", "lamb_l2", "larc", "larc_clip", "larc_noclip",
-                                           "larc_mom0", "larc_l2_dampening"));
+INSTANTIATE_TEST_SUITE_P(AllKinds, OptimCpu, ::testing::ValuesIn(all_case_names()));
 
 // Every parameter / gradient dtype pair for one case of each kind.
 class OptimCpuDtypes : public ::testing::TestWithParam<std::string> {};
