@@ -12,7 +12,8 @@
 namespace kiln::cpu {
 
 // Updates every tensor of `tensors` in place. Throws kiln::Error for an unsupported dtype or a
-// missing buffer the kind needs (naming the tensor index).
+// missing buffer the kind needs (naming the tensor index; optim_kernels::check_fused_args: f16 /
+// bf16 parameters need an f32 master). Any pointer alignment works.
 void fused_optim_step(const optim_kernels::FusedGroupArgs& group, DType param_dtype, DType grad_dtype,
                       const optim_kernels::FusedTensorArgs* tensors, int64_t count);
 
