@@ -116,7 +116,8 @@ TEST(OptimCpuNorms, LambZeroUpdateGivesUnitTrustRatio) {
   for (int64_t i = 0; i < 5000; ++i) before[size_t(i)] = st.weight(0, i);
   auto args = st.args(0.1f, 0.01f, {});
   cpu::fused_optim_step(c.g, DType::f32, DType::f32, args.data(), 1);
-  const float decay = 1.0f - c.g.lr * 0.1f;
+  const float decay = optim_kernels::make_tensor_scalars(c.g, args[0]).decay;  // 1 - lr * wd
+  ASSERT_NEAR(decay, 1.0 - double(c.g.lr) * 0.1, 1e-7);
   for (int64_t i = 0; i < 5000; ++i) ASSERT_EQ(st.weight(0, i), before[size_t(i)] * decay) << i;
 }
 
