@@ -67,7 +67,7 @@ void icnr_init_(Tensor& weight, int64_t scale, Generator* gen) {
   weight.copy_(rep);
 }
 
-ConvLayer::ConvLayer(int64_t ni, int64_t nf, ConvLayerOptions o) {
+ConvLayer::ConvLayer(int64_t ni, int64_t nf, ConvLayerOptions o) : Sequential("ConvLayer") {
   KILN_CHECK(o.ndim == 1 || o.ndim == 2, "ConvLayer: ndim must be 1 or 2, got ", o.ndim);
   KILN_CHECK(!(o.transpose && o.ndim == 1), "ConvLayer: transposed 1-d convolution is not supported");
   const int64_t padding = o.padding ? *o.padding : (o.transpose ? 0 : (o.ks - 1) / 2);
@@ -104,7 +104,8 @@ ConvLayer::ConvLayer(int64_t ni, int64_t nf, ConvLayerOptions o) {
   if (o.xtra) push_back(o.xtra);
 }
 
-LinBnDrop::LinBnDrop(int64_t n_in, int64_t n_out, bool bn, double p, ModulePtr act, bool lin_first) {
+LinBnDrop::LinBnDrop(int64_t n_in, int64_t n_out, bool bn, double p, ModulePtr act, bool lin_first)
+    : Sequential("LinBnDrop") {
   std::vector<ModulePtr> norm_drop;
   if (bn) norm_drop.push_back(fastai_batch_norm(lin_first ? n_out : n_in, 1));
   if (p != 0) norm_drop.push_back(std::make_shared<Dropout>(p));
@@ -117,7 +118,8 @@ LinBnDrop::LinBnDrop(int64_t n_in, int64_t n_out, bool bn, double p, ModulePtr a
 }
 
 PixelShuffle_ICNR::PixelShuffle_ICNR(int64_t ni, int64_t nf, int64_t scale, bool blur, NormType norm_type,
-                                     std::function<ModulePtr()> act) {
+                                     std::function<ModulePtr()> act)
+    : Sequential("PixelShuffle_ICNR") {
   if (nf <= 0) nf = ni;
   ConvLayerOptions o;
   o.ks = 1;
