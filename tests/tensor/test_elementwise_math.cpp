@@ -51,9 +51,9 @@ std::vector<Sweep> sweeps() {
       {"gelu_tail", [](const Tensor& x) { return gelu(x); },
        [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, -20, -13, 16},
       {"erf", [](const Tensor& x) { return erf(x); }, [](double x) { return std::erf(x); }, -6, 6, 3},
-      {"erf_small", [](const Tensor& x) { return erf(x); }, [](double x) { return std::erf(x); }, -1e-3f, 1e-3f, 2},
+      {"erf_small", [](const Tensor& x) { return erf(x); }, [](double x) { return std::erf(x); }, -1e-3f, 1e-3f, 2.5},
       {"erfc_pos", [](const Tensor& x) { return erfc(x); }, [](double x) { return std::erfc(x); }, 0, 10, 8},
-      {"erfc_neg", [](const Tensor& x) { return erfc(x); }, [](double x) { return std::erfc(x); }, -6, 0, 2},
+      {"erfc_neg", [](const Tensor& x) { return erfc(x); }, [](double x) { return std::erfc(x); }, -6, 0, 4},
       {"tanh_wide", [](const Tensor& x) { return tanh(x); }, [](double x) { return std::tanh(x); }, -100, 100, 2},
       {"exp_small", [](const Tensor& x) { return exp(x); }, [](double x) { return std::exp(x); }, -1, 1, 1.5},
   };
