@@ -323,6 +323,11 @@ TEST(ArchAwdLstm, TextClassifierDefaultsAsFastai) {
   ASSERT_TRUE(dec);
   EXPECT_TRUE(dec->decoder->weight.is_same(lm_enc->encoder->weight));
   EXPECT_EQ(model->str().rfind("SequentialRNN(\n  (0): SentenceEncoder(\n    bptt=72, pad_idx=1, max_len=1440", 0), 0u);
+  // summary runs the whole classifier (the mask reaches the head) and names it
+  model->eval();
+  const std::string s = model->summary({randint(2, 30, {2, 9})});
+  EXPECT_EQ(s.rfind("SequentialRNN (Input shape: 2 x 9)", 0), 0u) << s;
+  EXPECT_NE(s.find("Linear                2 x 4"), std::string::npos) << s;  // the head's last layer ran
 }
 
 TEST(ArchAwdLstm, SentenceEncoderPiecesMaskAndMaxLen) {
