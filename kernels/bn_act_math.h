@@ -39,6 +39,13 @@ struct BnActParams {
 
 const char* bn_activation_name(BnActivation a);
 
+// Checks shared by the CPU and CUDA entry points (kernels/bn_act.cpp); throw kiln::Error naming
+// `op`. They return false when there is nothing to do (C == 0).
+bool check_bn_act_forward_args(const char* op, int64_t N, int64_t C, int64_t S, const BnActParams& p,
+                               const void* running_mean, const void* running_var);
+bool check_bn_act_backward_args(const char* op, int64_t N, int64_t C, int64_t S, const BnActParams& p,
+                                const void* save_mean, const void* save_invstd);
+
 namespace bn_act {
 
 template <class C>

@@ -12,26 +12,8 @@
 
 namespace kiln {
 
-const char* bn_activation_name(BnActivation a) {
-  switch (a) {
-    case BnActivation::none: return "none";
-    case BnActivation::relu: return "relu";
-    case BnActivation::leaky_relu: return "leaky_relu";
-    case BnActivation::silu: return "silu";
-  }
-  return "?";
-}
-
 namespace cpu {
 namespace {
-
-void check_args(const char* op, int64_t N, int64_t C, int64_t S, const BnActParams& p) {
-  KILN_CHECK(N >= 0 && C >= 0 && S >= 0, op, ": sizes must be non-negative, got N=", N, " C=", C, " S=", S);
-  KILN_CHECK(p.act == BnActivation::none || p.act == BnActivation::relu || p.act == BnActivation::leaky_relu ||
-                 p.act == BnActivation::silu,
-             op, ": unknown activation code ", int(p.act));
-  KILN_CHECK(p.eps >= 0, op, ": eps must be non-negative, got ", p.eps);
-}
 
 // Grains (in channels, or in rows of S values) so that a task covers at least ~32k values.
 int64_t channel_grain(int64_t M) { return std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, M)); }
@@ -139,14 +121,7 @@ void bn_act_forward(DType dtype, const void* x, void* y, const void* weight, con
                     void* running_var, void* save_mean, void* save_invstd, int64_t N, int64_t C, int64_t S,
                     const BnActParams& p) {
   const char* op = "bn_act_forward";
-  check_args(op, N, C, S, p);
-  if (C == 0) return;  // nothing to read or write (empty buffers may be null)
-  KILN_CHECK((running_mean == nullptr) == (running_var == nullptr), op,
-             ": running_mean and running_var must be given together");
-  if (p.training)
-    KILN_CHECK(N * S > 1, op, ": training needs more than 1 value per channel, got N=", N, " S=", S);
-  else
-    KILN_CHECK(running_mean != nullptr, op, ": eval mode needs running_mean and running_var");
+  if (!check_bn_act_forward_args(op, N, C, S, p, running_mean, running_var)) return;
   dispatch_layer_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
     using Cm = compute_t<T>;
@@ -160,9 +135,7 @@ void bn_act_backward(DType dtype, const void* dy, const void* x, const void* wei
                      const void* save_mean, const void* save_invstd, void* dx, void* dweight, void* dbias, int64_t N,
                      int64_t C, int64_t S, const BnActParams& p) {
   const char* op = "bn_act_backward";
-  check_args(op, N, C, S, p);
-  if (C == 0) return;
-  KILN_CHECK(save_mean != nullptr && save_invstd != nullptr, op, ": save_mean and save_invstd are required");
+  if (!check_bn_act_backward_args(op, N, C, S, p, save_mean, save_invstd)) return;
   dispatch_layer_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
     using Cm = compute_t<T>;

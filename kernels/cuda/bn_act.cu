@@ -226,14 +226,6 @@ void with_index_type(int64_t total, F&& f) {
     f(uint64_t{});
 }
 
-void check_sizes(const char* op, int64_t N, int64_t C, int64_t S, const BnActParams& p) {
-  KILN_CHECK(N >= 0 && C >= 0 && S >= 0, op, ": sizes must be non-negative, got N=", N, " C=", C, " S=", S);
-  KILN_CHECK(C <= int64_t(0x7fffffff), op, ": C = ", C, " exceeds the grid limit 2^31 - 1");
-  KILN_CHECK(p.act == BnActivation::none || p.act == BnActivation::relu || p.act == BnActivation::leaky_relu ||
-                 p.act == BnActivation::silu,
-             op, ": unknown activation code ", int(p.act));
-  KILN_CHECK(p.eps >= 0, op, ": eps must be non-negative, got ", p.eps);
-}
 
 }  // namespace
 
@@ -248,14 +240,8 @@ void bn_act_forward(DType dtype, const void* x, void* y, const void* weight, con
                     void* running_var, void* save_mean, void* save_invstd, int64_t N, int64_t C, int64_t S,
                     const BnActParams& p, void* workspace, size_t workspace_bytes, Stream stream) {
   const char* op = "cuda::bn_act_forward";
-  check_sizes(op, N, C, S, p);
-  if (C == 0) return;  // nothing to read or write (empty buffers may be null)
-  KILN_CHECK((running_mean == nullptr) == (running_var == nullptr), op,
-             ": running_mean and running_var must be given together");
-  if (p.training)
-    KILN_CHECK(N * S > 1, op, ": training needs more than 1 value per channel, got N=", N, " S=", S);
-  else
-    KILN_CHECK(running_mean != nullptr, op, ": eval mode needs running_mean and running_var");
+  if (!check_bn_act_forward_args(op, N, C, S, p, running_mean, running_var)) return;
+  KILN_CHECK(C <= int64_t(0x7fffffff), op, ": C = ", C, " exceeds the grid limit 2^31 - 1");
   const Plan pl = make_plan(N, S);
   dispatch_layer_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
@@ -289,9 +275,8 @@ void bn_act_backward(DType dtype, const void* dy, const void* x, const void* wei
                      int64_t C, int64_t S, const BnActParams& p, void* workspace, size_t workspace_bytes,
                      Stream stream) {
   const char* op = "cuda::bn_act_backward";
-  check_sizes(op, N, C, S, p);
-  if (C == 0) return;
-  KILN_CHECK(save_mean != nullptr && save_invstd != nullptr, op, ": save_mean and save_invstd are required");
+  if (!check_bn_act_backward_args(op, N, C, S, p, save_mean, save_invstd)) return;
+  KILN_CHECK(C <= int64_t(0x7fffffff), op, ": C = ", C, " exceeds the grid limit 2^31 - 1");
   const Plan pl = make_plan(N, S);
   dispatch_layer_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
