@@ -113,8 +113,11 @@ def main():
     args = ap.parse_args()
     batches = 10 if args.quick else max(1, args.batches)
 
-    with open(args.sizes) as f:
-        spec = json.load(f)
+    try:
+        with open(args.sizes) as f:
+            spec = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit(f"torch_optim: cannot read the sizes file: {e}")
     try:
         import torch
     except ImportError as e:
