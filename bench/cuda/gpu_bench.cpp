@@ -10,10 +10,13 @@
 #include <map>
 #include <tuple>
 
+#include "compare/side_by_side.h"
 #include "kiln/kernels/cuda/check.h"
 #include "kiln/kernels/error.h"
 
 namespace kiln::bench::gpu {
+
+using sbs::median;
 
 namespace {
 
@@ -109,13 +112,6 @@ GpuInfo gpu_info() {
   g.l2_bytes = prop.l2CacheSize;
   g.mem_bytes = int64_t(prop.totalGlobalMem);
   return g;
-}
-
-double median(std::vector<double> v) {
-  KILN_CHECK(!v.empty(), "median: no values");
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 double d2d_copy_bandwidth(size_t bytes, int repeats) {

@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <vector>
 
 #include "kiln/kernels/dtype.h"
 
@@ -73,8 +72,5 @@ struct Timing {
 
 // Times call(set) per Note [GPU timing]. `call` enqueues work on the legacy default stream.
 Timing time_rotated(const std::function<void(int set)>& call, int sets, int batches);
-
-// Median of a list (copied).
-double median(std::vector<double> v);
 
 }  // namespace kiln::bench::gpu

@@ -42,7 +42,7 @@ def skip(why, out):
 def make_params(torch, sizes, gen):
     params = []
     for n in sizes:
-        p = torch.empty(n, device="cuda").uniform_(-1.0, 1.0, generator=gen)
+        p = torch.empty(n, device="cuda").uniform_(-1.0, 1.0, generator=gen).requires_grad_()
         p.grad = torch.empty(n, device="cuda").uniform_(-1.0, 1.0, generator=gen)
         params.append(p)
     return params
