@@ -39,14 +39,12 @@ Tensor gelu(const Tensor& x, GeluApprox approximate) {
       return kiln::mul(g, d);
     });
   }
-  // y = x Phi(x): dy = Phi(x) + x phi(x). The tensor layer has no erf, so Phi is recovered from
-  // the forward result as y / x (exact to rounding, since the kernel computes x * Phi(x)), with
-  // Phi(0) = 1/2.
-  SavedTensor sy(y, "gelu");
-  return record_unary("gelu", x, y, [sx, sy](const Tensor& g) {
+  // y = x Phi(x): dy = Phi(x) + x phi(x), with Phi(x) = erfc(-x / sqrt2) / 2 computed directly
+  // (not recovered from y / x, which loses Phi where x Phi(x) rounds to 0, e.g. for subnormal x;
+  // and not as (1 + erf(x / sqrt2)) / 2, which cancels to 0 for large negative x).
+  return record_unary("gelu", x, y, [sx](const Tensor& g) {
     Tensor xv = sx.get();
-    Tensor is0 = kiln::eq(xv, 0.0);
-    Tensor cdf = kiln::where(is0, 0.5, kiln::div(sy.get(), kiln::where(is0, 1.0, xv)));
+    Tensor cdf = kiln::mul(kiln::erfc(kiln::mul(xv, -M_SQRT1_2)), 0.5);
     Tensor pdf = kiln::mul(kiln::exp(kiln::mul(kiln::square(xv), -0.5)), 1.0 / std::sqrt(2.0 * M_PI));
     return kiln::mul(g, kiln::add(cdf, kiln::mul(xv, pdf)));
   });

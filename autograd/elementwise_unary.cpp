@@ -1,5 +1,7 @@
 // Differentiable unary math ops. Where the derivative is a function of the result (exp, sqrt,
 // tanh, sigmoid...) the result is saved rather than recomputed from the input.
+#include <cmath>
+
 #include "kiln/autograd/elementwise.h"
 #include "kiln/autograd/elementwise_record.h"
 #include "kiln/tensor/creation.h"
@@ -103,6 +105,23 @@ Tensor sigmoid(const Tensor& x) {
     Tensor yv = sy.get();
     return kiln::mul(g, kiln::mul(yv, kiln::sub(1.0, yv)));
   });
+}
+
+// d erf(x) = 2/sqrt(pi) exp(-x^2); erfc = 1 - erf has the opposite derivative.
+static Tensor erf_derivative(const Tensor& x, double sign) {
+  return kiln::mul(kiln::exp(kiln::neg(kiln::square(x))), sign * M_2_SQRTPI);
+}
+
+Tensor erf(const Tensor& x) {
+  SavedTensor sx(x, "erf");
+  return record_unary("erf", x, kiln::erf(x),
+                      [sx](const Tensor& g) { return kiln::mul(g, erf_derivative(sx.get(), 1.0)); });
+}
+
+Tensor erfc(const Tensor& x) {
+  SavedTensor sx(x, "erfc");
+  return record_unary("erfc", x, kiln::erfc(x),
+                      [sx](const Tensor& g) { return kiln::mul(g, erf_derivative(sx.get(), -1.0)); });
 }
 
 }  // namespace kiln::ag

@@ -9,7 +9,8 @@ std::vector<std::string> elementwise_op_names() {
   return {"neg",     "abs",   "sign",    "exp",       "log",      "log1p",      "expm1",     "sqrt",    "rsqrt",
           "reciprocal", "square", "sin",  "cos",       "tanh",     "sigmoid",    "relu",      "leaky_relu", "gelu",
           "silu",    "mish",  "softplus", "floor",    "ceil",     "round",      "clamp",     "clamp_min", "clamp_max",
-          "pow",     "add",   "sub",     "mul",       "div",      "minimum",    "maximum",   "where"};
+          "pow",     "add",   "sub",     "mul",       "div",      "minimum",    "maximum",   "where",
+          "erf",     "erfc"};
 }
 
 }  // namespace kiln::ag

@@ -19,7 +19,9 @@ std::vector<std::string> nn_op_names() {
           // grid_sample.cpp
           "affine_grid", "grid_sample",
           // dropout.cpp, embedding.cpp
-          "dropout", "dropout2d", "embedding"};
+          "dropout", "dropout2d", "embedding",
+          // lstm_cell.cpp
+          "lstm_cell"};
 }
 
 }  // namespace kiln::ag

@@ -18,6 +18,7 @@
 #include "kiln/autograd/grid_sample.h"
 #include "kiln/autograd/dropout.h"
 #include "kiln/autograd/embedding.h"
+#include "kiln/autograd/lstm_cell.h"
 #include "kiln/autograd/view.h"
 #include "kiln/autograd/shape_ops.h"
 #include "kiln/autograd/indexing.h"

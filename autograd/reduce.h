@@ -11,8 +11,9 @@
 // - max / min (x, dim): the gradient goes to the returned index only.
 // - norm: p = 2 gives gradient 0 where the norm is 0; p = inf splits among ties of max |x|;
 //   general p uses x |x|^(p-2) / norm^(p-1) (0 where the norm is 0).
-// - cumprod: the gradient is computed by division by x, so it is exact only for inputs without
-//   zeros (a zero gives NaN / inf gradients for the elements up to it).
+// - cumprod: zeros are handled exactly: along the dim, the elements before the first zero get
+//   (sum_{j >= i} g_j y_j) / x_i, the first zero the same sum with itself replaced by 1, and the
+//   elements after it 0.
 #include <optional>
 
 #include "kiln/autograd/node.h"

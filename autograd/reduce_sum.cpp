@@ -77,14 +77,31 @@ Tensor cumsum(const Tensor& x, int64_t dim, std::optional<DType> dtype) {
   return record("cumsum", {x}, y, [dim](const Grads& g) -> std::vector<Tensor> { return {reverse_cumsum(g[0], dim)}; });
 }
 
-// d y_j / d x_i = y_j / x_i for j >= i, so dx_i = (sum_{j >= i} g_j y_j) / x_i. This divides by
-// x, so it is exact only for inputs without zeros (documented in reduce.h).
+// dx_i = sum_{j >= i} g_j prod_{k <= j, k != i} x_k. With z the position of the first zero of
+// the slice (n when there is none):
+// - i < z: x_i != 0, so the inner product is y_j / x_i (0 for j >= z, as y_j is), and
+//   dx_i = (sum_{j >= i} g_j y_j) / x_i;
+// - i = z: the inner product is y'_j, the cumulative product with x_z replaced by 1, so
+//   dx_z = sum_{j >= z} g_j y'_j;
+// - i > z: every inner product contains x_z = 0, so dx_i = 0.
+// Slices without zeros take the first formula only.
 Tensor cumprod(const Tensor& x, int64_t dim, std::optional<DType> dtype) {
   Tensor y = kiln::cumprod(x, dim, dtype);
   if (!any_requires_grad({&x})) return y;
+  if (x.dim() == 0) return record("cumprod", {x}, y, [](const Grads& g) -> std::vector<Tensor> { return {g[0]}; });
   SavedTensor sx(x, "cumprod"), sy(y, "cumprod");
-  return record("cumprod", {x}, y, [sx, sy, dim](const Grads& g) -> std::vector<Tensor> {
-    return {kiln::div(reverse_cumsum(kiln::mul(g[0], sy.get()), dim), sx.get())};
+  return record("cumprod", {x}, y, [sx, sy, dim, dtype](const Grads& g) -> std::vector<Tensor> {
+    Tensor xv = sx.get();
+    Tensor from_y = reverse_cumsum(kiln::mul(g[0], sy.get()), dim);
+    Tensor is0 = kiln::eq(xv, 0.0);
+    if (!kiln::any(is0).item<bool>()) return {kiln::div(from_y, xv)};
+    Tensor zeros_so_far = kiln::cumsum(is0, dim);  // i64
+    Tensor before = kiln::eq(zeros_so_far, 0);
+    Tensor first_zero = kiln::logical_and(is0, kiln::eq(zeros_so_far, 1));
+    Tensor y1 = kiln::cumprod(kiln::where(first_zero, 1.0, xv), dim, dtype);
+    Tensor at_zero = reverse_cumsum(kiln::mul(g[0], y1), dim);
+    Tensor safe_x = kiln::where(before, xv, 1.0);
+    return {kiln::where(before, kiln::div(from_y, safe_x), kiln::where(first_zero, at_zero, 0.0))};
   });
 }
 

@@ -75,4 +75,17 @@ struct FusedTensorArgs {
   float radam_rect = 0;         // RAdam rectification factor (0: un-adapted step)
 };
 
+// The checks both devices' fused_optim_step make before touching memory (kernels/optim_fused.cpp):
+// a known kind, param / grad dtypes in {f32, f16, bf16}, count >= 0, and for every tensor with
+// n > 0 the buffers its kind needs (param, grad, master for f16 / bf16 params, exp_avg when the
+// kind keeps a momentum, exp_avg_sq for the Adam family and lamb). Throws kiln::Error naming `op`
+// and the tensor index.
+void check_fused_args(const char* op, const FusedGroupArgs& group, DType param_dtype, DType grad_dtype,
+                      const FusedTensorArgs* tensors, int64_t count);
+
+// Checks of any_nonfinite / nonfinite_check: grad dtype in {f32, f16, bf16}, count >= 0, n >= 0,
+// and a pointer for every non-empty gradient.
+void check_nonfinite_args(const char* op, const void* const* grads, const int64_t* n, int64_t count,
+                          DType grad_dtype);
+
 }  // namespace kiln::optim_kernels

@@ -20,7 +20,7 @@ namespace kiln {
 
 // Op codes the tensor layer passes to the kernels of both devices.
 enum class UnaryOp : uint8_t {
-  neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, reciprocal, square, sin, cos, tanh, sigmoid,
+  neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, reciprocal, square, sin, cos, tanh, sigmoid, erf, erfc,
   relu, leaky_relu, gelu, gelu_tanh, silu, mish, softplus, floor, ceil, round, clamp, pow_scalar,
   isnan, isinf, isfinite, logical_not,
 };
@@ -106,6 +106,8 @@ struct Sin { template <class C> KILN_HD C operator()(C x) const { return m_sin(x
 struct Cos { template <class C> KILN_HD C operator()(C x) const { return m_cos(x); } };
 struct Tanh { template <class C> KILN_HD C operator()(C x) const { return m_tanh(x); } };
 struct Sigmoid { template <class C> KILN_HD C operator()(C x) const { return m_sigmoid(x); } };
+struct Erf { template <class C> KILN_HD C operator()(C x) const { return m_erf(x); } };
+struct Erfc { template <class C> KILN_HD C operator()(C x) const { return m_erfc(x); } };
 // relu keeps NaN (x < 0 is false for NaN).
 struct Relu { template <class C> KILN_HD C operator()(C x) const { return x < C(0) ? C(0) : x; } };
 template <class C> struct LeakyRelu {

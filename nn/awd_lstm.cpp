@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <string>
 
 #include "kiln/autograd/dropout.h"
 #include "kiln/autograd/elementwise.h"
@@ -14,6 +16,7 @@
 #include "kiln/nn/activation.h"
 #include "kiln/nn/init.h"
 #include "kiln/nn/layers.h"
+#include "kiln/nn/text_models.h"
 #include "kiln/tensor/ops.h"
 
 namespace kiln::nn {
@@ -108,11 +111,29 @@ void AWD_LSTM::reset() {
   bs_ = -1;
 }
 
+void AWD_LSTM::change_hidden(int64_t bs) {
+  KILN_CHECK(bs >= 0, "AWD_LSTM.change_hidden: batch size must be >= 0, got ", bs);
+  ag::NoGradGuard ng;
+  for (LSTMState& st : hidden_) {
+    if (!st.h.defined()) continue;
+    const int64_t old = st.h.size(1);
+    for (Tensor* t : {&st.h, &st.c}) {
+      if (bs <= old) {
+        *t = t->narrow(1, 0, bs).contiguous();
+      } else {
+        Shape s = t->shape();
+        s[1] = bs - old;
+        *t = kiln::cat({*t, kiln::zeros(s, t->dtype(), t->device())}, 1);
+      }
+    }
+  }
+  bs_ = bs;
+}
+
 Tensor AWD_LSTM::forward_impl(const Tensor& tokens) {
   KILN_CHECK(tokens.dim() == 2, "AWD_LSTM: expected tokens [B, T], got ", tokens.shape());
   const int64_t bs = tokens.size(0);
-  if (bs != bs_) reset();
-  bs_ = bs;
+  if (bs != bs_) change_hidden(bs);
   Tensor out = (*child("input_dp"))((*child("encoder_dp"))(tokens));
   auto hdps = std::static_pointer_cast<Sequential>(child("hidden_dps"));
   for (int64_t l = 0; l < n_layers; ++l) {
@@ -196,7 +217,47 @@ std::shared_ptr<Sequential> awd_lstm_lm(int64_t vocab, int64_t emb, int64_t hid,
                                         const AWDLSTMOptions& opts, double output_p) {
   auto enc = std::make_shared<AWD_LSTM>(vocab, emb, hid, layers, opts);
   auto dec = std::make_shared<LinearDecoder>(vocab, emb, output_p, enc->encoder);
-  return std::make_shared<Sequential>(std::vector<ModulePtr>{enc, dec});
+  return std::make_shared<SequentialRNN>(std::vector<ModulePtr>{enc, dec});
+}
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+LoadReport load_fastai_state_dict(Module& model, const std::vector<std::pair<std::string, Tensor>>& sd, bool strict) {
+  std::map<std::string, Tensor> own;
+  for (auto& [n, t] : model.state_dict()) own.emplace(n, t);
+  std::map<std::string, Tensor> given(sd.begin(), sd.end());
+  auto same_values = [](const Tensor& a, const Tensor& b) {
+    ag::NoGradGuard ng;
+    return a.shape() == b.shape() && kiln::all(kiln::eq(a, b)).item<bool>();
+  };
+  // The encoder weight an alias should equal: "<prefix>encoder.weight" for the embedding-dropout
+  // alias, any "encoder.weight" of the dict for the tied decoder.
+  auto alias_of = [&](const std::string& name) -> const Tensor* {
+    static const std::string dp = "encoder_dp.emb.weight";
+    if (ends_with(name, dp)) {
+      auto it = given.find(name.substr(0, name.size() - dp.size()) + "encoder.weight");
+      return it == given.end() ? nullptr : &it->second;
+    }
+    if (ends_with(name, "decoder.weight"))
+      for (auto& [n, t] : given)
+        if (ends_with(n, "encoder.weight") && !ends_with(n, "_dp.emb.weight")) return &t;
+    return nullptr;
+  };
+  std::vector<std::pair<std::string, Tensor>> kept;
+  for (auto& [name, t] : sd) {
+    if (!own.count(name)) {
+      const Tensor* primary = alias_of(name);
+      if (primary && same_values(*primary, t)) continue;
+    }
+    kept.emplace_back(name, t);
+  }
+  return model.load_state_dict(kept, strict);
 }
 
 }  // namespace kiln::nn

@@ -77,8 +77,9 @@ struct AWDLSTMOptions {
 // else n_hid; out_l = n_hid, the last emb), "input_dp" RNNDropout(input_p), "hidden_dps"
 // RNNDropout(hidden_p) per layer (applied between layers, not after the last).
 // forward: tokens [B, T] (i64) -> [B, T, emb]. The hidden state is carried from call to call
-// (detached: truncated back-propagation through time); reset() zeroes it, and a batch size
-// different from the previous call's resets it.
+// (detached: truncated back-propagation through time); reset() zeroes it. A batch size different
+// from the previous call's resizes it as fastai does (change_hidden): a smaller batch keeps the
+// first rows' states, a larger one gives the new rows zero states (SentenceEncoder relies on it).
 class AWD_LSTM : public Module {
  public:
   AWD_LSTM(int64_t vocab_sz, int64_t emb_sz, int64_t n_hid, int64_t n_layers, const AWDLSTMOptions& opts = {});
@@ -88,6 +89,8 @@ class AWD_LSTM : public Module {
   std::vector<std::shared_ptr<WeightDropout>> rnns;
 
   void reset();
+  // Resizes the carried state to batch size bs (see above); a no-op for a zero state.
+  void change_hidden(int64_t bs);
   // Per layer: h and c [1, B, out_l] after the last call (undefined before the first / after reset).
   const std::vector<LSTMState>& hidden() const { return hidden_; }
 
@@ -132,9 +135,16 @@ class PoolingLinearClassifier : public Module {
   Tensor forward_impl_many(const std::vector<Tensor>& xs) override;
 };
 
-// Sequential(AWD_LSTM, LinearDecoder(vocab, emb, output_p, tied to the encoder)): tokens [B, T] ->
-// logits [B, T, vocab].
+// SequentialRNN(AWD_LSTM, LinearDecoder(vocab, emb, output_p, tied to the encoder)): tokens [B, T]
+// -> logits [B, T, vocab]. (nn/text_models.h has fastai's get_language_model with its configs.)
 std::shared_ptr<Sequential> awd_lstm_lm(int64_t vocab_sz, int64_t emb_sz, int64_t n_hid, int64_t n_layers,
                                         const AWDLSTMOptions& opts = {}, double output_p = 0.1);
+
+// Loads a state dict saved from fastai (PyTorch) into an AWD-LSTM model (the LM, the classifier
+// or the bare AWD_LSTM): fastai's dict also holds the shared embedding as "...encoder_dp.emb.weight"
+// and, for a tied LM, as "...decoder.weight"; those aliases are dropped when the model has no such
+// name and they equal the "...encoder.weight" beside them. The rest is load_state_dict.
+LoadReport load_fastai_state_dict(Module& model, const std::vector<std::pair<std::string, Tensor>>& sd,
+                                  bool strict = true);
 
 }  // namespace kiln::nn

@@ -3,6 +3,7 @@
 #include "kiln/nn/containers.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "kiln/autograd/elementwise.h"
 #include "kiln/autograd/shape_ops.h"
@@ -21,6 +22,8 @@ static ModulePtr child_at(const Module& m, int64_t i, const char* who) {
 // ---------------------------------------------------------------- Sequential
 
 Sequential::Sequential() : Module("Sequential") {}
+
+Sequential::Sequential(std::string type_name) : Module(std::move(type_name)) {}
 
 Sequential::Sequential(std::vector<ModulePtr> layers) : Module("Sequential") {
   for (auto& m : layers) push_back(std::move(m));
@@ -68,6 +71,8 @@ Tensor MergeLayer::forward_impl(const Tensor& x) {
 // ---------------------------------------------------------------- SequentialEx
 
 SequentialEx::SequentialEx() : Module("SequentialEx") {}
+
+SequentialEx::SequentialEx(std::string type_name) : Module(std::move(type_name)) {}
 
 SequentialEx::SequentialEx(std::vector<ModulePtr> layers) : Module("SequentialEx") {
   for (auto& m : layers) push_back(std::move(m));

@@ -27,6 +27,9 @@ class Sequential : public Module {
   std::shared_ptr<Sequential> slice(int64_t begin, int64_t end) const;
 
  protected:
+  // For subclasses (fastai's nn.Sequential subclasses: ConvLayer, LinBnDrop, XResNet...), which
+  // print and summarise under their own type name.
+  explicit Sequential(std::string type_name);
   Tensor forward_impl(const Tensor& x) override;
 };
 
@@ -72,6 +75,7 @@ class SequentialEx : public Module {
   int64_t size() const { return int64_t(named_children().size()); }
 
  protected:
+  explicit SequentialEx(std::string type_name);  // for subclasses, as Sequential's
   Tensor forward_impl(const Tensor& x) override;
 };
 

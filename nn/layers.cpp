@@ -9,7 +9,9 @@
 #include "kiln/nn/init.h"
 #include "kiln/nn/linear.h"
 #include "kiln/nn/pool.h"
+#include "kiln/nn/weight_reparam.h"
 #include "kiln/tensor/creation.h"
+#include "kiln/tensor/reduce.h"
 
 namespace kiln::nn {
 
@@ -67,11 +69,11 @@ void icnr_init_(Tensor& weight, int64_t scale, Generator* gen) {
   weight.copy_(rep);
 }
 
-ConvLayer::ConvLayer(int64_t ni, int64_t nf, ConvLayerOptions o) {
+ConvLayer::ConvLayer(int64_t ni, int64_t nf, ConvLayerOptions o) : Sequential("ConvLayer") {
   KILN_CHECK(o.ndim == 1 || o.ndim == 2, "ConvLayer: ndim must be 1 or 2, got ", o.ndim);
   KILN_CHECK(!(o.transpose && o.ndim == 1), "ConvLayer: transposed 1-d convolution is not supported");
   const int64_t padding = o.padding ? *o.padding : (o.transpose ? 0 : (o.ks - 1) / 2);
-  const bool bn = o.norm_type != NormType::none;
+  const bool bn = o.norm_type == NormType::batch || o.norm_type == NormType::batch_zero;
   const bool bias = o.bias ? *o.bias : !bn;
   ModulePtr conv;
   Tensor w, b;
@@ -95,6 +97,8 @@ ConvLayer::ConvLayer(int64_t ni, int64_t nf, ConvLayerOptions o) {
       init::zeros_(b);
   }
   if (act && (dynamic_cast<ReLU*>(act.get()) || dynamic_cast<LeakyReLU*>(act.get()))) init::kaiming_uniform_(w);
+  if (o.norm_type == NormType::weight) weight_norm(*conv);
+  if (o.norm_type == NormType::spectral) spectral_norm(*conv);
   push_back(conv);
   std::vector<ModulePtr> act_bn;
   if (act) act_bn.push_back(act);
@@ -104,7 +108,8 @@ ConvLayer::ConvLayer(int64_t ni, int64_t nf, ConvLayerOptions o) {
   if (o.xtra) push_back(o.xtra);
 }
 
-LinBnDrop::LinBnDrop(int64_t n_in, int64_t n_out, bool bn, double p, ModulePtr act, bool lin_first) {
+LinBnDrop::LinBnDrop(int64_t n_in, int64_t n_out, bool bn, double p, ModulePtr act, bool lin_first)
+    : Sequential("LinBnDrop") {
   std::vector<ModulePtr> norm_drop;
   if (bn) norm_drop.push_back(fastai_batch_norm(lin_first ? n_out : n_in, 1));
   if (p != 0) norm_drop.push_back(std::make_shared<Dropout>(p));
@@ -117,7 +122,8 @@ LinBnDrop::LinBnDrop(int64_t n_in, int64_t n_out, bool bn, double p, ModulePtr a
 }
 
 PixelShuffle_ICNR::PixelShuffle_ICNR(int64_t ni, int64_t nf, int64_t scale, bool blur, NormType norm_type,
-                                     std::function<ModulePtr()> act) {
+                                     std::function<ModulePtr()> act)
+    : Sequential("PixelShuffle_ICNR") {
   if (nf <= 0) nf = ni;
   ConvLayerOptions o;
   o.ks = 1;
@@ -125,8 +131,18 @@ PixelShuffle_ICNR::PixelShuffle_ICNR(int64_t ni, int64_t nf, int64_t scale, bool
   if (act) o.act = act;
   o.bias_std = 0;
   auto conv = std::make_shared<ConvLayer>(ni, nf * scale * scale, o);
-  Tensor w = conv->conv()->param("weight");
-  icnr_init_(w, scale);
+  if (norm_type == NormType::weight) {
+    // fastai: ICNR on the direction, then the magnitude set to the direction's norm, so the
+    // initial weight is the ICNR kernel itself.
+    Tensor v = conv->conv()->param("weight_v");
+    icnr_init_(v, scale);
+    ag::NoGradGuard ng;
+    Tensor g = conv->conv()->param("weight_g");
+    g.copy_(kiln::norm(v, 2, {1, 2, 3}, /*keepdim=*/true));
+  } else {
+    Tensor w = conv->conv()->param("weight");
+    icnr_init_(w, scale);
+  }
   push_back(conv);
   push_back(std::make_shared<PixelShuffle>(scale));
   if (blur) {

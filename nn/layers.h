@@ -49,7 +49,9 @@ class ReplicationPad2d : public Module {
   Tensor forward_impl(const Tensor& x) override;
 };
 
-enum class NormType { none, batch, batch_zero };
+// fastai's NormType: batch / batch_zero add a BatchNorm after the conv; weight / spectral
+// re-parametrise the conv's weight (nn/weight_reparam.h) and add no norm layer.
+enum class NormType { none, batch, batch_zero, weight, spectral };
 
 // fastai's BatchNorm(nf, ndim, norm_type): BatchNorm1d/2d with weight filled with 1 (0 for
 // zero = true, fastai's BatchZero: the block's residual starts as identity) and bias with 1e-3.
@@ -61,13 +63,14 @@ std::shared_ptr<BatchNorm> fastai_batch_norm(int64_t nf, int ndim = 2, bool zero
 // (weight[c * scale^2 + j] = base[c]), so the shuffled output starts as a nearest upsampling.
 void icnr_init_(Tensor& weight, int64_t scale = 2, Generator* gen = nullptr);
 
-// fastai's ConvLayer: conv (Conv1d / Conv2d / ConvTranspose2d), then BN and activation
-// (BN first when bn_1st), then xtra. Children "0" conv, then "1", "2"... as fastai.
+// fastai's ConvLayer: conv (Conv1d / Conv2d / ConvTranspose2d; weight_norm or spectral_norm for
+// those norm types, after the initialisation), then BN and activation (BN first when bn_1st), then
+// xtra. Children "0" conv, then "1", "2"... as fastai.
 struct ConvLayerOptions {
   int64_t ks = 3;
   int64_t stride = 1;
   std::optional<int64_t> padding;      // default (ks - 1) / 2, 0 for transpose
-  std::optional<bool> bias;            // default: no bias with a batch norm
+  std::optional<bool> bias;            // default: no bias with a batch norm (batch, batch_zero)
   int ndim = 2;                        // 1 or 2
   NormType norm_type = NormType::batch;
   bool bn_1st = true;
@@ -95,14 +98,14 @@ class LinBnDrop : public Sequential {
             bool lin_first = false);
 };
 
-// fastai's PixelShuffle_ICNR(ni, nf, scale, blur): ConvLayer(ni, nf scale^2, ks 1, no norm, ReLU,
-// bias zero) with icnr_init_, PixelShuffle(scale), and with blur ReplicationPad2d({1, 0, 1, 0}) +
-// AvgPool2d(2, stride 1). nf <= 0 means nf = ni. fastai's default norm is weight norm; kiln has no
-// weight norm, which at initialisation computes the same function (difference: training dynamics).
+// fastai's PixelShuffle_ICNR(ni, nf, scale, blur, norm_type): ConvLayer(ni, nf scale^2, ks 1,
+// norm_type, ReLU, bias zero) with icnr_init_ (of weight_v with weight norm, fastai's default,
+// weight_g then set to its norm: "0.0.weight_g", "0.0.weight_v"), PixelShuffle(scale), and with
+// blur ReplicationPad2d({1, 0, 1, 0}) + AvgPool2d(2, stride 1). nf <= 0 means nf = ni.
 class PixelShuffle_ICNR : public Sequential {
  public:
   explicit PixelShuffle_ICNR(int64_t ni, int64_t nf = 0, int64_t scale = 2, bool blur = false,
-                             NormType norm_type = NormType::none, std::function<ModulePtr()> act = nullptr);
+                             NormType norm_type = NormType::weight, std::function<ModulePtr()> act = nullptr);
 };
 
 }  // namespace kiln::nn

@@ -6,6 +6,7 @@
 #include "kiln/autograd/dropout.h"
 #include "kiln/autograd/elementwise.h"
 #include "kiln/autograd/linalg.h"
+#include "kiln/autograd/lstm_cell.h"
 #include "kiln/autograd/shape_ops.h"
 #include "kiln/autograd/view.h"
 #include "kiln/nn/layer_init.h"
@@ -69,10 +70,9 @@ LSTMOutput LSTM::forward(const Tensor& x_in, const LSTMState& state) {
     outs.reserve(T);
     for (int64_t t = 0; t < T; ++t) {
       Tensor gates = ag::add(ag::select(xw, 0, t), ag::linear(h, w_hh_[k], b_hh_[k]));
-      std::vector<Tensor> g4 = ag::chunk(gates, 4, 1);
-      Tensor i = ag::sigmoid(g4[0]), f = ag::sigmoid(g4[1]), g = ag::tanh(g4[2]), o = ag::sigmoid(g4[3]);
-      c = ag::add(ag::mul(f, c), ag::mul(i, g));
-      h = ag::mul(o, ag::tanh(c));
+      ag::LSTMCellOutput hc = ag::lstm_cell(gates, c);
+      h = hc.h;
+      c = hc.c;
       outs.push_back(h);
     }
     h_n.push_back(h);

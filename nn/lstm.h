@@ -2,8 +2,8 @@
 // nn.LSTM with PyTorch's parameter names and layout: for layer k, weight_ih_l{k} [4H, in_k],
 // weight_hh_l{k} [4H, H], bias_ih_l{k} [4H], bias_hh_l{k} [4H] (in_0 = input_size, in_k = H),
 // gate rows in the order i, f, g, o; every parameter initialised uniform in +-1/sqrt(H).
-// The cell is composed from ag ops (one linear for the whole input sequence per layer, then per
-// step a linear of h, chunk, sigmoid / tanh); a fused cell kernel can replace it later.
+// Per layer, one linear projects the whole input sequence; per step a linear of h gives the gates
+// and the fused cell (ag::lstm_cell, one autograd node) gives h and c.
 #include <cstdint>
 #include <vector>
 

@@ -1,4 +1,4 @@
-// fastai's XResNet, ResBlock, SEModule and SimpleSelfAttention.
+// fastai's XResNet, ResBlock and SEModule.
 #include "kiln/nn/xresnet.h"
 
 #include "kiln/autograd/ops.h"
@@ -49,24 +49,6 @@ Tensor SEModule::forward_impl(const Tensor& x) {
   return ag::mul(x, s);
 }
 
-SimpleSelfAttention::SimpleSelfAttention(int64_t n_in_) : Module("SimpleSelfAttention"), n_in(n_in_) {
-  auto conv = register_module("conv", std::make_shared<Conv1d>(n_in, n_in, 1, 1, 0, 1, 1, /*bias=*/false));
-  init::normal_(conv->weight, 0.0, std::sqrt(2.0 / double(n_in)));
-  gamma = register_parameter("gamma", kiln::zeros({1}, DType::f32));
-}
-
-Tensor SimpleSelfAttention::forward_impl(const Tensor& x) {
-  KILN_CHECK(x.dim() >= 3 && x.size(1) == n_in, "SimpleSelfAttention: expected input [B, ", n_in,
-             ", *], got ", x.shape());
-  const Shape size = x.shape();
-  Tensor xf = ag::reshape(x, {size[0], size[1], -1});               // [B, C, N]
-  Tensor convx = (*child("conv"))(xf);                             // [B, C, N]
-  Tensor xxt = ag::bmm(xf, ag::contiguous(ag::permute(xf, {0, 2, 1})));  // [B, C, C]
-  Tensor o = ag::bmm(xxt, convx);                                   // [B, C, N]
-  o = ag::add(ag::mul(gamma, o), xf);
-  return ag::reshape(o, size);
-}
-
 ResBlock::ResBlock(int64_t expansion, int64_t ni, int64_t nf, int64_t stride, bool sa, int64_t reduction)
     : Module("ResBlock") {
   KILN_CHECK(expansion >= 1 && ni > 0 && nf > 0 && stride >= 1, "ResBlock: bad arguments expansion ", expansion,
@@ -100,7 +82,7 @@ std::shared_ptr<Sequential> xresnet(const XResNetOptions& o) {
   const int64_t n_stages = int64_t(o.layers.size());
   KILN_CHECK(n_stages >= 1 && o.expansion >= 1 && o.c_in > 0 && o.n_out > 0, "xresnet: bad options (",
              n_stages, " stages, expansion ", o.expansion, ", c_in ", o.c_in, ", n_out ", o.n_out, ")");
-  auto m = std::make_shared<Sequential>();
+  auto m = std::make_shared<XResNet>();
   const int64_t stem[4] = {o.c_in, 32, 32, 64};
   for (int i = 0; i < 3; ++i) m->push_back(conv_layer(stem[i], stem[i + 1], 3, i == 0 ? 2 : 1));
   m->push_back(std::make_shared<MaxPool2d>(3, 2, 1));

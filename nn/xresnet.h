@@ -8,6 +8,7 @@
 #include "kiln/nn/arch_util.h"
 #include "kiln/nn/containers.h"
 #include "kiln/nn/module.h"
+#include "kiln/nn/self_attention.h"  // SimpleSelfAttention
 
 namespace kiln::nn {
 
@@ -18,19 +19,6 @@ class SEModule : public Module {
  public:
   SEModule(int64_t ch, int64_t reduction);
   int64_t ch, nr;
-
- protected:
-  Tensor forward_impl(const Tensor& x) override;
-};
-
-// fastai's SimpleSelfAttention(n_in, ks = 1): x [B, C, *] viewed [B, C, N]; convx = conv1d(x) (no
-// bias); o = (x x^T) convx; out = gamma * o + x, gamma a parameter [1] initialised 0.
-// (fastai wraps the conv in spectral_norm; kiln uses the plain conv: parameter "conv.weight".)
-class SimpleSelfAttention : public Module {
- public:
-  explicit SimpleSelfAttention(int64_t n_in);
-  int64_t n_in;
-  Tensor gamma;
 
  protected:
   Tensor forward_impl(const Tensor& x) override;
@@ -51,6 +39,12 @@ class ResBlock : public Module {
   Tensor forward_impl(const Tensor& x) override;
 };
 
+// fastai's XResNet is an nn.Sequential subclass: a Sequential that prints as "XResNet".
+class XResNet : public Sequential {
+ public:
+  XResNet() : Sequential("XResNet") {}
+};
+
 struct XResNetOptions {
   int64_t expansion = 1;
   std::vector<int64_t> layers = {2, 2, 2, 2};
@@ -62,7 +56,7 @@ struct XResNetOptions {
   int64_t reduction = 0;   // SE modules when > 0
 };
 
-// fastai's XResNet as a Sequential: stem ConvLayers (c_in->32 stride 2, 32->32, 32->64), MaxPool2d(3,
+// fastai's XResNet (an XResNet, i.e. a Sequential): stem ConvLayers (c_in->32 stride 2, 32->32, 32->64), MaxPool2d(3,
 // 2, 1), one Sequential of ResBlocks per stage (block_szs = [64/expansion, 64, 128, 256, 512 (x widen),
 // 256...]; stage 0 stride 1, others 2), AdaptiveAvgPool2d(1), Flatten, Dropout(p),
 // Linear(block_szs.back() * expansion, n_out); then init_cnn.

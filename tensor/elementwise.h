@@ -37,6 +37,8 @@ Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
+Tensor erf(const Tensor& x);   // 2/sqrt(pi) integral_0^x exp(-t^2) dt
+Tensor erfc(const Tensor& x);  // 1 - erf(x), without the cancellation for large x
 Tensor relu(const Tensor& x);  // not for bool
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 enum class GeluApprox { none, tanh };
@@ -141,6 +143,8 @@ Tensor sin_(const Tensor& self);
 Tensor cos_(const Tensor& self);
 Tensor tanh_(const Tensor& self);
 Tensor sigmoid_(const Tensor& self);
+Tensor erf_(const Tensor& self);
+Tensor erfc_(const Tensor& self);
 Tensor relu_(const Tensor& self);
 Tensor leaky_relu_(const Tensor& self, double negative_slope = 0.01);
 Tensor gelu_(const Tensor& self, GeluApprox approximate = GeluApprox::none);

@@ -114,6 +114,8 @@ Tensor sin(const Tensor& x) { return unary("sin", UnaryOp::sin, UnaryKind::float
 Tensor cos(const Tensor& x) { return unary("cos", UnaryOp::cos, UnaryKind::floating, x); }
 Tensor tanh(const Tensor& x) { return unary("tanh", UnaryOp::tanh, UnaryKind::floating, x); }
 Tensor sigmoid(const Tensor& x) { return unary("sigmoid", UnaryOp::sigmoid, UnaryKind::floating, x); }
+Tensor erf(const Tensor& x) { return unary("erf", UnaryOp::erf, UnaryKind::floating, x); }
+Tensor erfc(const Tensor& x) { return unary("erfc", UnaryOp::erfc, UnaryKind::floating, x); }
 Tensor relu(const Tensor& x) { return unary("relu", UnaryOp::relu, UnaryKind::numeric, x); }
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   return unary("leaky_relu", UnaryOp::leaky_relu, UnaryKind::floating, x, leaky_params(negative_slope));
@@ -167,6 +169,8 @@ Tensor tanh_(const Tensor& self) { return unary("tanh_", UnaryOp::tanh, UnaryKin
 Tensor sigmoid_(const Tensor& self) {
   return unary("sigmoid_", UnaryOp::sigmoid, UnaryKind::floating, self, {}, &self);
 }
+Tensor erf_(const Tensor& self) { return unary("erf_", UnaryOp::erf, UnaryKind::floating, self, {}, &self); }
+Tensor erfc_(const Tensor& self) { return unary("erfc_", UnaryOp::erfc, UnaryKind::floating, self, {}, &self); }
 Tensor relu_(const Tensor& self) { return unary("relu_", UnaryOp::relu, UnaryKind::numeric, self, {}, &self); }
 Tensor leaky_relu_(const Tensor& self, double negative_slope) {
   return unary("leaky_relu_", UnaryOp::leaky_relu, UnaryKind::floating, self, leaky_params(negative_slope), &self);

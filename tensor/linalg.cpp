@@ -178,8 +178,11 @@ Tensor matmul_nd_cpu(const Tensor& a, const Tensor& b) {
   Shape out_shape;
   Tensor out;
   if (b2.dim() == 2) {
-    // One GEMM with the batch folded into M: [..., M, K] -> [batch * M, K].
-    Tensor flat = a2.reshape({-1, K});
+    // One GEMM with the batch folded into M: [..., M, K] -> [batch * M, K]. The row count is
+    // spelled out: reshape cannot infer a -1 next to K = 0.
+    int64_t rows = 1;
+    for (int d = 0; d + 1 < a2.dim(); ++d) rows *= a2.size(d);
+    Tensor flat = a2.reshape({rows, K});
     out = empty({flat.size(0), N}, a.dtype(), a.device());
     matmul_cpu(flat, b2, out, 1, 0);
     out_shape = a2.shape();

@@ -17,6 +17,10 @@ using Stream = CUstream_st*;  // cudaStream_t; nullptr = the legacy default stre
 
 // found_inf: optional device int; when non-null and non-zero at launch time the step is skipped
 // (every buffer left untouched). Errors (launch failures) throw kiln::Error via KILN_CUDA_CHECK.
+// Asynchronous on `stream` (no host synchronisation). Argument checks are those of
+// optim_kernels::check_fused_args. Any pointer alignment works; tensors whose buffers are all
+// aligned to four elements take the vector path. lamb / larc take a small scratch buffer
+// (2 doubles per 64K-element chunk + 1 float per tensor) from cudaMallocAsync on the stream.
 void fused_optim_step(const optim_kernels::FusedGroupArgs& group, DType param_dtype, DType grad_dtype,
                       const optim_kernels::FusedTensorArgs* tensors, int64_t count,
                       const int* found_inf, Stream stream);

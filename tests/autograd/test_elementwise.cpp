@@ -2,6 +2,9 @@
 // Note [Differentiable operators], f32 gradients, no_grad, PyTorch's choices at kinks and ties.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "kiln/autograd/ops.h"
 #include "kiln/tensor/ops.h"
 #include "support/fixtures.h"
@@ -63,6 +66,38 @@ TEST(Elementwise, F32InputsGetF32Gradients) {
     const double xv = std::vector<double>{0.5, -1.5, 2}[i], wv = 2 + i;
     EXPECT_NEAR(g[i], wv * (1 - std::tanh(xv) * std::tanh(xv)), 1e-6);
   }
+}
+
+// Exact gelu's gradient Phi(x) + x phi(x) against a long double reference, at points where
+// recovering Phi from the forward result (y / x) fails (subnormal x: x Phi(x) rounds to 0) or
+// where (1 + erf(x / sqrt2)) / 2 would cancel (x = -10: Phi ~ 7.6e-24).
+TEST(Elementwise, GeluGradientExactAtZeroTinyAndLargeInputs) {
+  const double tiny = std::numeric_limits<double>::denorm_min();
+  const std::vector<double> xs{0.0, tiny, -tiny, 1e-300, -10, -40, 3, 40};
+  Tensor x = set_requires_grad(kiln::from_vector(xs, {int64_t(xs.size())}));
+  backward(ag::sum(ag::gelu(x)));
+  const auto g = grad(x).to_vector<double>();
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const long double v = xs[i];
+    const long double cdf = 0.5L * std::erfc(-v / std::sqrt(2.0L));
+    const long double pdf = std::exp(-v * v / 2) / std::sqrt(2 * 3.14159265358979323846L);
+    const double want = double(cdf + v * pdf);
+    EXPECT_NEAR(g[i], want, 1e-12 * std::fabs(want) + 1e-320) << "x = " << xs[i];
+  }
+  EXPECT_EQ(g[0], 0.5);
+  EXPECT_EQ(g[1], 0.5);
+  // f32: the smallest subnormal
+  Tensor xf = set_requires_grad(kiln::from_vector(std::vector<float>{1e-45f, -1e-45f}, {2}));
+  backward(ag::sum(ag::gelu(xf)));
+  EXPECT_EQ(grad(xf).to_vector<float>(), (std::vector<float>{0.5f, 0.5f}));
+}
+
+TEST(Elementwise, ErfAndErfcGradients) {
+  Tensor x = leaf({-2, -0.3, 0, 0.7, 4});
+  backward(ag::sum(ag::add(ag::erf(x), ag::mul(ag::erfc(x), 3.0))));
+  const auto g = grad(x).to_vector<double>();
+  const double xv[] = {-2, -0.3, 0, 0.7, 4};
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(g[i], -2 * M_2_SQRTPI * std::exp(-xv[i] * xv[i]), 1e-14) << i;
 }
 
 TEST(Elementwise, NoGradRecordsNothing) {

@@ -33,6 +33,23 @@ std::vector<Tensor> with_zeros(const std::vector<Shape>& s, uint64_t seed) {
   return {x};
 }
 
+// cumprod inputs with zeros along the last dim (length n): row 0 one zero inside, row 1 two
+// zeros, row 2 a zero first, row 3 a zero last, row 4 all zeros; later rows none.
+std::vector<Tensor> cumprod_zeros(const std::vector<Shape>& s, uint64_t seed) {
+  Tensor x = random_tensor(s[0], DType::f64, Domain::nonzero, seed);
+  const int64_t n = x.dim() == 0 ? 1 : x.size(-1), rows = x.numel() / std::max<int64_t>(n, 1);
+  double* p = x.data<double>();
+  auto put = [&](int64_t r, int64_t j) {
+    if (r < rows && j >= 0 && j < n) p[r * n + j] = 0;
+  };
+  put(0, n / 2);
+  put(1, 1), put(1, n - 2);
+  put(2, 0);
+  put(3, n - 1);
+  for (int64_t j = 0; j < n; ++j) put(4, j);
+  return {x};
+}
+
 static GradRegistrar reg({
     row("sum", all_cases(), [](const std::vector<Tensor>& x) { return ag::sum(x[0]); }),
     row("sum", dim_cases(), [](const std::vector<Tensor>& x) { return ag::sum(x[0], {1}, true); }),
@@ -82,6 +99,19 @@ static GradRegistrar reg({
     row("cumsum", {{Shape{7}}, {Shape{0}}}, [](const std::vector<Tensor>& x) { return ag::cumsum(x[0], -1); }),
     row("cumprod", dim_cases(), [](const std::vector<Tensor>& x) { return ag::cumprod(x[0], 1); }, Domain::nonzero),
     row("cumprod", {{Shape{7}}, {Shape{1}}}, [](const std::vector<Tensor>& x) { return ag::cumprod(x[0], 0); }, Domain::nonzero),
+    row("cumprod", {{Shape{}}}, [](const std::vector<Tensor>& x) { return ag::cumprod(x[0], 0); }),
+    // zeros: one, several, first, last, all (cumprod_zeros); along the last dim and, through a
+    // transpose, along a non-contiguous dim 0
+    GradRow{"cumprod",
+            {{Shape{6, 5}}, {Shape{5, 2}}, {Shape{7}}, {Shape{2, 6, 4}}},
+            [](const std::vector<Tensor>& x) { return ag::cumprod(x[0], -1); },
+            {},
+            cumprod_zeros},
+    GradRow{"cumprod",
+            {{Shape{6, 5}}, {Shape{5, 3}}},
+            [](const std::vector<Tensor>& x) { return ag::cumprod(ag::transpose(x[0], 0, 1), 0); },
+            {},
+            cumprod_zeros},
 });
 
 }  // namespace

@@ -85,6 +85,18 @@ TEST(Reduce, CumsumGradientIsTheReverseCumsum) {
   EXPECT_EQ(grad_of(x), (std::vector<double>{111, 110, 100}));
 }
 
+// PyTorch 1.13's gradient of (cumprod(x, 1) * w).sum(): a zero inside a row, two zeros (one
+// first), a zero last.
+TEST(Reduce, CumprodWithZerosMatchesPyTorch) {
+  Tensor x = set_requires_grad(kiln::tensor({{2., 0., 3., 0.5, -1.}, {0., 4., 0., 2., 3.}, {1.5, -2., 3., 1., 0.}},
+                                            DType::f64));
+  Tensor w = kiln::tensor({{1., -2., 0.5, 3., 1.}, {2., 1., -1., 0.5, 2.}, {-1., 1., 2., -3., 0.5}}, DType::f64);
+  backward(ag::sum(ag::mul(ag::cumprod(x, 1), w)));
+  Tensor want = kiln::tensor({{1., 5., 0., 0., 0.}, {6., 0., 0., 0., 0.}, {3., -3., 3., 27., -4.5}}, DType::f64);
+  EXPECT_TRUE(test::tensors_close(grad(x), want, 1e-12, 1e-12));
+  EXPECT_TRUE(kiln::all(kiln::isfinite(grad(x))).item<bool>());
+}
+
 TEST(Reduce, NoGradRecordsNothing) {
   Tensor x = leaf({1, 2});
   NoGradGuard ng;

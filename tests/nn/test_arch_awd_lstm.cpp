@@ -1,11 +1,16 @@
 // AWD-LSTM structure and behaviour: shapes, parameter names, the carried hidden state, weight
-// tying, eval determinism and the dropout masks.
+// tying, eval determinism and the dropout masks; the text classifier (SentenceEncoder,
+// get_text_classifier); outputs and gradients against PyTorch (tools/golden/gen_awd_lstm.py).
 #include <gtest/gtest.h>
 
 #include "kiln/autograd/backward.h"
 #include "kiln/autograd/ops.h"
 #include "kiln/nn/arch_util.h"
 #include "kiln/nn/awd_lstm.h"
+#include "kiln/nn/dropout.h"
+#include "kiln/nn/layers.h"
+#include "kiln/nn/loss.h"
+#include "kiln/nn/text_models.h"
 #include "kiln/tensor/ops.h"
 #include "support/fixtures.h"
 
@@ -68,13 +73,34 @@ TEST(ArchAwdLstm, HiddenStateCarriedDetachedAndReset) {
   m.reset();
   EXPECT_FALSE(m.hidden()[0].h.defined());
   EXPECT_TRUE(test::tensors_equal(m(x), y1));
-  // a new batch size resets the state
-  Tensor x3 = randint(0, 15, {3, 4});
+}
+
+TEST(ArchAwdLstm, NewBatchSizeResizesTheStateAsFastai) {
+  manual_seed(11);
+  AWD_LSTM m(15, 6, 10, 2);
+  m.eval();
+  Tensor x = randint(0, 15, {2, 4}), x3 = randint(0, 15, {3, 4});
   m.reset();
-  Tensor fresh = m(x3);
+  Tensor fresh3 = m(x3);  // every row from a zero state
   m.reset();
   m(x);
-  EXPECT_TRUE(test::tensors_equal(m(x3), fresh));
+  Tensor grown = m(x3);  // rows 0, 1 continue x's rows, row 2 starts from zero
+  EXPECT_EQ(m.hidden()[1].h.shape(), Shape({1, 3, 6}));
+  m.reset();
+  m(x);
+  Tensor carried = m(x3.narrow(0, 0, 2));
+  EXPECT_LT(max_diff(grown.narrow(0, 0, 2), carried), 1e-6);
+  EXPECT_LT(max_diff(grown.narrow(0, 2, 1), fresh3.narrow(0, 2, 1)), 1e-6);
+  EXPECT_GT(max_diff(grown.narrow(0, 0, 2), fresh3.narrow(0, 0, 2)), 1e-4);
+  // shrinking keeps the first rows' states
+  m.reset();
+  m(x3);
+  Tensor shrunk = m(x);
+  m.reset();
+  m(x3);
+  Tensor full = m(kiln::cat({x, x3.narrow(0, 2, 1)}, 0));
+  EXPECT_LT(max_diff(shrunk, full.narrow(0, 0, 2)), 1e-6);
+  EXPECT_EQ(m.hidden()[0].c.shape(), Shape({1, 3, 10}));
 }
 
 TEST(ArchAwdLstm, EvalDeterministicTrainingStochastic) {
@@ -199,4 +225,207 @@ TEST(ArchAwdLstm, MaskedConcatPoolAndClassifier) {
   Tensor pad_mask = kiln::eq(tokens, 1);
   PoolingLinearClassifier clas({12, 50, 2}, {0.2, 0.1});
   EXPECT_EQ(clas(std::vector<Tensor>{enc(tokens), pad_mask}).shape(), Shape({3, 2}));
+}
+
+// ---------------------------------------------------------------- text classifier
+
+namespace {
+
+const std::map<std::string, Tensor>& awd_fixture() {
+  static const auto f = test::load_fixture("awd_lstm");
+  return f;
+}
+
+Tensor afx(const std::string& key) {
+  auto it = awd_fixture().find(key);
+  if (it == awd_fixture().end()) throw std::runtime_error("awd_lstm fixture has no " + key);
+  return it->second;
+}
+
+std::vector<std::pair<std::string, Tensor>> afx_state(const std::string& prefix) {
+  std::vector<std::pair<std::string, Tensor>> sd;
+  const std::string p = prefix + "/p/";
+  for (auto& [k, t] : awd_fixture())
+    if (k.rfind(p, 0) == 0) sd.emplace_back(k.substr(p.size()), t);
+  return sd;
+}
+
+// The golden script's small config: vocab 23, emb 6, hid 8, 3 layers, pad 1.
+AWDLSTMConfig small_config(AWDLSTMConfig c) {
+  c.emb_sz = 6, c.n_hid = 8, c.n_layers = 3;
+  return c;
+}
+
+Tensor param_of(Module& m, const std::string& name) {
+  for (auto& [n, t] : m.named_parameters())
+    if (n == name) return t;
+  throw std::runtime_error("no parameter " + name);
+}
+
+std::vector<int64_t> dropout_ps(Module& m) {
+  std::vector<int64_t> out;  // in percent, so that the comparison is exact
+  for (auto& mod : m.modules())
+    if (auto* d = dynamic_cast<Dropout*>(mod.get())) out.push_back(int64_t(d->p * 100 + 0.5));
+  return out;
+}
+
+}  // namespace
+
+TEST(ArchAwdLstm, PadInputChunkLayout) {
+  // seq_len 3: 5 missing = one chunk of 3 before (pad_first) or after the text, the 2 left after it
+  Tensor a = pad_input_chunk({{5, 6, 7, 8, 9, 4, 3}, {2, 3}}, 1, true, 3);
+  EXPECT_TRUE(test::tensors_equal(a, tensor({{5, 6, 7, 8, 9, 4, 3}, {1, 1, 1, 2, 3, 1, 1}}).to(DType::i64)));
+  Tensor b = pad_input_chunk({{5, 6, 7, 8, 9, 4, 3}, {2, 3}}, 0, false, 3);
+  EXPECT_TRUE(test::tensors_equal(b, tensor({{5, 6, 7, 8, 9, 4, 3}, {2, 3, 0, 0, 0, 0, 0}}).to(DType::i64)));
+  EXPECT_KILN_ERROR(pad_input_chunk({{1}}, 1, true, 0), "seq_len");
+}
+
+TEST(ArchAwdLstm, TextClassifierDefaultsAsFastai) {
+  manual_seed(12);
+  TextClassifierOptions o;
+  o.config = small_config(o.config);  // fastai's clas config, small sizes
+  auto model = get_text_classifier(30, 4, o);
+  EXPECT_EQ(model->type_name(), "SequentialRNN");
+  auto enc = std::dynamic_pointer_cast<SentenceEncoder>((*model)[0]);
+  auto head = std::dynamic_pointer_cast<PoolingLinearClassifier>((*model)[1]);
+  ASSERT_TRUE(enc && head);
+  EXPECT_EQ(enc->bptt, 72);
+  EXPECT_EQ(enc->max_len, std::optional<int64_t>(72 * 20));
+  EXPECT_EQ(enc->pad_idx, 1);
+  EXPECT_EQ(head->bptt, 72);
+  EXPECT_DOUBLE_EQ(enc->module->opts.hidden_p, 0.3);
+  EXPECT_DOUBLE_EQ(enc->module->opts.input_p, 0.4);
+  EXPECT_DOUBLE_EQ(enc->module->opts.embed_p, 0.05);
+  EXPECT_DOUBLE_EQ(enc->module->opts.weight_p, 0.5);
+  // head: LinBnDrop(18, 50, p = output_p 0.4, ReLU), LinBnDrop(50, 4, p = 0.1)
+  ASSERT_EQ(head->layers->size(), 2);
+  EXPECT_EQ(dropout_ps(*head), (std::vector<int64_t>{40, 10}));
+  EXPECT_EQ(param_of(*model, "1.layers.0.2.weight").shape(), Shape({50, 18}));
+  EXPECT_EQ(param_of(*model, "1.layers.1.2.weight").shape(), Shape({4, 50}));
+  EXPECT_TRUE(param_of(*model, "0.module.rnns.2.weight_hh_l0_raw").defined());
+  // drop_mult scales the config's dropouts (output_p included) but not ps
+  o.drop_mult = 0.5;
+  o.lin_ftrs = {9, 5};
+  auto m2 = get_text_classifier(30, 4, o);
+  auto enc2 = std::dynamic_pointer_cast<SentenceEncoder>((*m2)[0]);
+  EXPECT_DOUBLE_EQ(enc2->module->opts.hidden_p, 0.15);
+  EXPECT_DOUBLE_EQ(enc2->module->opts.weight_p, 0.25);
+  EXPECT_EQ(dropout_ps(*(*m2)[1]), (std::vector<int64_t>{20, 10, 10}));
+  EXPECT_EQ(param_of(*m2, "1.layers.2.2.weight").shape(), Shape({4, 5}));
+  o.ps = std::vector<double>{0.3};
+  EXPECT_KILN_ERROR(get_text_classifier(30, 4, o), "lin_ftrs");
+  // the LM builder: fastai's LM config, tied decoder
+  auto lm = get_language_model(30, small_config(awd_lstm_lm_config()), 2.0);
+  auto lm_enc = std::dynamic_pointer_cast<AWD_LSTM>((*lm)[0]);
+  ASSERT_TRUE(lm_enc);
+  EXPECT_DOUBLE_EQ(lm_enc->opts.input_p, 0.5);
+  auto dec = std::dynamic_pointer_cast<LinearDecoder>((*lm)[1]);
+  ASSERT_TRUE(dec);
+  EXPECT_TRUE(dec->decoder->weight.is_same(lm_enc->encoder->weight));
+  EXPECT_EQ(model->str().rfind("SequentialRNN(\n  (0): SentenceEncoder(\n    bptt=72, pad_idx=1, max_len=1440", 0), 0u);
+  // summary runs the whole classifier (the mask reaches the head) and names it
+  model->eval();
+  const std::string s = model->summary({randint(2, 30, {2, 9})});
+  EXPECT_EQ(s.rfind("SequentialRNN (Input shape: 2 x 9)", 0), 0u) << s;
+  EXPECT_NE(s.find("Linear                2 x 4"), std::string::npos) << s;  // the head's last layer ran
+}
+
+TEST(ArchAwdLstm, SentenceEncoderPiecesMaskAndMaxLen) {
+  manual_seed(13);
+  auto awd = std::make_shared<AWD_LSTM>(12, 4, 5, 2);
+  awd->eval();
+  SentenceEncoder enc(3, awd, 1, std::nullopt);
+  enc.eval();
+  // pad last (fastai's pad_first = false): row 1 has text in the first piece only
+  Tensor x = pad_input_chunk({{4, 5, 6, 7, 8, 9, 10}, {3, 2}}, 1, false, 3);
+  SentenceEncoder::Encoded e = enc.encode(x);
+  ASSERT_EQ(e.output.shape(), Shape({2, 7, 4}));
+  EXPECT_TRUE(test::tensors_equal(e.mask, kiln::eq(x, 1)));
+  // pieces 2 and 3 start on padding in row 1: its outputs there are zeros
+  EXPECT_EQ(kiln::sum(kiln::abs(e.output.select(0, 1).narrow(0, 3, 4))).item<double>(), 0.0);
+  EXPECT_GT(kiln::sum(kiln::abs(e.output.select(0, 1).narrow(0, 0, 3))).item<double>(), 0.0);
+  // row 0 equals running the encoder alone over the whole text in one call
+  awd->reset();
+  Tensor alone = (*awd)(x.narrow(0, 0, 1));
+  EXPECT_LT(max_diff(e.output.narrow(0, 0, 1), alone), 1e-6);
+  // max_len 3: only the pieces starting in the last 3 tokens (the one at 6) are kept; the earlier
+  // ones still set the state
+  enc.max_len = 3;
+  SentenceEncoder::Encoded tail = enc.encode(x);
+  ASSERT_EQ(tail.output.shape(), Shape({2, 1, 4}));
+  EXPECT_LT(max_diff(tail.output.narrow(0, 0, 1), alone.narrow(1, 6, 1)), 1e-6);
+  EXPECT_TRUE(test::tensors_equal(tail.mask, kiln::eq(x, 1).narrow(1, 6, 1)));
+  enc.max_len = 0;
+  EXPECT_KILN_ERROR(enc.encode(x), "keeps none");
+  EXPECT_KILN_ERROR(enc.encode(zeros({2, 0}, DType::i64)), "T > 0");
+}
+
+TEST(ArchAwdLstm, LanguageModelMatchesPyTorch) {
+  AWDLSTMConfig c = small_config(awd_lstm_lm_config());
+  auto lm = get_language_model(23, c);
+  LoadReport rep = load_fastai_state_dict(*lm, afx_state("lm"));
+  EXPECT_TRUE(rep.ok()) << rep.str();
+  lm->eval();
+  lm->reset();
+  Tensor y = (*lm)(afx("lm/x"));
+  EXPECT_TRUE(test::tensors_close(y, afx("lm/y"), 1e-4, 1e-5));
+  Tensor loss = cross_entropy(ag::reshape(y, {-1, 23}), afx("lm/target").reshape({-1}));
+  ag::backward(loss);
+  for (const char* n : {"0.encoder.weight", "0.rnns.0.weight_hh_l0_raw", "0.rnns.1.module.weight_ih_l0",
+                        "0.rnns.2.module.bias_hh_l0", "1.decoder.bias"})
+    EXPECT_TRUE(test::tensors_close(ag::grad(param_of(*lm, n)), afx(std::string("lm/g/") + n), 1e-4, 1e-6)) << n;
+  // the second call continues from the first call's state
+  EXPECT_TRUE(test::tensors_close((*lm)(afx("lm/x2")), afx("lm/y2"), 1e-4, 1e-5));
+}
+
+TEST(ArchAwdLstm, LoadFastaiStateDictDropsOnlyEqualAliases) {
+  auto lm = get_language_model(23, small_config(awd_lstm_lm_config()));
+  auto sd = afx_state("lm");
+  for (auto& [n, t] : sd)
+    if (n == "0.encoder_dp.emb.weight") t = kiln::add(t, 1.0);  // no longer the same tensor
+  EXPECT_KILN_ERROR(load_fastai_state_dict(*lm, sd), "encoder_dp.emb.weight");
+  LoadReport rep = load_fastai_state_dict(*lm, sd, /*strict=*/false);
+  EXPECT_EQ(rep.unexpected, std::vector<std::string>{"0.encoder_dp.emb.weight"});
+  EXPECT_TRUE(rep.missing.empty());
+}
+
+TEST(ArchAwdLstm, TextClassifierMatchesPyTorch) {
+  TextClassifierOptions o;
+  o.config = small_config(awd_lstm_clas_config());
+  o.seq_len = 5;
+  o.lin_ftrs = {7};
+  auto model = get_text_classifier(23, 3, o);
+  LoadReport rep = load_fastai_state_dict(*model, afx_state("clas"));
+  ASSERT_TRUE(rep.ok()) << rep.str();
+  model->eval();
+  auto enc = std::dynamic_pointer_cast<SentenceEncoder>((*model)[0]);
+  ASSERT_TRUE(enc);
+  // the fixture's batches are fastai's pad_input_chunk of these sequences
+  std::vector<std::vector<int64_t>> seqs;
+  {
+    std::vector<int64_t> flat = afx("clas/seqs").to_vector<int64_t>(), lens = afx("clas/lens").to_vector<int64_t>();
+    size_t at = 0;
+    for (int64_t n : lens) {
+      seqs.emplace_back(flat.begin() + int64_t(at), flat.begin() + int64_t(at) + n);
+      at += size_t(n);
+    }
+  }
+  for (const std::string c : {"clas_first", "clas_last"}) {
+    SCOPED_TRACE(c);
+    Tensor x = afx(c + "/x");
+    EXPECT_TRUE(test::tensors_equal(pad_input_chunk(seqs, 1, c == "clas_first", 5), x));
+    const int64_t max_len = afx(c + "/max_len").item<int64_t>();
+    enc->max_len = max_len > 0 ? std::optional<int64_t>(max_len) : std::nullopt;
+    SentenceEncoder::Encoded e = enc->encode(x);
+    EXPECT_TRUE(test::tensors_close(e.output, afx(c + "/enc"), 1e-4, 1e-6));
+    EXPECT_TRUE(test::tensors_equal(e.mask, afx(c + "/mask")));
+    model->zero_grad();
+    Tensor y = (*model)(x);
+    EXPECT_TRUE(test::tensors_close(y, afx(c + "/y"), 1e-4, 1e-5));
+    ag::backward(cross_entropy(y, afx(c + "/target")));
+    for (const char* n : {"0.module.encoder.weight", "0.module.rnns.0.weight_hh_l0_raw",
+                          "0.module.rnns.2.module.weight_ih_l0", "0.module.rnns.1.module.bias_ih_l0",
+                          "1.layers.0.0.weight", "1.layers.0.2.weight", "1.layers.1.2.weight"})
+      EXPECT_TRUE(test::tensors_close(ag::grad(param_of(*model, n)), afx(c + "/g/" + n), 1e-4, 1e-6)) << n;
+  }
 }

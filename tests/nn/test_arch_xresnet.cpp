@@ -52,6 +52,7 @@ TEST(ArchXResNet, StructureStemStagesHead) {
   auto m = xresnet18(10);
   // stem(3) + maxpool + 4 stages + pool + flatten + dropout + linear
   ASSERT_EQ(m->size(), 12);
+  EXPECT_EQ(m->type_name(), "XResNet");
   EXPECT_EQ((*m)[3]->type_name(), "MaxPool2d");
   EXPECT_EQ((*m)[-1]->type_name(), "Linear");
   auto names = m->state_dict();
@@ -138,7 +139,7 @@ TEST(ArchXResNet, SelfAttentionAndSE) {
 
 TEST(ArchXResNet, SelfAttentionFormula) {
   manual_seed(1);
-  SimpleSelfAttention sa(4);
+  SimpleSelfAttention sa(4, 1, /*spectral=*/false);
   Tensor x = randn({2, 4, 3, 3});
   // gamma = 0: identity
   EXPECT_EQ(max_diff(sa(x), x), 0.0);

@@ -181,5 +181,23 @@ TEST(Layers, PrintingUsesPyTorchNames) {
   EXPECT_EQ(c.str(), "Conv2d(3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1))");
 }
 
+// fastai's nn.Sequential subclasses print and summarise under their own names, as in fastai.
+TEST(Layers, FastaiSequentialsPrintTheirOwnTypeName) {
+  ConvLayer cl(3, 4);
+  EXPECT_EQ(cl.type_name(), "ConvLayer");
+  EXPECT_EQ(cl.str().rfind("ConvLayer(\n  (0): Conv2d(3, 4, kernel_size=(3, 3)", 0), 0u) << cl.str();
+  LinBnDrop lbd(6, 2, true, 0.5);
+  EXPECT_EQ(lbd.str().rfind("LinBnDrop(\n  (0): BatchNorm1d(", 0), 0u) << lbd.str();
+  auto ps = std::make_shared<PixelShuffle_ICNR>(4, 2);
+  Sequential outer({ps});
+  EXPECT_NE(outer.str().find("(0): PixelShuffle_ICNR(\n    (0): ConvLayer(\n      (0): Conv2d(4, 8"), std::string::npos)
+      << outer.str();
+  // summary's title line names the module's type
+  const std::string s = cl.summary({kiln::zeros({1, 3, 5, 5})});
+  EXPECT_EQ(s.rfind("ConvLayer (Input shape: 1 x 3 x 5 x 5)", 0), 0u) << s;
+  // slices of a subclass are plain Sequentials
+  EXPECT_EQ(cl.slice(0, 1)->type_name(), "Sequential");
+}
+
 }  // namespace
 }  // namespace kiln::nn

@@ -115,10 +115,10 @@ TEST(PoolGolden, MatchesTorch) {
 }
 
 TEST(FastaiGolden, PixelShuffleICNR) {
-  PixelShuffle_ICNR blur(4, 2, 2, true);
+  PixelShuffle_ICNR blur(4, 2, 2, true, NormType::none);  // the fixture has norm_type=None
   EXPECT_EQ(blur.size(), 4);
   check_module_case(blur, "pixel_shuffle_icnr");
-  PixelShuffle_ICNR plain(3, 3, 2, false);
+  PixelShuffle_ICNR plain(3, 3, 2, false, NormType::none);
   check_module_case(plain, "pixel_shuffle_noblur");
 }
 

@@ -97,6 +97,9 @@ std::vector<OpRow> rows() {
   v.push_back(unary_row("tanh", [](const Tensor& x) { return tanh(x); }, [](double x) { return std::tanh(x); },
                         kFloatInt));
   v.push_back(unary_row("sigmoid", [](const Tensor& x) { return sigmoid(x); }, sigmoid_ref, kFloatInt));
+  v.push_back(unary_row("erf", [](const Tensor& x) { return erf(x); }, [](double x) { return std::erf(x); }, kFloatInt));
+  v.push_back(unary_row("erfc", [](const Tensor& x) { return erfc(x); }, [](double x) { return std::erfc(x); },
+                        kFloatInt));
   v.push_back(unary_row("relu", [](const Tensor& x) { return relu(x); }, [](double x) { return x < 0 ? 0.0 : x; },
                         kNumeric));
   v.push_back(unary_row("leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.1); },

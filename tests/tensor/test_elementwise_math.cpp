@@ -50,6 +50,10 @@ std::vector<Sweep> sweeps() {
        [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, -1e-3f, 1e-3f, 4},
       {"gelu_tail", [](const Tensor& x) { return gelu(x); },
        [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, -20, -13, 16},
+      {"erf", [](const Tensor& x) { return erf(x); }, [](double x) { return std::erf(x); }, -6, 6, 3},
+      {"erf_small", [](const Tensor& x) { return erf(x); }, [](double x) { return std::erf(x); }, -1e-3f, 1e-3f, 2.5},
+      {"erfc_pos", [](const Tensor& x) { return erfc(x); }, [](double x) { return std::erfc(x); }, 0, 10, 8},
+      {"erfc_neg", [](const Tensor& x) { return erfc(x); }, [](double x) { return std::erfc(x); }, -6, 0, 4},
       {"tanh_wide", [](const Tensor& x) { return tanh(x); }, [](double x) { return std::tanh(x); }, -100, 100, 2},
       {"exp_small", [](const Tensor& x) { return exp(x); }, [](double x) { return std::exp(x); }, -1, 1, 1.5},
   };
@@ -114,6 +118,19 @@ TEST(ElementwiseMath, SpecialValuesOfVectorisedF32) {
     EXPECT_EQ(t[0], -1.0f);
     EXPECT_EQ(t[8], 1.0f);
     EXPECT_TRUE(std::isnan(t[9]));
+    auto ef = erf(x).to_vector<float>();
+    EXPECT_EQ(ef[0], -1.0f);
+    EXPECT_EQ(ef[2], -1.0f);
+    EXPECT_EQ(ef[4], 0.0f);
+    EXPECT_FLOAT_EQ(ef[5], float(M_2_SQRTPI * 1e-30));
+    EXPECT_EQ(ef[8], 1.0f);
+    EXPECT_TRUE(std::isnan(ef[9]));
+    auto ec = erfc(x).to_vector<float>();
+    EXPECT_EQ(ec[0], 2.0f);
+    EXPECT_EQ(ec[4], 1.0f);
+    EXPECT_EQ(ec[6], 0.0f);  // erfc(30) ~ 1e-393 is below the smallest float
+    EXPECT_EQ(ec[8], 0.0f);
+    EXPECT_TRUE(std::isnan(ec[9]));
   }
   cpu::set_cpu_isa(best);
 }

@@ -86,7 +86,11 @@ const std::vector<std::vector<Shape>> kMatmulCases = {
     {{5}, {5}},          {{0}, {0}},                {{1}, {1}},          {{1000}, {1000}},
     {{7}, {7, 3}},       {{4}, {2, 4, 5}},          {{3, 7}, {7}},       {{2, 3, 7}, {7}},
     {{2, 1, 3, 4}, {3, 4, 5}}, {{5, 3, 4}, {4, 2}}, {{1, 4}, {3, 4, 2}}, {{0, 3, 4}, {4, 5}},
-    {{2, 3, 0}, {2, 0, 4}}, {{3, 17, 13}, {1, 13, 11}}};
+    {{2, 3, 0}, {2, 0, 4}}, {{3, 17, 13}, {1, 13, 11}},
+    // K = 0 for every rank combination (1-d, 2-d, N-d on each side): zeros of the result shape
+    {{0}, {0, 3}},       {{0}, {2, 0, 4}},          {{3, 0}, {0}},       {{3, 0}, {0, 4}},
+    {{3, 0}, {2, 0, 4}}, {{2, 3, 0}, {0}},          {{2, 3, 0}, {0, 4}}, {{2, 1, 3, 0}, {4, 0, 5}},
+    {{0, 3, 0}, {0}}};
 const std::vector<std::vector<Shape>> kBmmCases = {
     {{2, 3, 4}, {2, 4, 5}}, {{1, 1, 1}, {1, 1, 1}}, {{0, 2, 3}, {0, 3, 4}}, {{3, 17, 13}, {3, 13, 11}},
     {{4, 40, 33}, {4, 33, 37}}};
@@ -308,6 +312,27 @@ TEST(Linalg, ResultShapes) {
   EXPECT_EQ(matmul(ones({2, 3, 4}), ones({4})).shape(), (Shape{2, 3}));
   EXPECT_EQ(outer(ones({2}), ones({3})).shape(), (Shape{2, 3}));
   EXPECT_EQ(dot(ones({3}), ones({3})).item<double>(), 3.0);
+}
+
+// An empty inner dimension gives zeros of the result shape for every rank combination (the
+// result memory starts uninitialised, so a missing fill shows).
+TEST(Linalg, EmptyInnerDimensionGivesZeros) {
+  struct Case {
+    Shape a, b, out;
+  };
+  const std::vector<Case> cases = {
+      {{0}, {0}, {}},         {{0}, {0, 3}, {3}},          {{0}, {2, 0, 4}, {2, 4}},       {{3, 0}, {0}, {3}},
+      {{3, 0}, {0, 4}, {3, 4}}, {{3, 0}, {2, 0, 4}, {2, 3, 4}}, {{2, 3, 0}, {0}, {2, 3}}, {{2, 3, 0}, {0, 4}, {2, 3, 4}},
+      {{2, 3, 0}, {2, 0, 4}, {2, 3, 4}}, {{2, 1, 3, 0}, {4, 0, 5}, {2, 4, 3, 5}}, {{0, 3, 0}, {0}, {0, 3}}};
+  for (DType d : {DType::f32, DType::f64, DType::f16, DType::i64}) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(c.a.str() + " x " + c.b.str());
+      Tensor y = matmul(empty(c.a, d), empty(c.b, d));
+      EXPECT_EQ(y.shape(), c.out);
+      EXPECT_EQ(y.dtype(), d);
+      EXPECT_TRUE(tensors_equal(y, zeros(c.out, d)));
+    }
+  }
 }
 
 TEST(Linalg, BroadcastBatchOfExpandedViews) {

@@ -89,6 +89,10 @@ void unary_kernel(UnaryOp op, const Loop& loop, DType dtype, void* out, const vo
       return dispatch_floating(dtype, "tanh", [&](auto t) { unary_loop<decltype(t)>(loop, out, in, ops::Tanh{}); });
     case UnaryOp::sigmoid:
       return dispatch_floating(dtype, "sigmoid", [&](auto t) { unary_loop<decltype(t)>(loop, out, in, ops::Sigmoid{}); });
+    case UnaryOp::erf:
+      return dispatch_floating(dtype, "erf", [&](auto t) { unary_loop<decltype(t)>(loop, out, in, ops::Erf{}); });
+    case UnaryOp::erfc:
+      return dispatch_floating(dtype, "erfc", [&](auto t) { unary_loop<decltype(t)>(loop, out, in, ops::Erfc{}); });
     case UnaryOp::relu:
       return dispatch_numeric(dtype, "relu", [&](auto t) { unary_loop<decltype(t)>(loop, out, in, ops::Relu{}); });
     case UnaryOp::leaky_relu:
