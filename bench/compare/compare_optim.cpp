@@ -6,9 +6,8 @@
 //
 //   compare_optim [--rounds N] [--threads N] [--quick] [--out FILE.md]
 //
-// Size mixes: "resnet50" = the parameter shapes of kiln's xresnet50 (161 tensors: convolution
-// kernels, batch-norm vectors, the classifier), scaled to the total; "transformer" = GPT-style
-// layers (qkv, projection, two MLP matrices, their biases, two layer norms) plus a token embedding.
+// Size mixes (bench/param_mixes.h): "resnet50" = xresnet50's parameter shapes scaled to the total;
+// "transformer" = GPT-style layers plus the embeddings.
 #include <torch/torch.h>
 
 #include <cmath>
@@ -22,43 +21,16 @@
 #include "kiln/autograd/node.h"
 #include "kiln/kernels/cpu/parallel.h"
 #include "kiln/learner/optimizers.h"
-#include "kiln/nn/init.h"
-#include "kiln/nn/xresnet.h"
 #include "kiln/tensor/ops.h"
+#include "param_mixes.h"
 #include "side_by_side.h"
 
 namespace {
 
 using namespace kiln::bench::sbs;
-
-std::vector<int64_t> resnet50_sizes(int64_t total) {
-  std::vector<int64_t> base;
-  {
-    kiln::nn::init::SkipInitGuard skip;
-    auto model = kiln::nn::xresnet50();
-    for (const auto& p : model->parameters()) base.push_back(p.numel());
-  }
-  int64_t sum = 0;
-  for (int64_t n : base) sum += n;
-  std::vector<int64_t> out;
-  for (int64_t n : base) out.push_back(std::max<int64_t>(1, std::llround(double(n) * double(total) / double(sum))));
-  return out;
-}
-
-std::vector<int64_t> transformer_sizes(int64_t total) {
-  // d, layers and vocabulary chosen so the total lands near the target (GPT-2 small at 125M).
-  int64_t d = total <= 2'000'000 ? 128 : total <= 40'000'000 ? 512 : 768;
-  int64_t vocab = total <= 2'000'000 ? 1000 : total <= 40'000'000 ? 8000 : 50257;
-  std::vector<int64_t> out{vocab * d, 1024 * d};
-  int64_t sum = out[0] + out[1];
-  while (sum < total) {
-    for (int64_t n : {3 * d * d, 3 * d, d * d, d, 4 * d * d, 4 * d, 4 * d * d, d, d, d, d, d}) {
-      out.push_back(n);
-      sum += n;
-    }
-  }
-  return out;
-}
+using kiln::bench::param_count;
+using kiln::bench::param_count_label;
+using kiln::bench::param_mix_sizes;
 
 struct ParamSet {
   std::vector<kiln::Tensor> k;
@@ -78,12 +50,6 @@ std::shared_ptr<ParamSet> make_params(const std::vector<int64_t>& sizes) {
     ps->t.push_back(tp);
   }
   return ps;
-}
-
-std::string count_name(int64_t n) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%lldM", (long long)(n / 1'000'000));
-  return b;
 }
 
 }  // namespace
@@ -123,10 +89,9 @@ int main(int argc, char** argv) {
   int met = 0, total_cases = 0;
   for (int64_t total : totals)
     for (const char* mix : {"resnet50", "transformer"}) {
-      auto sizes = std::string(mix) == "resnet50" ? resnet50_sizes(total) : transformer_sizes(total);
-      int64_t n = 0;
-      for (int64_t s : sizes) n += s;
-      std::string shape = count_name(n) + " " + mix + " (" + std::to_string(sizes.size()) + " tensors)";
+      const auto sizes = param_mix_sizes(mix, total);
+      const int64_t n = param_count(sizes);
+      std::string shape = param_count_label(n) + " " + mix + " (" + std::to_string(sizes.size()) + " tensors)";
       for (const char* which : {"AdamW", "SGD-momentum"}) {
         auto ps = make_params(sizes);
         std::shared_ptr<kiln::optim::Optimizer> ko;
