@@ -227,33 +227,12 @@ int main(int argc, char** argv) {
         "copy bandwidth (others).\n\n";
   md << "| group | case | kiln | LibTorch | ratio | goal | kiln throughput | kiln of ceiling | LibTorch of ceiling |\n";
   md << "|---|---|---|---|---|---|---|---|---|\n";
-  std::cout << md.str() << std::flush;
-  std::string table = md.str();
+  Table table(md.str());
 
-  int met = 0, total = 0;
   for (const Case& c : make_cases(quick, passes)) {
     std::string full = c.group + " " + c.name;
     if (!filter.empty() && full.find(filter) == std::string::npos) continue;
-    Result r = run_case(c, rounds, c.group == "overhead" ? 0.02 : 0.05);
-    double ratio = r.torch_s / r.kiln_s;
-    bool ok = ratio >= c.goal;
-    met += ok;
-    ++total;
-    std::string line = table_row(c, r, bw, peak);
-    std::cout << line << std::flush;
-    table += line;
+    table.add(c, run_case(c, rounds, c.group == "overhead" ? 0.02 : 0.05), bw, peak);
   }
-  char summary[128];
-  std::snprintf(summary, sizeof summary, "\n%d of %d cases meet their goal.\n", met, total);
-  std::cout << summary;
-  table += summary;
-  if (!out_path.empty()) {
-    std::ofstream f(out_path);
-    f << table;
-    if (!f.good()) {
-      std::fprintf(stderr, "compare_libtorch: cannot write %s\n", out_path.c_str());
-      return 1;
-    }
-  }
-  return 0;
+  return table.finish(out_path, "compare_libtorch");
 }

@@ -82,11 +82,9 @@ int main(int argc, char** argv) {
         "step (AdamW 28 B, SGD-momentum 20 B per f32 parameter) / time / copy bandwidth.\n\n";
   md << "| group | case | kiln | LibTorch | ratio | goal | kiln throughput | kiln of ceiling | LibTorch of ceiling |\n";
   md << "|---|---|---|---|---|---|---|---|---|\n";
-  std::cout << md.str() << std::flush;
-  std::string table = md.str();
+  Table table(md.str());
 
   std::vector<int64_t> totals = quick ? std::vector<int64_t>{1'000'000} : std::vector<int64_t>{1'000'000, 25'000'000, 125'000'000};
-  int met = 0, total_cases = 0;
   for (int64_t total : totals)
     for (const char* mix : {"resnet50", "transformer"}) {
       const auto sizes = param_mix_sizes(mix, total);
@@ -109,26 +107,8 @@ int main(int argc, char** argv) {
           bytes = 20.0 * double(n);
         }
         Case c{"optim", std::string(which) + " " + shape, 0, bytes, 1.0, [ko] { ko->step(); }, [to] { to->step(); }};
-        Result r = run_case(c, rounds, 0.05);
-        bool ok = r.torch_s / r.kiln_s >= c.goal;
-        met += ok;
-        ++total_cases;
-        std::string line = table_row(c, r, bw, 0);
-        std::cout << line << std::flush;
-        table += line;
+        table.add(c, run_case(c, rounds, 0.05), bw, 0);
       }
     }
-  char summary[128];
-  std::snprintf(summary, sizeof summary, "\n%d of %d cases meet their goal.\n", met, total_cases);
-  std::cout << summary;
-  table += summary;
-  if (!out_path.empty()) {
-    std::ofstream f(out_path);
-    f << table;
-    if (!f.good()) {
-      std::fprintf(stderr, "compare_optim: cannot write %s\n", out_path.c_str());
-      return 1;
-    }
-  }
-  return 0;
+  return table.finish(out_path, "compare_optim");
 }

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -99,5 +101,38 @@ inline std::string table_row(const Case& c, const Result& r, double bw, double p
                 ratio >= c.goal ? "" : " (below)", c.goal, thr, frac, tfrac);
   return line;
 }
+
+// A table being printed and collected: add() prints one case's row (and counts whether it met its
+// goal), finish() prints the summary and writes the whole table to out_path when one is given.
+class Table {
+ public:
+  explicit Table(std::string header) : text_(std::move(header)) { std::cout << text_ << std::flush; }
+  void add(const Case& c, const Result& r, double bw, double peak) {
+    met_ += r.torch_s / r.kiln_s >= c.goal;
+    ++total_;
+    std::string line = table_row(c, r, bw, peak);
+    std::cout << line << std::flush;
+    text_ += line;
+  }
+  // Returns the program's exit code: 1 when the file cannot be written.
+  int finish(const std::string& out_path, const char* program) {
+    char summary[128];
+    std::snprintf(summary, sizeof summary, "\n%d of %d cases meet their goal.\n", met_, total_);
+    std::cout << summary;
+    text_ += summary;
+    if (out_path.empty()) return 0;
+    std::ofstream f(out_path);
+    f << text_;
+    if (!f.good()) {
+      std::fprintf(stderr, "%s: cannot write %s\n", program, out_path.c_str());
+      return 1;
+    }
+    return 0;
+  }
+
+ private:
+  std::string text_;
+  int met_ = 0, total_ = 0;
+};
 
 }  // namespace kiln::bench::sbs
