@@ -65,6 +65,33 @@ double copy_bandwidth() {
   return cached;
 }
 
+double update_bandwidth() {
+  static double cached = [] {
+    const size_t n = size_t(64) << 20;  // 64 Mi floats (256 MiB) per buffer
+    float* a = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
+    float* b = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = float(i % 7);
+      b[i] = 1e-3f * float(i % 5);
+    }
+    double best = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+      double t0 = now();
+      cpu::parallel_for(0, int64_t(n), 1 << 18, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) a[i] += b[i];
+      });
+      double dt = now() - t0;
+      best = std::max(best, 12.0 * double(n) / dt);
+    }
+    volatile float sink = a[n / 2];
+    (void)sink;
+    std::free(a);
+    std::free(b);
+    return best;
+  }();
+  return cached;
+}
+
 double fma_peak_f32() {
   static double cached = fma_peak(cpu::num_threads());
   return cached;
