@@ -41,10 +41,11 @@ class ResBlock(nn.Module):
         return nn.functional.relu(self.convpath(x) + self.idpath(x))
 
 
-def xresnet(expansion, layers, c_in=3, n_out=1000):
+def xresnet(expansion, layers, c_in=3, n_out=1000, widen=1.0):
+    """widen scales the stage widths (not the stem, not the first entry), as fastai's XResNet."""
     stem_szs = [c_in, 32, 32, 64]
     stem = [conv_layer(stem_szs[i], stem_szs[i + 1], stride=2 if i == 0 else 1) for i in range(3)]
-    block_szs = [64 // expansion, 64, 128, 256, 512] + [256] * (len(layers) - 4)
+    block_szs = [64 // expansion] + [int(s * widen) for s in [64, 128, 256, 512] + [256] * (len(layers) - 4)]
     stages = []
     for i, l in enumerate(layers):
         blocks = [ResBlock(expansion, block_szs[i] if j == 0 else block_szs[i + 1], block_szs[i + 1],
