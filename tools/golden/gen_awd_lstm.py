@@ -17,13 +17,14 @@ Keys:
   lm/x, lm/x2       two consecutive token batches [B, T] (the second call starts from the state
                     the first left)
   lm/y, lm/y2       their logits [B, T, V]
-  lm/target         targets of the first batch; lm/g/<name> gradients of cross_entropy(y, target)
-                    (eval mode, one backward from a reset state)
+  lm/target         targets of the first batch; lm/loss = cross_entropy(y, target) and lm/g/<name>
+                    the gradient of every parameter (eval mode, one backward from a reset state)
   clas/p/<name>     the classifier's state dict (BN running statistics randomised)
   clas/seqs, clas/lens  the raw token sequences (concatenated) and their lengths
   clas_first/x      pad_input_chunk(seqs, pad_first=True, seq_len=bptt); clas_last/x with pad_first=False
   clas_*/max_len    the SentenceEncoder's max_len for that case (0: none)
-  clas_*/y          classifier logits; clas_*/target, clas_*/g/<name>: gradients of cross_entropy
+  clas_*/y          classifier logits; clas_*/target, clas_*/loss = cross_entropy(y, target) and
+                    clas_*/g/<name>: the gradient of every parameter
   clas_*/enc, clas_*/mask   the SentenceEncoder's outputs and padding mask
 """
 import torch
@@ -222,10 +223,11 @@ def pad_input_chunk(seqs, pad_idx, pad_first, seq_len):
     return torch.tensor(rows, dtype=torch.int64)
 
 
-def grads(prefix, model, names):
+def grads(prefix, model):
+    """The gradient of every parameter (named_parameters: tied and aliased weights once, under their
+    first name)."""
     for n, p in model.named_parameters():
-        if n in names:
-            OUT[f"{prefix}/g/{n}"] = p.grad.detach().clone()
+        OUT[f"{prefix}/g/{n}"] = p.grad.detach().clone()
 
 
 def save_state(prefix, model):
@@ -254,11 +256,12 @@ def gen_lm():
     target = torch.randint(0, VOCAB, (3, 7))
     lm.reset()
     y = lm(x)
-    F.cross_entropy(y.reshape(-1, VOCAB), target.reshape(-1)).backward()
+    loss = F.cross_entropy(y.reshape(-1, VOCAB), target.reshape(-1))
+    loss.backward()
     y2 = lm(x2)
-    OUT.update({"lm/x": x, "lm/x2": x2, "lm/y": y.detach(), "lm/y2": y2.detach(), "lm/target": target})
-    grads("lm", lm, {"0.encoder.weight", "0.rnns.0.weight_hh_l0_raw", "0.rnns.1.module.weight_ih_l0",
-                     "0.rnns.2.module.bias_hh_l0", "1.decoder.bias"})
+    OUT.update({"lm/x": x, "lm/x2": x2, "lm/y": y.detach(), "lm/y2": y2.detach(), "lm/target": target,
+                "lm/loss": loss.detach()})
+    grads("lm", lm)
 
 
 def gen_clas():
@@ -279,8 +282,6 @@ def gen_clas():
     seqs = [[int(v) for v in torch.randint(2, VOCAB, (n,))] for n in lens]
     OUT["clas/seqs"] = torch.tensor([v for s in seqs for v in s], dtype=torch.int64)
     OUT["clas/lens"] = torch.tensor(lens, dtype=torch.int64)
-    names = {"0.module.encoder.weight", "0.module.rnns.0.weight_hh_l0_raw", "0.module.rnns.2.module.weight_ih_l0",
-             "0.module.rnns.1.module.bias_ih_l0", "1.layers.0.0.weight", "1.layers.0.2.weight", "1.layers.1.2.weight"}
     # pad_first with max_len 8: the first bptt piece is run (it sets the state) but its outputs are
     # dropped; pad last with no max_len: the batch shrinks from piece to piece.
     for case, pad_first, max_len in (("clas_first", True, 8), ("clas_last", False, None)):
@@ -290,11 +291,12 @@ def gen_clas():
         out, mask = model[0](x)
         y = model[1]((out, mask))
         target = torch.randint(0, N_CLASS, (x.shape[0],))
-        F.cross_entropy(y, target).backward()
-        OUT.update({f"{case}/x": x, f"{case}/y": y.detach(), f"{case}/target": target,
+        loss = F.cross_entropy(y, target)
+        loss.backward()
+        OUT.update({f"{case}/x": x, f"{case}/y": y.detach(), f"{case}/target": target, f"{case}/loss": loss.detach(),
                     f"{case}/enc": out.detach(), f"{case}/mask": mask,
                     f"{case}/max_len": torch.tensor(max_len or 0, dtype=torch.int64)})
-        grads(case, model, names)
+        grads(case, model)
 
 
 gen_lm()
