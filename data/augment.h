@@ -54,7 +54,7 @@ struct AugConfig {
   float p_erase = 0.0f;         // fastai's RandomErasing(p, sl, sh, min_aspect, max_count)
   float erase_sl = 0.0f, erase_sh = 0.3f, erase_min_aspect = 0.3f;
   int erase_max_count = 1;
-  std::vector<float> mean, std;  // per-channel normalisation; empty = none
+  std::vector<float> mean = {}, std = {};  // per-channel normalisation; empty = none
   DType out_dtype = DType::f32;
   AugLayout out_layout = AugLayout::nchw;
 };
