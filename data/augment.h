@@ -64,6 +64,22 @@ struct AugConfig {
 AugConfig aug_transforms(AugConfig config = {});
 void check_config(const AugConfig& config);
 
+// Explicit geometry of one sample (what fastai's `draw` arguments fix).
+struct AugGeometry {
+  bool flip = false;         // horizontal flip
+  int dihedral = 0;          // 0..7, fastai's dihedral_mat index (0 = identity)
+  float rotate = 0;          // degrees
+  float zoom = 1;            // zoom factor (> 1 magnifies)
+  float zoom_col = 0.5f;     // zoom centre, fractions of the width / height (fastai's draw_x / draw_y)
+  float zoom_row = 0.5f;
+  float shear = 0;           // degrees
+  float translate_x = 0;     // fractions of the image size
+  float translate_y = 0;
+};
+// Sets p.affine to fastai's flip @ dihedral @ rotate @ zoom (then shear @ translate) with fastai's
+// aspect correction for an H x W input.
+void set_geometry(AugSampleParams& p, const AugGeometry& g, int64_t H, int64_t W);
+
 // Draws the parameters of samples first_sample_index .. first_sample_index + n - 1 for an input
 // of H x W pixels. Each sample's draws come from Philox keyed by (seed, epoch, sample index)
 // (Note [Augmentation draws] in data/augment_draw.cpp): they do not depend on how samples are batched.

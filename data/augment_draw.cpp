@@ -118,6 +118,48 @@ void draw_erase(const SampleStream& s, const AugConfig& c, int64_t OH, int64_t O
 
 }  // namespace
 
+void set_geometry(AugSampleParams& p, const AugGeometry& g, int64_t H, int64_t W) {
+  KILN_CHECK(H >= 1 && W >= 1, "set_geometry: image size must be positive, got ", H, "x", W);
+  KILN_CHECK(g.dihedral >= 0 && g.dihedral < 8, "set_geometry: dihedral index must be in 0..7, got ", g.dihedral);
+  KILN_CHECK(g.zoom > 0 && std::isfinite(g.zoom), "set_geometry: zoom must be positive, got ", g.zoom);
+  const double deg = M_PI / 180;
+  double m[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  if (g.flip) {
+    const double f[9] = {-1, 0, 0, 0, 1, 0, 0, 0, 1};
+    mat_mul(m, f);
+  }
+  if (g.dihedral != 0) {
+    static const int xs[8] = {1, -1, 1, -1, -1, 1, 1, -1}, ys[8] = {1, 1, -1, 1, -1, -1, 1, -1};
+    static const int m0[8] = {1, 1, 1, 0, 1, 0, 0, 0}, m1[8] = {0, 0, 0, 1, 0, 1, 1, 1};
+    const int k = g.dihedral;
+    const double d[9] = {double(xs[k] * m0[k]), double(xs[k] * m1[k]), 0, double(ys[k] * m1[k]),
+                         double(ys[k] * m0[k]), 0, 0, 0, 1};
+    mat_mul(m, d);
+  }
+  if (g.rotate != 0) {
+    const double t = double(g.rotate) * deg;
+    const double r[9] = {std::cos(t), std::sin(t), 0, -std::sin(t), std::cos(t), 0, 0, 0, 1};
+    mat_mul(m, r);
+  }
+  if (g.zoom != 1) {
+    const double sc = 1 / double(g.zoom);
+    const double z[9] = {sc, 0, (1 - sc) * (2 * double(g.zoom_col) - 1), 0, sc, (1 - sc) * (2 * double(g.zoom_row) - 1),
+                         0, 0, 1};
+    mat_mul(m, z);
+  }
+  if (g.shear != 0) {
+    const double sh[9] = {1, std::tan(double(g.shear) * deg), 0, 0, 1, 0, 0, 0, 1};
+    mat_mul(m, sh);
+  }
+  if (g.translate_x != 0 || g.translate_y != 0) {
+    const double tr[9] = {1, 0, 2 * double(g.translate_x), 0, 1, 2 * double(g.translate_y), 0, 0, 1};
+    mat_mul(m, tr);
+  }
+  m[1] *= double(H) / double(W);
+  m[3] *= double(W) / double(H);
+  for (int k = 0; k < 9; ++k) p.affine[k] = float(m[k]);
+}
+
 std::vector<AugSampleParams> draw_params(const AugConfig& c, int64_t H, int64_t W, uint64_t seed, uint64_t epoch,
                                          int64_t first_sample_index, int64_t n) {
   check_config(c);
@@ -125,51 +167,31 @@ std::vector<AugSampleParams> draw_params(const AugConfig& c, int64_t H, int64_t 
   KILN_CHECK(n >= 0 && first_sample_index >= 0, "draw_params: n and first_sample_index must be non-negative, got ",
              n, " and ", first_sample_index);
   const int64_t OH = c.size.h > 0 ? c.size.h : H, OW = c.size.w > 0 ? c.size.w : W;
-  const double deg = M_PI / 180;
   std::vector<AugSampleParams> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const SampleStream s(seed, epoch, uint64_t(first_sample_index + i));
     AugSampleParams& p = out[size_t(i)];
-    double m[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-    if (c.do_flip && !c.flip_vert && s.happens(kSlotFlip, 0.5)) {
-      const double f[9] = {-1, 0, 0, 0, 1, 0, 0, 0, 1};
-      mat_mul(m, f);
-    }
-    if (c.do_flip && c.flip_vert && s.happens(kSlotDihedralDo, 0.5)) {
-      static const int xs[8] = {1, -1, 1, -1, -1, 1, 1, -1}, ys[8] = {1, 1, -1, 1, -1, -1, 1, -1};
-      static const int m0[8] = {1, 1, 1, 0, 1, 0, 0, 0}, m1[8] = {0, 0, 0, 1, 0, 1, 1, 1};
-      const int k = int(s.randint(kSlotDihedralIndex, 0, 7));
-      const double d[9] = {double(xs[k] * m0[k]), double(xs[k] * m1[k]), 0, double(ys[k] * m1[k]),
-                           double(ys[k] * m0[k]), 0, 0, 0, 1};
-      mat_mul(m, d);
-    }
+    AugGeometry g;
+    g.flip = c.do_flip && !c.flip_vert && s.happens(kSlotFlip, 0.5);
+    if (c.do_flip && c.flip_vert && s.happens(kSlotDihedralDo, 0.5)) g.dihedral = int(s.randint(kSlotDihedralIndex, 0, 7));
     if (c.max_warp > 0) {
       if (s.happens(kSlotWarpXDo, c.p_affine)) p.warp_x = float(s.uniform(kSlotWarpX, -c.max_warp, c.max_warp));
       if (s.happens(kSlotWarpYDo, c.p_affine)) p.warp_y = float(s.uniform(kSlotWarpY, -c.max_warp, c.max_warp));
     }
-    if (c.max_rotate > 0 && s.happens(kSlotRotateDo, c.p_affine)) {
-      const double t = s.uniform(kSlotRotate, -c.max_rotate, c.max_rotate) * deg;
-      const double r[9] = {std::cos(t), std::sin(t), 0, -std::sin(t), std::cos(t), 0, 0, 0, 1};
-      mat_mul(m, r);
-    }
+    if (c.max_rotate > 0 && s.happens(kSlotRotateDo, c.p_affine))
+      g.rotate = float(s.uniform(kSlotRotate, -c.max_rotate, c.max_rotate));
     if ((c.min_zoom < 1 || c.max_zoom > 1) && s.happens(kSlotZoomDo, c.p_affine)) {
-      const double sc = 1 / s.uniform(kSlotZoom, c.min_zoom, c.max_zoom);
-      const double col = (1 - sc) * (2 * s.u(kSlotZoomCol) - 1), row = (1 - sc) * (2 * s.u(kSlotZoomRow) - 1);
-      const double z[9] = {sc, 0, col, 0, sc, row, 0, 0, 1};
-      mat_mul(m, z);
+      g.zoom = float(s.uniform(kSlotZoom, c.min_zoom, c.max_zoom));
+      g.zoom_col = float(s.u(kSlotZoomCol));
+      g.zoom_row = float(s.u(kSlotZoomRow));
     }
-    if (c.max_shear > 0 && s.happens(kSlotShearDo, c.p_affine)) {
-      const double sh[9] = {1, std::tan(s.uniform(kSlotShear, -c.max_shear, c.max_shear) * deg), 0, 0, 1, 0, 0, 0, 1};
-      mat_mul(m, sh);
-    }
+    if (c.max_shear > 0 && s.happens(kSlotShearDo, c.p_affine))
+      g.shear = float(s.uniform(kSlotShear, -c.max_shear, c.max_shear));
     if (c.max_translate > 0 && s.happens(kSlotTranslateDo, c.p_affine)) {
-      const double tr[9] = {1, 0, 2 * s.uniform(kSlotTranslateX, -c.max_translate, c.max_translate),
-                            0, 1, 2 * s.uniform(kSlotTranslateY, -c.max_translate, c.max_translate), 0, 0, 1};
-      mat_mul(m, tr);
+      g.translate_x = float(s.uniform(kSlotTranslateX, -c.max_translate, c.max_translate));
+      g.translate_y = float(s.uniform(kSlotTranslateY, -c.max_translate, c.max_translate));
     }
-    m[1] *= double(H) / double(W);
-    m[3] *= double(W) / double(H);
-    for (int k = 0; k < 9; ++k) p.affine[k] = float(m[k]);
+    set_geometry(p, g, H, W);
     if (c.min_scale < 1 || c.max_scale < 1 || c.ratio_min != 1 || c.ratio_max != 1) draw_crop(s, c, H, W, p.crop);
     if (c.max_lighting > 0) {
       const double ml = c.max_lighting;
