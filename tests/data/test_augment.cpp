@@ -104,7 +104,7 @@ TEST(Augment, GeometryMatchesGridSampleFixtures) {
     const Tensor y = data::augment(input, c, {p}).images;
     EXPECT_TRUE(tensors_close(y, expected, 0, 2e-5)) << name;
   }
-  EXPECT_EQ(cases, 2 * (2 + 9 + 7));
+  EXPECT_EQ(cases, 2 * (2 + 9 + 7));  // (fa.* keys are fastai cases: test_augment_fastai.cpp)
 }
 
 TEST(Augment, U8NhwcMatchesF32Nchw) {

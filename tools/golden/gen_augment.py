@@ -9,6 +9,14 @@ AugSampleParams.affine), <name>.crop (x0, y0, w, h in input pixels; w = 0: none)
 <name>.pad (0 zeros, 1 border, 2 reflection), <name>.ac (align_corners) and <name>.out, the
 expected 1x3xOHxOW output. Geometry order (as the kernel): the output grid goes through the crop,
 then theta, then the warp; the image is sampled once.
+
+It also runs fastai's own transforms (fastai 2.7.12, needed on PYTHONPATH: `pip download --no-deps
+fastai==2.7.12 fastcore==1.5.29` and unzip the wheels) with explicit draws on `fa.input` (a 2x3x9x11
+batch): fa.geometry (Flip, Warp, Rotate, Zoom composed by setup_aug_tfms, align_corners = True,
+reflection), fa.brightness, fa.contrast, fa.saturation, fa.hue, fa.lighting (Brightness + Contrast
+composed), with the draws stored beside them (fa.flip, fa.rotate, fa.zoom, fa.zoom_col,
+fa.zoom_row, fa.warp_x, fa.warp_y, fa.b, fa.c, fa.s, fa.h, one value per sample). fastai's
+plotting / data dependencies are replaced by inert stubs; only fastai.vision.augment runs.
 """
 import math
 
@@ -92,5 +100,76 @@ for ac in (False, True):
     case("warp" + sfx, [[1, 0, 0], [0, 1, 0]], warp=(0.15, -0.1), ac=ac)
     r, z = torch.tensor(rot(8) + [[0, 0, 1]]), torch.tensor([[0.8, 0, 0.1], [0, 0.8, 0.05], [0, 0, 1]])
     case("all" + sfx, (r @ z)[:2].tolist(), size=(6, 7), crop=(1, 2, 9, 6), warp=(-0.12, 0.08), ac=ac)
+
+
+
+def import_fastai_augment():
+    """fastai.vision.augment with its unused heavy imports stubbed out."""
+    import importlib.abc
+    import importlib.machinery
+    import re
+    import sys
+    import types
+
+    stubbed = {"matplotlib", "pandas", "scipy", "sklearn", "fastdownload", "fastprogress", "spacy", "IPython",
+               "requests", "yaml", "torchvision"}
+
+    class Inert(types.ModuleType):
+        __path__ = []
+
+        def __getattr__(self, k):
+            if k.startswith("__"):
+                raise AttributeError(k)
+            return Inert(k)
+
+        def __call__(self, *a, **k):
+            return Inert("call")
+
+        def __mro_entries__(self, bases):
+            return (object,)
+
+    class StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path, target=None):
+            if name.split(".")[0] in stubbed:
+                return importlib.machinery.ModuleSpec(name, self, is_package=True)
+            return None
+
+        def create_module(self, spec):
+            return Inert(spec.name)
+
+        def exec_module(self, module):
+            pass
+
+    sys.meta_path.insert(0, StubFinder())
+    if "packaging" not in sys.modules:
+        version = types.ModuleType("packaging.version")
+        version.parse = lambda v: tuple(int(x) for x in re.findall(r"\d+", str(v))[:3])
+        pkg = types.ModuleType("packaging")
+        pkg.version = version
+        sys.modules["packaging"], sys.modules["packaging.version"] = pkg, version
+    import fastai.vision.augment as fa_aug
+    return fa_aug
+
+
+A = import_fastai_augment()
+x = (torch.rand(2, 3, H, W) * 0.9 + 0.05).float()
+draws = dict(flip=[1.0, 0.0], rotate=[7.0, -4.0], zoom=[1.05, 1.1], zoom_col=[0.2, 0.7], zoom_row=[0.9, 0.4],
+             warp_x=[0.1, -0.15], warp_y=[-0.05, 0.12], b=[0.4, 0.62], c=[0.8, 1.2], s=[0.6, 1.3], h=[0.95, 1.08])
+aff = A.setup_aug_tfms([
+    A.Flip(p=1.0, draw=draws["flip"]),
+    A.Warp(magnitude=0.2, p=1.0, draw_x=draws["warp_x"], draw_y=draws["warp_y"]),
+    A.Rotate(max_deg=10, p=1.0, draw=draws["rotate"]),
+    A.Zoom(min_zoom=1.0, max_zoom=1.1, p=1.0, draw=draws["zoom"], draw_x=draws["zoom_col"], draw_y=draws["zoom_row"]),
+])[0]
+out["fa.input"] = x
+out["fa.geometry"] = aff(A.TensorImage(x.clone()), split_idx=0).float()
+out["fa.brightness"] = A.TensorImage(x.clone()).brightness(draw=draws["b"], p=1.0).float()
+out["fa.contrast"] = A.TensorImage(x.clone()).contrast(draw=draws["c"], p=1.0).float()
+out["fa.saturation"] = A.TensorImage(x.clone()).saturation(draw=draws["s"], p=1.0).float()
+out["fa.hue"] = A.TensorImage(x.clone()).hue(draw=draws["h"], p=1.0).float()
+lig = A.setup_aug_tfms([A.Brightness(p=1.0, draw=draws["b"]), A.Contrast(p=1.0, draw=draws["c"])])[0]
+out["fa.lighting"] = lig(A.TensorImage(x.clone()), split_idx=0).float()
+for k, v in draws.items():
+    out["fa." + k] = torch.tensor(v, dtype=torch.float32)
 
 save("augment", out)
