@@ -17,6 +17,10 @@
 // then sampled once (bilinear, bicubic or nearest; masks always nearest). Coordinates are computed
 // with multiplications and additions that are never fused into FMAs on the device (aug_fmul /
 // aug_fadd), so CPU and CUDA read the same pixels and masks are bit-identical on both.
+// Where kiln differs from fastai on purpose: the random resized crop reads real pixels outside the
+// crop window (fastai slices first, so its padding reflects the crop, not the image); fastai's
+// area pre-shrink in _grid_sample (when the output is less than half the input) is not done; and
+// samples whose lighting is neutral skip sigmoid(logit(x)) (fastai applies it, moving 0 and 1 by 1e-7).
 #include <cmath>
 #include <cstdint>
 
