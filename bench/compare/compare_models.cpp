@@ -4,7 +4,7 @@
 // LibTorch model by parameter name, and the losses (and every parameter's gradient) are compared
 // once before timing, so both sides do the same computation.
 //
-//   compare_models [--filter SUBSTRING] [--rounds N] [--heavy-rounds N] [--threads N] [--out FILE.md]
+//   compare_models [--filter SUBSTRING] [--skip SUBSTRING] [--rounds N] [--heavy-rounds N] [--threads N] [--out FILE.md]
 //                  [--lm-vocab V] [--lm-emb E] [--lm-hid H] [--lm-layers L] [--lm-batch B] [--lm-seq T]
 //
 // Cases per model: "fwd" (forward + cross-entropy with the graph recorded), "fwd+bwd" (the same plus
@@ -306,7 +306,7 @@ double load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string out_path, filter;
+  std::string out_path, filter, skip;
   int rounds = 5, heavy_rounds = 3;
   int64_t lm_vocab = 2000, lm_emb = 400, lm_hid = 1152, lm_layers = 3, lm_batch = 64, lm_seq = 72;
   for (int i = 1; i < argc; ++i) {
@@ -317,6 +317,7 @@ int main(int argc, char** argv) {
     else if (a == "--heavy-rounds") heavy_rounds = std::max<int>(1, int(next()));
     else if (a == "--out") out_path = argv[++i];
     else if (a == "--filter") filter = argv[++i];
+    else if (a == "--skip") skip = argv[++i];
     else if (a == "--threads") kiln::cpu::set_num_threads(std::max<int>(1, int(next())));
     else if (a == "--lm-vocab") lm_vocab = next();
     else if (a == "--lm-emb") lm_emb = next();
@@ -326,7 +327,7 @@ int main(int argc, char** argv) {
     else if (a == "--lm-seq") lm_seq = next();
     else {
       std::fprintf(stderr,
-                   "usage: compare_models [--filter S] [--rounds N] [--heavy-rounds N] [--threads N] [--out FILE.md]\n"
+                   "usage: compare_models [--filter S] [--skip S] [--rounds N] [--heavy-rounds N] [--threads N] [--out FILE.md]\n"
                    "                      [--lm-vocab V] [--lm-emb E] [--lm-hid H] [--lm-layers L] [--lm-batch B] [--lm-seq T]\n");
       return 2;
     }
@@ -343,7 +344,9 @@ int main(int argc, char** argv) {
     std::vector<std::shared_ptr<ModelPair>> models;
     std::vector<NameMap> maps;
     std::vector<std::string> notes;
-    auto wanted = [&](const std::string& n) { return filter.empty() || n.find(filter) != std::string::npos; };
+    auto wanted = [&](const std::string& n) {
+      return (filter.empty() || n.find(filter) != std::string::npos) && (skip.empty() || n.find(skip) == std::string::npos);
+    };
 
     // xresnet18, batch 64 x 3 x 64 x 64, 10 classes.
     if (wanted("xresnet18")) {
@@ -496,6 +499,33 @@ int main(int argc, char** argv) {
       cases.push_back({"fwd+bwd", mp->name, 3 * mp->fwd_flops, 0, goal, kfb, tfb});
       cases.push_back({"step", mp->name, 3 * mp->fwd_flops, 0, goal, [kfb, kopt] { kfb(); kopt->step(); },
                        [tfb, topt] { tfb(); topt->step(); }});
+      if (is_mlp) {
+        // Diagnostic, no goal: the five GEMMs of the MLP's fwd+bwd alone, with the operands
+        // transposed as a linear layer has them: x W1^T, h W2^T, dW2 = dy^T h, dh = dy W2,
+        // dW1 = dz^T x. Separates GEMM time from the rest of each framework's step.
+        struct G {
+          int64_t r0, c0, r1, c1;
+          bool t0, t1;  // operand stored [r, c] and used transposed
+        };
+        const G gs[5] = {{64, 784, 100, 784, false, true}, {64, 100, 10, 100, false, true}, {64, 10, 64, 100, true, false},
+                         {64, 10, 10, 100, false, false}, {64, 100, 64, 784, true, false}};
+        auto ka = std::make_shared<std::vector<kiln::Tensor>>();
+        auto ta = std::make_shared<std::vector<at::Tensor>>();
+        kiln::Generator g(5);
+        double fl = 0;
+        for (const G& e : gs) {
+          kiln::Tensor a = kiln::randn({e.r0, e.c0}, kiln::DType::f32, &g), b = kiln::randn({e.r1, e.c1}, kiln::DType::f32, &g);
+          at::Tensor ta0 = to_torch(a), tb0 = to_torch(b);
+          ka->push_back(e.t0 ? a.t() : a);
+          ka->push_back(e.t1 ? b.t() : b);
+          ta->push_back(e.t0 ? ta0.t() : ta0);
+          ta->push_back(e.t1 ? tb0.t() : tb0);
+          fl += 2.0 * double(ka->back().size(0)) * double(ka->back().size(1)) * double((*ka)[ka->size() - 2].size(0));
+        }
+        cases.push_back({"gemm", "the MLP fwd+bwd's 5 GEMMs alone (diagnostic)", fl, 0, 0.0,
+                         [ka] { for (size_t i = 0; i < ka->size(); i += 2) kiln::mm((*ka)[i], (*ka)[i + 1]); },
+                         [ta] { for (size_t i = 0; i < ta->size(); i += 2) at::mm((*ta)[i], (*ta)[i + 1]); }});
+      }
       for (Case& c : cases) {
         // First call of each side: warm-up, and the heavy-case test.
         auto t0 = Clock::now();
