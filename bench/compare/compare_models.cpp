@@ -4,7 +4,7 @@
 // LibTorch model by parameter name, and the losses (and every parameter's gradient) are compared
 // once before timing, so both sides do the same computation.
 //
-//   compare_models [--filter SUBSTRING] [--skip SUBSTRING] [--rounds N] [--heavy-rounds N] [--threads N] [--out FILE.md]
+//   compare_models [--filter SUBSTRING] [--skip SUBSTRING] [--groups fwd,fwd+bwd,step,gemm] [--rounds N] [--heavy-rounds N] [--threads N] [--out FILE.md]
 //                  [--lm-vocab V] [--lm-emb E] [--lm-hid H] [--lm-layers L] [--lm-batch B] [--lm-seq T]
 //
 // Cases per model: "fwd" (forward + cross-entropy with the graph recorded), "fwd+bwd" (the same plus
@@ -261,20 +261,29 @@ std::string check_same(ModelPair& mp, const NameMap& map) {
   const double lk = kl.item<double>(), lt = tl.item<double>();
   kiln::ag::backward(kl);
   tl.backward();
+  // Per tensor, the L2 difference relative to the whole gradient's norm: a tensor whose true
+  // gradient nearly cancels (a bias feeding a training-mode BatchNorm) has no meaningful relative
+  // difference of its own, so its own relative difference is reported next to its size.
   auto tp = mp.t->named_parameters(true);
-  double worst = 0;
+  double total_sq = 0, diff_sq = 0, worst = 0, worst_own = 0, worst_size = 0;
   std::string worst_name;
   for (const auto& [name, p] : mp.k->named_parameters(true)) {
     at::Tensor kg = to_torch(kiln::ag::grad(p));
     at::Tensor tg = tp.find(map(name))->grad();
-    const double rel = (kg - tg).norm().item<double>() / std::max(tg.norm().item<double>(), 1e-30);
-    if (rel > worst) worst = rel, worst_name = name;
+    const double d = (kg - tg).norm().item<double>(), n = tg.norm().item<double>();
+    total_sq += n * n;
+    diff_sq += d * d;
+    if (d > worst) worst = d, worst_own = d / std::max(n, 1e-30), worst_size = n, worst_name = name;
   }
+  const double total = std::max(std::sqrt(total_sq), 1e-30);
   mp.k->zero_grad();
   clear_grads(mp.t->parameters());
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%s: loss kiln %.7g, LibTorch %.7g (rel diff %.1e); largest gradient rel L2 diff %.1e (%s)",
-                mp.name.c_str(), lk, lt, std::abs(lk - lt) / std::abs(lt), worst, worst_name.c_str());
+  char buf[384];
+  std::snprintf(buf, sizeof buf,
+                "%s: loss kiln %.7g, LibTorch %.7g (rel diff %.1e); gradients: rel L2 diff of all %.1e, largest "
+                "tensor diff %.1e of the whole gradient's norm (%s: %.1e of its own norm, which is %.1e of the whole)",
+                mp.name.c_str(), lk, lt, std::abs(lk - lt) / std::abs(lt), std::sqrt(diff_sq) / total, worst / total,
+                worst_name.c_str(), worst_own, worst_size / total);
   std::fprintf(stderr, "%s\n", buf);
   if (!(std::abs(lk - lt) <= 1e-4 * std::abs(lt)))
     throw std::runtime_error(std::string("losses disagree: ") + buf);
@@ -306,7 +315,7 @@ double load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string out_path, filter, skip;
+  std::string out_path, filter, skip, groups;
   int rounds = 5, heavy_rounds = 3;
   int64_t lm_vocab = 2000, lm_emb = 400, lm_hid = 1152, lm_layers = 3, lm_batch = 64, lm_seq = 72;
   for (int i = 1; i < argc; ++i) {
@@ -318,6 +327,7 @@ int main(int argc, char** argv) {
     else if (a == "--out") out_path = argv[++i];
     else if (a == "--filter") filter = argv[++i];
     else if (a == "--skip") skip = argv[++i];
+    else if (a == "--groups") groups = "," + std::string(argv[++i]) + ",";
     else if (a == "--threads") kiln::cpu::set_num_threads(std::max<int>(1, int(next())));
     else if (a == "--lm-vocab") lm_vocab = next();
     else if (a == "--lm-emb") lm_emb = next();
@@ -327,7 +337,7 @@ int main(int argc, char** argv) {
     else if (a == "--lm-seq") lm_seq = next();
     else {
       std::fprintf(stderr,
-                   "usage: compare_models [--filter S] [--skip S] [--rounds N] [--heavy-rounds N] [--threads N] [--out FILE.md]\n"
+                   "usage: compare_models [--filter S] [--skip S] [--groups G,G] [--rounds N] [--heavy-rounds N] [--threads N] [--out FILE.md]\n"
                    "                      [--lm-vocab V] [--lm-emb E] [--lm-hid H] [--lm-layers L] [--lm-batch B] [--lm-seq T]\n");
       return 2;
     }
@@ -527,6 +537,7 @@ int main(int argc, char** argv) {
                          [ta] { for (size_t i = 0; i < ta->size(); i += 2) at::mm((*ta)[i], (*ta)[i + 1]); }});
       }
       for (Case& c : cases) {
+        if (!groups.empty() && groups.find("," + c.group + ",") == std::string::npos) continue;
         // First call of each side: warm-up, and the heavy-case test.
         auto t0 = Clock::now();
         c.kiln();
