@@ -123,9 +123,9 @@ int main(int argc, char** argv) {
   md << line;
   md << "Pipeline: u8 NHWC in, fastai's default aug_transforms (flip, rotate 10, zoom 1.1, lighting 0.2; kiln also "
         "warp 0.2) with ImageNet normalisation, f32 NCHW out at the input size, fresh per-sample draws in every call. "
-        "ratio = LibTorch time / kiln time (> 1: kiln is faster), median of " << rounds << " interleaved rounds; "
+        "kiln / LibTorch = LibTorch time / kiln time (> 1: kiln is faster), median of " << rounds << " interleaved rounds; "
         "`of floor` = (u8 bytes in + f32 bytes out) / time / copy bandwidth.\n\n";
-  md << "| shape | kiln | LibTorch | ratio | goal | kiln images/s | LibTorch images/s | kiln of floor | LibTorch of floor |\n";
+  md << "| shape | kiln | LibTorch | kiln / LibTorch | goal | kiln images/s | LibTorch images/s | kiln of floor | LibTorch of floor |\n";
   md << "|---|---|---|---|---|---|---|---|---|\n";
   Table table(md.str());
 
@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
     Case c{"augment", name, 0, bytes, 1.0, kiln_call, torch_call};
     const Result r = run_case(c, rounds, 0.05);
     const double ratio = r.torch_s / r.kiln_s;
-    std::snprintf(line, sizeof line, "| %s | %s | %s | %.2fx%s | %.2gx | %s | %s | %.0f%% | %.0f%% |\n", name,
+    std::snprintf(line, sizeof line, "| %s | %s | %s | %.2fx%s | %.2gx | %s | %s | %.1f%% | %.1f%% |\n", name,
                   fmt_time(r.kiln_s).c_str(), fmt_time(r.torch_s).c_str(), ratio, ratio >= c.goal ? "" : " (below)",
                   c.goal, fmt_rate(double(s.B) / r.kiln_s).c_str(), fmt_rate(double(s.B) / r.torch_s).c_str(),
                   100 * bytes / r.kiln_s / bw, 100 * bytes / r.torch_s / bw);
