@@ -35,6 +35,10 @@ def parse_md(text):
     return pre, header or [], rows, bw
 
 
+def pct(v):
+    return f"{v:.0f}%" if v >= 10 else f"{v:.1f}%"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("kiln_md")
@@ -43,6 +47,7 @@ def main():
     ap.add_argument("--floor-goal", type=float, default=0.0, help="kiln's percent of the floor at --goal-shape")
     ap.add_argument("--goal-shape", default="256x3x224x224")
     ap.add_argument("--peer", default="PyTorch", help="peer name in the column headers (default PyTorch)")
+    ap.add_argument("--note", action="append", default=[], help="a paragraph to add above the table (repeatable)")
     ap.add_argument("--out", help="also write the combined markdown here")
     args = ap.parse_args()
 
@@ -72,6 +77,8 @@ def main():
     while out and not out[-1].strip():
         out.pop()
     out += ["", desc + ".", ""]
+    for note in args.note:
+        out += [note, ""]
     goals = f"ratio = kiln images/s / {peer} images/s (goal >= {args.ratio_goal:g}x)"
     if args.floor_goal > 0:
         goals += f"; kiln of floor goal >= {args.floor_goal:g}% at {args.goal_shape}"
@@ -88,7 +95,7 @@ def main():
         kfloor = float(r["kiln of floor"].split("%")[0])
         if r["shape"] == args.goal_shape and args.floor_goal > 0:
             met = kfloor >= args.floor_goal
-            floor_note = f"kiln of floor at {args.goal_shape}: {kfloor:.0f}% (goal {args.floor_goal:g}%: {'met' if met else 'NOT met'})."
+            floor_note = f"kiln of floor at {args.goal_shape}: {pct(kfloor)} (goal {args.floor_goal:g}%: {'met' if met else 'NOT met'})."
             if not met and "(below)" not in r["kiln of floor"]:
                 r["kiln of floor"] += " (below)"
         cells = [r.get(h, "") for h in header]
@@ -99,10 +106,10 @@ def main():
             pfloor = f"{100 * t['floor_bytes'] / t['median_s'] / (bw * 1e9):.1f}%" if bw else "—"
             cells += [f"{t['images_per_s']:.0f}" if t["images_per_s"] >= 100 else f"{t['images_per_s']:.1f}", pfloor,
                       f"{ratio:.2f}x" + ("" if ratio >= args.ratio_goal else " (below)")]
-            head.append(f"{r['shape']}: {kiln_ips:.0f} img/s, {kfloor:.0f}% of floor, {ratio:.2f}x {peer}")
+            head.append(f"{r['shape']}: {kiln_ips:.0f} img/s, {pct(kfloor)} of floor, {ratio:.2f}x {peer}")
         else:
             cells += ["—", "—", "—"]
-            head.append(f"{r['shape']}: {kiln_ips:.0f} img/s, {kfloor:.0f}% of floor")
+            head.append(f"{r['shape']}: {kiln_ips:.0f} img/s, {pct(kfloor)} of floor")
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
     out.append(f"Ratio goal met in {ratio_met} of {ratio_all} shapes. {floor_note}".rstrip())
