@@ -114,6 +114,19 @@ class Table {
     std::cout << line << std::flush;
     text_ += line;
   }
+  // A row formatted by the caller (for tables with other columns than table_row's), counted as
+  // meeting its goal when `met`.
+  void add_row(const std::string& line, bool met) {
+    met_ += met;
+    ++total_;
+    std::cout << line << std::flush;
+    text_ += line;
+  }
+  // Free text (notes under the table), printed and kept.
+  void add_text(const std::string& text) {
+    std::cout << text << std::flush;
+    text_ += text;
+  }
   // Returns the program's exit code: 1 when the file cannot be written.
   int finish(const std::string& out_path, const char* program) {
     char summary[128];
