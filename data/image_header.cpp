@@ -124,13 +124,36 @@ ImageHeader parse_png(const Reader& r) {
   }
 }
 
+// DHT payload: tables of [class << 4 | id], 16 code counts, the symbols. The counts must describe a
+// prefix code (no length over-subscribed) of at most 256 symbols.
+void parse_dht(const Reader& r, const uint8_t* d, size_t n, bool (&have_table)[2][4]) {
+  size_t i = 0;
+  while (i < n) {
+    if (n - i < 17) fail(r, "DHT segment ends inside a table header");
+    const int tc = d[i] >> 4, th = d[i] & 15;
+    if (tc > 1 || th > 3) fail(r, detail::str_cat("DHT table class ", tc, " id ", th, " is invalid"));
+    uint32_t total = 0, code = 0;
+    for (int len = 1; len <= 16; ++len) {
+      const uint32_t count = d[i + len];
+      total += count;
+      code += count;
+      if (code > (1u << len)) fail(r, detail::str_cat("DHT table ", tc, "/", th, " has too many codes of length ", len));
+      code <<= 1;
+    }
+    if (total > 256 || n - i - 17 < total) fail(r, detail::str_cat("DHT table ", tc, "/", th, " has ", total, " symbols"));
+    have_table[tc][th] = true;
+    i += 17 + total;
+  }
+}
+
 // Segments: FF marker [u16 length incl. itself, payload]. After SOS the entropy-coded data runs
 // to the next marker that is not a stuffed FF00 or a restart FFD0..FFD7. A file must have exactly
 // one frame (SOF0 baseline, SOF1 extended or SOF2 progressive: what stb decodes), a scan after it,
 // and end with EOI.
 ImageHeader parse_jpeg(const Reader& r) {
   ImageHeader h{ImageFormat::jpeg};
-  bool have_sof = false, have_sos = false;
+  bool have_sof = false, have_sos = false, progressive = false;
+  bool have_table[2][4] = {};  // [DC=0 / AC=1][id]: defined by a DHT segment so far
   size_t pos = 2;
   while (true) {
     r.need(pos, 2, "a marker");
@@ -156,6 +179,7 @@ ImageHeader parse_jpeg(const Reader& r) {
         fail(r, detail::str_cat("frame type SOF", m - 0xC0, " is not supported (only baseline, extended, progressive)"));
       if (have_sof) fail(r, "file has more than one frame (SOF) segment");
       have_sof = true;
+      progressive = m == 0xC2;
       if (len < 8) fail(r, detail::str_cat("SOF segment has length ", len));
       if (d[0] != 8) fail(r, detail::str_cat("sample precision ", int(d[0]), " is not supported (only 8)"));
       h.height = r.be16(pos + 3);
@@ -170,10 +194,22 @@ ImageHeader parse_jpeg(const Reader& r) {
       }
       h.channels = nc;
     }
+    if (m == 0xC4) parse_dht(r, d, len - 2, have_table);
     pos += len;
     if (m == 0xDA) {  // SOS: header, then entropy-coded data
       if (!have_sof) fail(r, "scan (SOS) before the frame (SOF)");
       if (len < 3 || d[0] < 1 || d[0] > 4 || len != 6 + 2u * d[0]) fail(r, detail::str_cat("SOS segment has length ", len));
+      // Every Huffman table the scan decodes with must have been defined (stb 2.27 would read an
+      // undefined one from uninitialised memory). Progressive scans: DC first scans (Ss = 0,
+      // Ah = 0) use DC tables, DC refinements none, AC scans (Ss > 0) AC tables.
+      const int ns = d[0], ss = d[1 + 2 * ns], ah = d[3 + 2 * ns] >> 4;
+      for (int c = 0; c < ns; ++c) {
+        const int td = d[2 + 2 * c] >> 4, ta = d[2 + 2 * c] & 15;
+        const bool need_dc = progressive ? ss == 0 && ah == 0 : true;
+        const bool need_ac = progressive ? ss > 0 : true;
+        if ((need_dc && (td > 3 || !have_table[0][td])) || (need_ac && (ta > 3 || !have_table[1][ta])))
+          fail(r, detail::str_cat("scan at byte ", pos - len - 2, " uses an undefined Huffman table (DC ", td, ", AC ", ta, ")"));
+      }
       have_sos = true;
       while (true) {
         r.need(pos, 2, "entropy-coded data");

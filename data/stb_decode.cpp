@@ -10,7 +10,10 @@ namespace {
 // The per-call allocation cap (Note [Untrusted images]): a corrupt zlib stream can ask the PNG
 // decoder to grow its output far beyond the declared image; the cap turns that into an error.
 thread_local size_t g_max_alloc = 0;
-void* capped_malloc(size_t n) { return n > g_max_alloc ? nullptr : std::malloc(n); }
+// Zeroed, because stb 2.27 allocates its JPEG decoder state with malloc and a file that uses a
+// Huffman table it never defined would read that memory uninitialised (our header check refuses
+// such files; zeroing makes any gap harmless: an all-zero table decodes without out-of-bounds reads).
+void* capped_malloc(size_t n) { return n > g_max_alloc ? nullptr : std::calloc(n ? n : 1, 1); }
 void* capped_realloc(void* p, size_t n) { return n > g_max_alloc ? nullptr : std::realloc(p, n); }
 }  // namespace
 }  // namespace kiln::data::detail

@@ -369,3 +369,23 @@ TEST(ImageIo, FuzzSeedCorpus) {
   EXPECT_GE(good, 10);
   EXPECT_GE(broken, 3);
 }
+
+// Found by fuzz_image: a progressive JPEG whose AC scan uses a Huffman table no DHT defined; stb
+// 2.27 decoded it from uninitialised memory and read out of bounds. Now refused before stb.
+TEST(ImageIo, JpegScanWithUndefinedHuffmanTable) {
+  const std::string path = std::string(KILN_FIXTURE_DIR) + "/../fuzz/corpus/image/crash-jpeg-undefined-huffman-table";
+  EXPECT_KILN_ERROR(data::read_image(path), "undefined Huffman table");
+  // The same check on a valid file: drop its DHT segments and the first scan has no tables.
+  const Bytes good = write_jpg(16, 8, 3, gradient(16, 8, 3));
+  Bytes b(good.begin(), good.begin() + 2);
+  for (size_t pos = 2; pos + 4 <= good.size();) {
+    const size_t len = size_t(good[pos + 2]) << 8 | good[pos + 3];
+    if (good[pos + 1] == 0xDA) {
+      b.insert(b.end(), good.begin() + long(pos), good.end());
+      break;
+    }
+    if (good[pos + 1] != 0xC4) b.insert(b.end(), good.begin() + long(pos), good.begin() + long(pos + 2 + len));
+    pos += 2 + len;
+  }
+  EXPECT_DECODE_ERROR(b, "undefined Huffman table");
+}
