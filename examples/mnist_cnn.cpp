@@ -1,7 +1,7 @@
 // simple_cnn on MNIST_TINY (3 vs 7) with kiln's autograd, nn layers and cross_entropy, trained by a
 // hand-written SGD-with-momentum loop (the optimizers and the Learner come later).
 //
-//   mnist_cnn [EPOCHS] [--lr X] [--batch N] [--seed N] [--data FILE] [--threads N]
+//   mnist_cnn [EPOCHS] [--lr X] [--batch N] [--seed N] [--data FILE|DIR] [--threads N]
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -42,7 +42,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--data") o.data = value();
     else if (a == "--epochs") o.epochs = std::stoi(value());
     else if (a == "--help" || a == "-h") {
-      std::puts("mnist_cnn [EPOCHS] [--lr X] [--batch N] [--seed N] [--data FILE] [--threads N]");
+      std::puts("mnist_cnn [EPOCHS] [--lr X] [--batch N] [--seed N] [--data FILE|DIR] [--threads N]");
       std::exit(0);
     } else if (!a.empty() && a[0] != '-') {
       o.epochs = std::stoi(a);

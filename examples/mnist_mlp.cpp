@@ -2,7 +2,7 @@
 // hand-written gradients, trained with SGD + momentum on MNIST_TINY (3 vs 7), printing loss and
 // accuracy per epoch.
 //
-//   mnist_mlp [--epochs N] [--lr X] [--hidden N] [--batch N] [--seed N] [--data FILE] [--threads N]
+//   mnist_mlp [--epochs N] [--lr X] [--hidden N] [--batch N] [--seed N] [--data FILE|DIR] [--threads N]
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -43,7 +43,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--threads") o.threads = std::stoi(value());
     else if (a == "--data") o.data = value();
     else if (a == "--help" || a == "-h") {
-      std::puts("mnist_mlp [--epochs N] [--lr X] [--hidden N] [--batch N] [--seed N] [--data FILE] [--threads N]");
+      std::puts("mnist_mlp [--epochs N] [--lr X] [--hidden N] [--batch N] [--seed N] [--data FILE|DIR] [--threads N]");
       std::exit(0);
     } else {
       KILN_FAIL("unknown option '", a, "' (see --help)");
