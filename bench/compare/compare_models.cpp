@@ -250,6 +250,23 @@ struct ModelPair {
   double fwd_flops = 0;
 };
 
+// A classifier pair on random inputs of x_shape and labels in [0, classes): cross-entropy loss.
+std::shared_ptr<ModelPair> classifier_pair(std::string name, std::shared_ptr<knn::Module> km, TSeq tm,
+                                           const kiln::Shape& x_shape, int64_t classes, uint64_t seed) {
+  kiln::Generator g(seed);
+  auto x = std::make_shared<kiln::Tensor>(kiln::randn(x_shape, kiln::DType::f32, &g));
+  auto y = std::make_shared<kiln::Tensor>(kiln::randint(0, classes, {x_shape[0]}, kiln::DType::i64, &g));
+  auto tx = std::make_shared<at::Tensor>(to_torch(*x)), ty = std::make_shared<at::Tensor>(to_torch(*y));
+  auto mp = std::make_shared<ModelPair>();
+  mp->name = std::move(name);
+  mp->k = km;
+  mp->t = tm.ptr();
+  mp->k_loss = [km, x, y] { return knn::cross_entropy((*km)(*x), *y); };
+  mp->t_loss = [tm, tx, ty]() mutable { return torch::nn::functional::cross_entropy(tm->forward(*tx), *ty); };
+  mp->fwd_flops = count_forward_flops(*km, *x);
+  return mp;
+}
+
 // Checks once that both sides compute the same loss (rtol 1e-4) and prints the largest relative
 // L2 difference of a parameter gradient. Throws when the losses disagree.
 std::string check_same(ModelPair& mp, const NameMap& map) {
@@ -360,39 +377,15 @@ int main(int argc, char** argv) {
 
     // xresnet18, batch 64 x 3 x 64 x 64, 10 classes.
     if (wanted("xresnet18")) {
-      auto km = knn::xresnet18(10, 3);
-      auto tm = t_xresnet18(3, 10);
-      kiln::Generator g(1);
-      auto x = std::make_shared<kiln::Tensor>(kiln::randn({64, 3, 64, 64}, kiln::DType::f32, &g));
-      auto y = std::make_shared<kiln::Tensor>(kiln::randint(0, 10, {64}, kiln::DType::i64, &g));
-      auto tx = std::make_shared<at::Tensor>(to_torch(*x)), ty = std::make_shared<at::Tensor>(to_torch(*y));
-      auto mp = std::make_shared<ModelPair>();
-      mp->name = "xresnet18 b64 3x64x64";
-      mp->k = km;
-      mp->t = tm.ptr();
-      mp->k_loss = [km, x, y] { return knn::cross_entropy((*km)(*x), *y); };
-      mp->t_loss = [tm, tx, ty]() mutable { return torch::nn::functional::cross_entropy(tm->forward(*tx), *ty); };
-      mp->fwd_flops = count_forward_flops(*km, *x);
-      models.push_back(mp);
+      models.push_back(classifier_pair("xresnet18 b64 3x64x64", knn::xresnet18(10, 3), t_xresnet18(3, 10),
+                                       {64, 3, 64, 64}, 10, 1));
       maps.push_back(same_name);
     }
     // simple_cnn 1-8-16-32-2 with BatchNorm, batch 64 x 1 x 28 x 28.
     if (wanted("simple_cnn")) {
       const std::vector<int64_t> actns = {1, 8, 16, 32, 2};
-      auto km = knn::simple_cnn(actns, {}, {}, true);
-      auto tm = t_simple_cnn(actns);
-      kiln::Generator g(2);
-      auto x = std::make_shared<kiln::Tensor>(kiln::randn({64, 1, 28, 28}, kiln::DType::f32, &g));
-      auto y = std::make_shared<kiln::Tensor>(kiln::randint(0, 2, {64}, kiln::DType::i64, &g));
-      auto tx = std::make_shared<at::Tensor>(to_torch(*x)), ty = std::make_shared<at::Tensor>(to_torch(*y));
-      auto mp = std::make_shared<ModelPair>();
-      mp->name = "simple_cnn 1-8-16-32-2 b64 1x28x28";
-      mp->k = km;
-      mp->t = tm.ptr();
-      mp->k_loss = [km, x, y] { return knn::cross_entropy((*km)(*x), *y); };
-      mp->t_loss = [tm, tx, ty]() mutable { return torch::nn::functional::cross_entropy(tm->forward(*tx), *ty); };
-      mp->fwd_flops = count_forward_flops(*km, *x);
-      models.push_back(mp);
+      models.push_back(classifier_pair("simple_cnn 1-8-16-32-2 b64 1x28x28", knn::simple_cnn(actns, {}, {}, true),
+                                       t_simple_cnn(actns), {64, 1, 28, 28}, 2, 2));
       maps.push_back(same_name);
     }
     // AWD-LSTM language model (fastai's awd_lstm_lm_config sizes by default, every dropout 0, tied

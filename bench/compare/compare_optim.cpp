@@ -55,20 +55,11 @@ std::shared_ptr<ParamSet> make_params(const std::vector<int64_t>& sizes) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string out_path;
-  int rounds = 7;
-  bool quick = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
-    else if (a == "--quick") quick = true;
-    else if (a == "--threads" && i + 1 < argc) kiln::cpu::set_num_threads(std::max(1, std::atoi(argv[++i])));
-    else {
-      std::fprintf(stderr, "usage: compare_optim [--rounds N] [--threads N] [--quick] [--out FILE.md]\n");
-      return 2;
-    }
-  }
+  CommonOptions opts;
+  if (!parse_common_options(argc, argv, "compare_optim", opts)) return 2;
+  const std::string& out_path = opts.out_path;
+  const int rounds = opts.rounds;
+  const bool quick = opts.quick;
   const int threads = kiln::cpu::num_threads();
   at::set_num_threads(threads);
   std::fprintf(stderr, "measuring the copy bandwidth...\n");

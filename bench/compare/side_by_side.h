@@ -5,6 +5,7 @@
 // as a fraction of a ceiling measured in the same run.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -12,7 +13,32 @@
 #include <string>
 #include <vector>
 
+#include "kiln/kernels/cpu/parallel.h"
+
 namespace kiln::bench::sbs {
+
+// The options the simple runners share: --rounds N, --threads N (kiln's pool; the caller gives the
+// peer the same count), --quick, --out FILE.md.
+struct CommonOptions {
+  std::string out_path;
+  int rounds = 7;
+  bool quick = false;
+};
+// Parses argv into o; prints the usage line and returns false on anything else.
+inline bool parse_common_options(int argc, char** argv, const char* program, CommonOptions& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--rounds" && i + 1 < argc) o.rounds = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--out" && i + 1 < argc) o.out_path = argv[++i];
+    else if (a == "--quick") o.quick = true;
+    else if (a == "--threads" && i + 1 < argc) kiln::cpu::set_num_threads(std::max(1, std::atoi(argv[++i])));
+    else {
+      std::fprintf(stderr, "usage: %s [--rounds N] [--threads N] [--quick] [--out FILE.md]\n", program);
+      return false;
+    }
+  }
+  return true;
+}
 
 using Clock = std::chrono::steady_clock;
 
