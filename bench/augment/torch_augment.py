@@ -34,6 +34,9 @@ STD = (0.229, 0.224, 0.225)
 MAX_ROTATE, MIN_ZOOM, MAX_ZOOM, MAX_LIGHTING, P_AFFINE, P_LIGHTING = 10.0, 1.0, 1.1, 0.2, 0.75, 0.75
 
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gpu"))
+import cuda_timing  # noqa: E402
+
 def skip(why, out):
     print(f"torch_augment: skipped: {why}")
     if out:
@@ -115,32 +118,7 @@ def rotation_sets(bytes_per_set, l2_bytes):
 
 def time_cuda(torch, fn, inputs, batches):
     """Note [GPU timing]: inputs[i % sets] on call i."""
-    sets, i = len(inputs), 0
-    for _ in range(max(20, sets)):
-        fn(inputs[i % sets])
-        i += 1
-    torch.cuda.synchronize()
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    probe = max(sets, 5)
-    start.record()
-    for _ in range(probe):
-        fn(inputs[i % sets])
-        i += 1
-    stop.record()
-    stop.synchronize()
-    per_call = max(start.elapsed_time(stop) * 1e-3 / probe, 1e-9)
-    calls = int(min(max(math.ceil(2e-3 / per_call), 1), 100000))
-    times = []
-    for _ in range(batches):
-        start.record()
-        for _ in range(calls):
-            fn(inputs[i % sets])
-            i += 1
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop) * 1e-3 / calls)
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "sets": sets,
-            "batches": batches, "calls_per_batch": calls}
+    return cuda_timing.time_rotated(torch, lambda s: fn(inputs[s]), len(inputs), batches)
 
 
 def main():

@@ -14,12 +14,14 @@ foreach=True and says so in the output ("adamw_impl").
 """
 import argparse
 import json
-import math
-import statistics
+import os
 import sys
 
 BLOCK = 512  # PyTorch's caching allocator rounds every block to 512 bytes
 
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cuda_timing  # noqa: E402
 
 def rotation_sets(bytes_per_set, l2_bytes):
     need = 4 * max(l2_bytes, 0)
@@ -70,38 +72,9 @@ def adamw_impl(torch):
 
 def time_rotated(torch, step, sets, batches):
     """Note [GPU timing]: step(s) enqueues one optimizer step on set s."""
-    i = 0
-    for _ in range(max(20, sets)):
-        step(i % sets)
-        i += 1
-    torch.cuda.synchronize()
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    probe = max(sets, 5)
-    start.record()
-    for _ in range(probe):
-        step(i % sets)
-        i += 1
-    stop.record()
-    stop.synchronize()
-    per_call = max(start.elapsed_time(stop) * 1e-3 / probe, 1e-9)
-    calls = int(min(max(math.ceil(2e-3 / per_call), 1), 100000))
-    times = []
-    for _ in range(batches):
-        start.record()
-        for _ in range(calls):
-            step(i % sets)
-            i += 1
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop) * 1e-3 / calls)
-    return {
-        "median_us": statistics.median(times) * 1e6,
-        "min_us": min(times) * 1e6,
-        "max_us": max(times) * 1e6,
-        "sets": sets,
-        "batches": batches,
-        "calls_per_batch": calls,
-    }
+    r = cuda_timing.time_rotated(torch, step, sets, batches)
+    return {"median_us": r["median_s"] * 1e6, "min_us": r["min_s"] * 1e6, "max_us": r["max_s"] * 1e6,
+            "sets": sets, "batches": batches, "calls_per_batch": r["calls_per_batch"]}
 
 
 def main():
