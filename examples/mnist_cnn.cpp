@@ -1,5 +1,5 @@
 // simple_cnn on MNIST_TINY (3 vs 7) with kiln's autograd, nn layers and cross_entropy, trained by a
-// hand-written SGD-with-momentum loop (the optimizers and the Learner come later).
+// hand-written SGD-with-momentum loop (plain tensor ops on the gradients; the Learner comes later).
 //
 //   mnist_cnn [EPOCHS] [--lr X] [--batch N] [--seed N] [--data FILE|DIR] [--threads N]
 #include <chrono>
@@ -12,46 +12,19 @@
 #include "kiln/nn/loss.h"
 #include "kiln/nn/simple_cnn.h"
 #include "kiln/tensor/ops.h"
+#include "example_options.h"
 #include "mnist_tiny_data.h"
 
 using namespace kiln;
 
 namespace {
 
-struct Options {
-  int epochs = 4;
-  double lr = 0.05;
-  int64_t batch = 64;
-  uint64_t seed = 42;
-  int threads = 0;
-  std::string data = KILN_EXAMPLE_DATA;
-};
-
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      KILN_CHECK(i + 1 < argc, "option ", a, " needs a value");
-      return argv[++i];
-    };
-    if (a == "--lr") o.lr = std::stod(value());
-    else if (a == "--batch") o.batch = std::stoll(value());
-    else if (a == "--seed") o.seed = std::stoull(value());
-    else if (a == "--threads") o.threads = std::stoi(value());
-    else if (a == "--data") o.data = value();
-    else if (a == "--epochs") o.epochs = std::stoi(value());
-    else if (a == "--help" || a == "-h") {
-      std::puts("mnist_cnn [EPOCHS] [--lr X] [--batch N] [--seed N] [--data FILE|DIR] [--threads N]");
-      std::exit(0);
-    } else if (!a.empty() && a[0] != '-') {
-      o.epochs = std::stoi(a);
-    } else {
-      KILN_FAIL("unknown option '", a, "' (see --help)");
-    }
-  }
-  KILN_CHECK(o.epochs >= 1 && o.batch >= 1 && o.lr > 0, "options out of range: epochs ", o.epochs, ", batch ",
-             o.batch, ", lr ", o.lr);
+examples::ExampleOptions parse(int argc, char** argv) {
+  examples::ExampleOptions o;
+  o.data = KILN_EXAMPLE_DATA;
+  examples::parse_example_options(argc, argv, o,
+                                  "mnist_cnn [EPOCHS] [--lr X] [--batch N] [--seed N] [--data FILE|DIR] [--threads N]",
+                                  /*positional_epochs=*/true);
   return o;
 }
 
@@ -59,7 +32,7 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
-    Options o = parse(argc, argv);
+    examples::ExampleOptions o = parse(argc, argv);
     if (o.threads > 0) cpu::set_num_threads(o.threads);
     auto [train, valid] = examples::load_mnist_tiny(o.data);
     const int64_t n = train.x.size(0);

@@ -11,46 +11,31 @@
 
 #include "kiln/kernels/cpu/parallel.h"
 #include "kiln/tensor/ops.h"
+#include "example_options.h"
 #include "mnist_tiny_data.h"
 
 using namespace kiln;
 
 namespace {
 
-struct Options {
-  int epochs = 8;
-  double lr = 0.1;
+struct Options : examples::ExampleOptions {
   int64_t hidden = 64;
-  int64_t batch = 64;
-  uint64_t seed = 42;
-  int threads = 0;
-  std::string data = KILN_EXAMPLE_DATA;
 };
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      KILN_CHECK(i + 1 < argc, "option ", a, " needs a value");
-      return argv[++i];
-    };
-    if (a == "--epochs") o.epochs = std::stoi(value());
-    else if (a == "--lr") o.lr = std::stod(value());
-    else if (a == "--hidden") o.hidden = std::stoll(value());
-    else if (a == "--batch") o.batch = std::stoll(value());
-    else if (a == "--seed") o.seed = std::stoull(value());
-    else if (a == "--threads") o.threads = std::stoi(value());
-    else if (a == "--data") o.data = value();
-    else if (a == "--help" || a == "-h") {
-      std::puts("mnist_mlp [--epochs N] [--lr X] [--hidden N] [--batch N] [--seed N] [--data FILE|DIR] [--threads N]");
-      std::exit(0);
-    } else {
-      KILN_FAIL("unknown option '", a, "' (see --help)");
-    }
-  }
-  KILN_CHECK(o.epochs >= 1 && o.hidden >= 1 && o.batch >= 1 && o.lr > 0, "options out of range: epochs ", o.epochs,
-             ", hidden ", o.hidden, ", batch ", o.batch, ", lr ", o.lr);
+  o.epochs = 8;
+  o.lr = 0.1;
+  o.data = KILN_EXAMPLE_DATA;
+  examples::parse_example_options(
+      argc, argv, o,
+      "mnist_mlp [--epochs N] [--lr X] [--hidden N] [--batch N] [--seed N] [--data FILE|DIR] [--threads N]",
+      /*positional_epochs=*/false, [&](const std::string& a, const std::function<std::string()>& value) {
+        if (a != "--hidden") return false;
+        o.hidden = std::stoll(value());
+        return true;
+      });
+  KILN_CHECK(o.hidden >= 1, "options out of range: hidden ", o.hidden);
   return o;
 }
 

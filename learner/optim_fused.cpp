@@ -35,11 +35,6 @@ double hyper_or(const Hypers& h, const char* name, double fallback) {
   return it == h.end() ? fallback : it->second;
 }
 
-Tensor state_buffer(ParamState& st, const char* name, const Tensor& like) {
-  auto it = st.buffers.find(name);
-  if (it == st.buffers.end()) it = st.buffers.emplace(name, zeros(like.shape(), DType::f32, like.device())).first;
-  return it->second;
-}
 
 }  // namespace
 
@@ -105,13 +100,9 @@ bool Optimizer::fused_step(const StepOptions& options) {
       t.param = p.data_ptr();
       t.grad = gr.data_ptr();
       t.n = p.numel();
-      if (pd != DType::f32) {
-        auto it = st.buffers.find("master");
-        if (it == st.buffers.end()) it = st.buffers.emplace("master", p.to(DType::f32).contiguous()).first;
-        t.master = it->second.data<float>();
-      }
-      if (spec.momentum) t.exp_avg = state_buffer(st, "grad_avg", p).data<float>();
-      if (uses_sqr_avg(spec.kind)) t.exp_avg_sq = state_buffer(st, "sqr_avg", p).data<float>();
+      if (pd != DType::f32) t.master = st.master(p).data<float>();
+      if (spec.momentum) t.exp_avg = st.buffer("grad_avg", p).data<float>();
+      if (uses_sqr_avg(spec.kind)) t.exp_avg_sq = st.buffer("sqr_avg", p).data<float>();
       t.wd = st.do_wd ? float(hyper_or(h, "wd", 0)) : 0.0f;
       if (spec.kind != FusedOptim::sgd && spec.kind != FusedOptim::larc) {
         const double step = (st.values["step"] += 1);

@@ -19,13 +19,19 @@ double StepContext::hyper(const std::string& name) const {
   return it->second;
 }
 
-Tensor StepContext::buffer(const std::string& name) {
-  auto it = state.buffers.find(name);
-  if (it != state.buffers.end()) return it->second;
-  Tensor t = zeros(param.shape(), DType::f32, param.device());
-  state.buffers.emplace(name, t);
-  return t;
+Tensor ParamState::buffer(const std::string& name, const Tensor& like) {
+  auto it = buffers.find(name);
+  if (it == buffers.end()) it = buffers.emplace(name, zeros(like.shape(), DType::f32, like.device())).first;
+  return it->second;
 }
+
+Tensor ParamState::master(const Tensor& param) {
+  auto it = buffers.find("master");
+  if (it == buffers.end()) it = buffers.emplace("master", param.to(DType::f32).contiguous()).first;
+  return it->second;
+}
+
+Tensor StepContext::buffer(const std::string& name) { return state.buffer(name, param); }
 
 double StepContext::value(const std::string& name, double initial) const {
   auto it = state.values.find(name);
@@ -231,9 +237,7 @@ void Optimizer::composed_group_step(size_t g, const StepOptions& options) {
     const bool low = p.dtype() == DType::f16 || p.dtype() == DType::bf16;
     Tensor weights = p;
     if (low) {
-      auto it = st.buffers.find("master");
-      if (it == st.buffers.end()) it = st.buffers.emplace("master", p.to(DType::f32).contiguous()).first;
-      weights = it->second;
+      weights = st.master(p);
       grad = grad.to(DType::f32);
     }
     if (options.inv_scale != 1.0) grad = mul(grad, options.inv_scale);

@@ -43,6 +43,10 @@ struct ParamState {
   std::map<std::string, double> values;   // "step", "local_lr", ...
   bool do_wd = true;
   bool force_train = false;
+  // The state tensor `name`, created as f32 zeros shaped like `like` on first use.
+  Tensor buffer(const std::string& name, const Tensor& like);
+  // The f32 master copy of an f16 / bf16 parameter (buffer "master"), copied from it on first use.
+  Tensor master(const Tensor& param);
 };
 
 struct ParamGroup {

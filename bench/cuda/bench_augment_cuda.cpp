@@ -32,7 +32,6 @@
 #include "kiln/data/augment.h"
 #include "kiln/kernels/cuda/augment.h"
 #include "kiln/kernels/cuda/check.h"
-#include "kiln/kernels/cuda/device.h"
 
 namespace {
 
@@ -161,29 +160,6 @@ int run(bool quick, int batches, const std::string& out_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  int batches = 0;
-  std::string out_path;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--batches" && i + 1 < argc) batches = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
-    else {
-      std::fprintf(stderr, "usage: bench_augment_cuda [--quick] [--batches N] [--out FILE.md]\n");
-      return a == "--help" || a == "-h" ? 0 : 2;
-    }
-  }
-  if (batches == 0) batches = quick ? 10 : 50;
-  std::string why;
-  if (!kiln::cuda::device_usable(&why)) {
-    std::printf("no usable GPU: %s\n", why.c_str());
-    return 0;
-  }
-  try {
-    return run(quick, batches, out_path);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_augment_cuda: %s\n", e.what());
-    return 1;
-  }
+  return kiln::bench::gpu::bench_main(argc, argv, "bench_augment_cuda", false,
+                                      [](const kiln::bench::gpu::BenchArgs& a) { return run(a.quick, a.batches, a.out_path); });
 }

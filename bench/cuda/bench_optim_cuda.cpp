@@ -33,7 +33,6 @@
 
 #include "gpu_bench.h"
 #include "kiln/kernels/cuda/check.h"
-#include "kiln/kernels/cuda/device.h"
 #include "kiln/kernels/cuda/optim.h"
 #include "kiln/kernels/optim_fused.h"
 #include "param_mixes.h"
@@ -250,30 +249,8 @@ int run(bool quick, int batches, const std::string& out_path, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  int batches = 0;
-  std::string out_path, sizes_path;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--batches" && i + 1 < argc) batches = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
-    else if (a == "--sizes-out" && i + 1 < argc) sizes_path = argv[++i];
-    else {
-      std::fprintf(stderr, "usage: bench_optim_cuda [--quick] [--batches N] [--out FILE.md] [--sizes-out FILE.json]\n");
-      return a == "--help" || a == "-h" ? 0 : 2;
-    }
-  }
-  if (batches == 0) batches = quick ? 10 : 50;
-  std::string why;
-  if (!kiln::cuda::device_usable(&why)) {
-    std::printf("no usable GPU: %s\n", why.c_str());
-    return 0;
-  }
-  try {
-    return run(quick, batches, out_path, sizes_path);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_optim_cuda: %s\n", e.what());
-    return 1;
-  }
+  return kiln::bench::gpu::bench_main(argc, argv, "bench_optim_cuda", true,
+                                      [](const kiln::bench::gpu::BenchArgs& a) {
+                                        return run(a.quick, a.batches, a.out_path, a.sizes_out);
+                                      });
 }

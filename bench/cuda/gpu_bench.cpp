@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <tuple>
 
 #include "compare/side_by_side.h"
 #include "kiln/kernels/cuda/check.h"
+#include "kiln/kernels/cuda/device.h"
 #include "kiln/kernels/error.h"
 
 namespace kiln::bench::gpu {
@@ -210,6 +212,35 @@ Timing time_rotated(const std::function<void(int set)>& call, int sets, int batc
   r.batches = batches;
   r.calls_per_batch = calls;
   return r;
+}
+
+int bench_main(int argc, char** argv, const char* program, bool with_sizes_out,
+               const std::function<int(const BenchArgs&)>& run) {
+  BenchArgs args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") args.quick = true;
+    else if (a == "--batches" && i + 1 < argc) args.batches = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--out" && i + 1 < argc) args.out_path = argv[++i];
+    else if (with_sizes_out && a == "--sizes-out" && i + 1 < argc) args.sizes_out = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: %s [--quick] [--batches N] [--out FILE.md]%s\n", program,
+                   with_sizes_out ? " [--sizes-out FILE.json]" : "");
+      return a == "--help" || a == "-h" ? 0 : 2;
+    }
+  }
+  if (args.batches == 0) args.batches = args.quick ? 10 : 50;
+  std::string why;
+  if (!kiln::cuda::device_usable(&why)) {
+    std::printf("no usable GPU: %s\n", why.c_str());
+    return 0;
+  }
+  try {
+    return run(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 1;
+  }
 }
 
 }  // namespace kiln::bench::gpu

@@ -73,4 +73,16 @@ struct Timing {
 // Times call(set) per Note [GPU timing]. `call` enqueues work on the legacy default stream.
 Timing time_rotated(const std::function<void(int set)>& call, int sets, int batches);
 
+// The command line every GPU benchmark takes: --quick, --batches N (default 10 quick / 50),
+// --out FILE.md and, when the program names it, --sizes-out FILE.json.
+struct BenchArgs {
+  bool quick = false;
+  int batches = 0;
+  std::string out_path, sizes_out;
+};
+// Parses argv (usage on stderr: exit 0 for --help, 2 otherwise), prints "no usable GPU: <why>" and
+// returns 0 without a GPU, else returns run(args); an exception becomes a message and exit code 1.
+int bench_main(int argc, char** argv, const char* program, bool with_sizes_out,
+               const std::function<int(const BenchArgs&)>& run);
+
 }  // namespace kiln::bench::gpu
