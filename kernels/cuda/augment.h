@@ -13,12 +13,9 @@
 #include <cstdint>
 
 #include "kiln/kernels/augment.h"
-
-struct CUstream_st;
+#include "kiln/kernels/cuda/stream.h"
 
 namespace kiln::cuda {
-
-using Stream = CUstream_st*;  // cudaStream_t; nullptr = the legacy default stream
 
 // Bytes of device workspace augment_images / augment_masks need for a batch of B samples.
 size_t augment_workspace_size(int64_t B);

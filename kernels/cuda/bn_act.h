@@ -12,12 +12,9 @@
 
 #include "kiln/kernels/bn_act_math.h"
 #include "kiln/kernels/dtype.h"
-
-struct CUstream_st;
+#include "kiln/kernels/cuda/stream.h"
 
 namespace kiln::cuda {
-
-using Stream = CUstream_st*;  // cudaStream_t; nullptr = the legacy default stream
 
 // Bytes of device workspace bn_act_forward / bn_act_backward need for these sizes (256-byte
 // aligned memory, e.g. from cudaMalloc).

@@ -10,12 +10,9 @@
 
 #include "kiln/kernels/cross_entropy_math.h"
 #include "kiln/kernels/dtype.h"
-
-struct CUstream_st;
+#include "kiln/kernels/cuda/stream.h"
 
 namespace kiln::cuda {
-
-using Stream = CUstream_st*;  // cudaStream_t; nullptr = the legacy default stream
 
 // Workspace bytes of cross_entropy_forward for N rows (256-byte aligned device memory).
 size_t cross_entropy_workspace_size(DType dtype, int64_t N);

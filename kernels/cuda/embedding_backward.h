@@ -17,12 +17,9 @@
 #include <cstdint>
 
 #include "kiln/kernels/dtype.h"
-
-struct CUstream_st;
+#include "kiln/kernels/cuda/stream.h"
 
 namespace kiln::cuda {
-
-using Stream = CUstream_st*;  // cudaStream_t; nullptr = the legacy default stream
 
 // Workspace bytes for M indices, rows of D values, V embeddings (256-byte aligned device memory).
 // Asks CUB for its scratch sizes, so it needs a usable device.

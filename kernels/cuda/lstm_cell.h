@@ -5,12 +5,9 @@
 #include <cstdint>
 
 #include "kiln/kernels/dtype.h"
-
-struct CUstream_st;
+#include "kiln/kernels/cuda/stream.h"
 
 namespace kiln::cuda {
-
-using Stream = CUstream_st*;  // cudaStream_t; nullptr = the legacy default stream
 
 void lstm_cell_forward(DType dtype, const void* gates, const void* c_prev, void* h, void* c, int64_t B, int64_t H,
                        Stream stream);

@@ -8,12 +8,9 @@
 #include <cstdint>
 
 #include "kiln/kernels/optim_fused.h"
-
-struct CUstream_st;
+#include "kiln/kernels/cuda/stream.h"
 
 namespace kiln::cuda {
-
-using Stream = CUstream_st*;  // cudaStream_t; nullptr = the legacy default stream
 
 // found_inf: optional device int; when non-null and non-zero at launch time the step is skipped
 // (every buffer left untouched). Errors (launch failures) throw kiln::Error via KILN_CUDA_CHECK.
