@@ -65,6 +65,7 @@ class StreamGuard {
 
  private:
   Stream previous_;
+  int device_ = 0;  // the device whose stream is restored
 };
 
 // Waits for all work on the current device / on one stream. Reports errors (sticky ones included).
@@ -100,6 +101,10 @@ enum class CopyKind { host_to_device, device_to_host, device_to_device };
 void memcpy_async(void* dst, const void* src, size_t nbytes, CopyKind kind, Stream s);
 void memcpy_sync(void* dst, const void* src, size_t nbytes, CopyKind kind, Stream s);
 void memset_async(void* dst, int byte, size_t nbytes, Stream s);
+// Copies between two devices and returns when done: waits for the source device's current stream,
+// copies on the destination device's current stream (peer access when the hardware has it,
+// otherwise the driver stages through the host) and waits for that stream.
+void memcpy_peer_sync(void* dst, int dst_device, const void* src, int src_device, size_t nbytes);
 
 // Pinned (page-locked) host memory, from a small cache of freed blocks (Note [Pinned memory] in
 // runtime.cu): a block freed while a copy from it is still queued is reused only after that
