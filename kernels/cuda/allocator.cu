@@ -237,11 +237,11 @@ bool block_guards_ok(const Block* b, std::string* report) {
                   b->allocated ? "" : ", freed");
     *report += buf;
     if (bad_head >= 0) {
-      std::snprintf(buf, sizeof buf, " written before its start (%" PRId64 " bytes before)", int64_t(head) - bad_head);
+      std::snprintf(buf, sizeof buf, " written before its start (byte %" PRId64 " before it)", int64_t(head) - bad_head);
       *report += buf;
     }
     if (bad_tail >= 0) {
-      std::snprintf(buf, sizeof buf, " written past its end (%" PRId64 " bytes after)", bad_tail);
+      std::snprintf(buf, sizeof buf, " written past its end (byte %" PRId64 " after it)", bad_tail + 1);
       *report += buf;
     }
   }

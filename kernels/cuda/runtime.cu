@@ -235,7 +235,7 @@ namespace {
 struct PinnedBlock {
   size_t size = 0;
   bool in_use = false;
-  std::vector<Stream> streams;           // streams recorded while in use
+  std::vector<std::pair<Stream, int>> streams;  // (stream, its device) recorded while in use
   std::vector<cudaEvent_t> events;       // recorded at free time, one per stream
 };
 
@@ -332,9 +332,7 @@ void pinned_free(void* p) {
   KILN_CHECK(it != c.blocks.end() && it->second.in_use, "pinned_free: ", p,
              " was not allocated by pinned_allocate (or was freed twice)");
   PinnedBlock& b = it->second;
-  for (Stream s : b.streams) {
-    int dev = 0;
-    KILN_CUDA_CHECK(cudaStreamGetDevice(s, &dev));
+  for (auto [s, dev] : b.streams) {
     int prev = 0;
     KILN_CUDA_CHECK(cudaGetDevice(&prev));
     if (prev != dev) KILN_CUDA_CHECK(cudaSetDevice(dev));
@@ -355,10 +353,14 @@ void pinned_record_stream(void* p, Stream s) {
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = pinned_find(c, p);
   if (it == c.blocks.end()) return;  // page-locked elsewhere (cudaHostRegister...): nothing to track
-  std::vector<Stream>& v = it->second.streams;
-  for (Stream x : v)
-    if (x == s) return;
-  v.push_back(s);
+  // The stream's device is the current one: callers make it current before queueing the copy
+  // (the tensor layer's prepare()). Remembering it lets pinned_free record on the right device,
+  // also for the legacy default stream (nullptr), which exists once per device.
+  const int dev = current_device();
+  auto& v = it->second.streams;
+  for (const auto& [x, d] : v)
+    if (x == s && d == dev) return;
+  v.emplace_back(s, dev);
 }
 
 bool is_pinned(const void* p) {

@@ -111,7 +111,8 @@ void memcpy_peer_sync(void* dst, int dst_device, const void* src, int src_device
 // copy has completed.
 void* pinned_allocate(size_t nbytes);
 void pinned_free(void* p);
-// Records that `s` still reads or writes pinned block `p` (its reuse waits for the stream).
+// Records that `s` (a stream of the current device) still reads or writes pinned block `p` (its
+// reuse waits for the stream).
 void pinned_record_stream(void* p, Stream s);
 // True when p points into memory allocated by pinned_allocate (or otherwise page-locked).
 bool is_pinned(const void* p);
