@@ -198,11 +198,17 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 }  // namespace
 
-void copy_cast(const Loop& loop, DType dst, void* out, DType src, const void* in, Stream stream) {
-  const int64_t n = loop.numel();
+void copy_cast(const Loop& loop_in, DType dst, void* out, DType src, const void* in, Stream stream) {
+  KILN_CHECK(loop_in.nops >= 2 && loop_in.ndim >= 0 && loop_in.ndim <= kMaxDims, "copy_cast: bad loop (",
+             loop_in.nops, " operands, ", loop_in.ndim, " dims)");
+  const int64_t n = loop_in.numel();
   if (n == 0) return;
-  KILN_CHECK(loop.nops >= 2 && loop.ndim >= 1 && loop.ndim <= kMaxDims, "copy_cast: bad loop (", loop.nops,
-             " operands, ", loop.ndim, " dims)");
+  Loop loop = loop_in;
+  if (loop.ndim == 0) {  // a single element: one dim of size 1
+    loop.ndim = 1;
+    loop.sizes[0] = 1;
+    loop.strides[0][0] = loop.strides[1][0] = 0;
+  }
   if (dst == src) {
     const int es = dtype_size(dst);
     const bool contiguous = loop.ndim == 1 && loop.strides[0][0] == 1 && loop.strides[1][0] == 1;

@@ -176,17 +176,24 @@ TEST(CudaAllocator, GuardModeCatchesWritesOutsideABlock) {
   EXPECT_TRUE(cuda::check_guards());
 }
 
-// Blocks stream s2 from the host until `release` is set (a host function may not call CUDA).
+// Blocks a stream from the host until the flag is set (a host function may not call CUDA).
 void CUDART_CB wait_for_release(void* flag) {
   auto* f = static_cast<std::atomic<bool>*>(flag);
   while (!f->load()) {
   }
 }
+// Sets the flag when the test ends however it ends, so a failing test cannot leave a stream blocked
+// (declare it after the streams: it must run before their destructors synchronise).
+struct Releaser {
+  std::atomic<bool>& flag;
+  ~Releaser() { flag = true; }
+};
 
 TEST(CudaAllocator, BlockUsedOnAnotherStreamWaitsForIt) {
   KILN_REQUIRE_GPU();
   OwnStream s1, s2;
   std::atomic<bool> release{false};
+  Releaser releaser{release};
   void* p = cuda::device_allocate(4096, 0, s1.get());
   KILN_CUDA_CHECK(cudaLaunchHostFunc(s2.get(), wait_for_release, &release));
   cuda::record_stream(p, s2.get());
@@ -264,6 +271,7 @@ TEST(CudaRuntime, PinnedBlocksAreReusedOnlyAfterTheirStreams) {
   EXPECT_EQ(q, p);  // reused from the cache
 
   std::atomic<bool> release{false};
+  Releaser releaser{release};
   void* d = cuda::device_allocate(n, 0, s.get());
   KILN_CUDA_CHECK(cudaLaunchHostFunc(s.get(), wait_for_release, &release));
   cuda::memcpy_async(d, q, n, cuda::CopyKind::host_to_device, s.get());
