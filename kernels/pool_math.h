@@ -1,7 +1,7 @@
 #pragma once
-// Window arithmetic of the 2-d pools, shared by the CUDA kernels (kernels/cuda/pool.cu) and written
-// to match the CPU reference (kernels/cpu/pool.cpp) step for step, so both devices pool the same
-// windows, divide by the same counts and pick the same maximum.
+// Window arithmetic of the 2-d pools, shared by the CPU reference (kernels/cpu/pool.cpp) and the
+// CUDA kernels (kernels/cuda/pool.cu), so both devices pool the same windows, divide by the same
+// counts and pick the same maximum.
 //
 // Note [Pool backward by gathering]
 // The backward kernels on CUDA give each input element one thread, which visits the outputs whose
