@@ -84,4 +84,22 @@ KILN_HD bool max_takes(C v, C best) {
   return v > best || v != v;
 }
 
+// The same choice as an order-free merge of two candidates (value, flat position), for reductions
+// that combine partial maxima in a tree: a NaN wins over numbers, of two NaNs the later position
+// (the CPU scan keeps the last NaN), otherwise the larger value, of equal values the earlier
+// position. Merging a window's elements in any order gives what the in-order scan gives.
+template <class C>
+KILN_HD void max_merge(C& best, int64_t& best_i, C v, int64_t i) {
+  const bool best_nan = best != best, v_nan = v != v;
+  bool take;
+  if (best_nan || v_nan)
+    take = v_nan && (!best_nan || i > best_i);
+  else
+    take = v > best || (v == best && i < best_i);
+  if (take) {
+    best = v;
+    best_i = i;
+  }
+}
+
 }  // namespace kiln::pool

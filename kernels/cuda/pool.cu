@@ -200,6 +200,64 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// Adaptive pools with large windows (global pooling above all): one warp per output. Each lane
+// walks a strided share of the window, then the warp combines lanes with a fixed shuffle tree
+// (sums for kMax = false; pool::max_merge for kMax = true, which keeps the CPU's choice of
+// position). All 32 lanes of a warp work on the same output, so the full-mask shuffles are safe.
+template <class T, bool kMax>
+__global__ void __launch_bounds__(kThreads)
+    adaptive_window_warp_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t* __restrict__ idx, int64_t total,
+                                int64_t H, int64_t W, int64_t OH, int64_t OW) {
+  using Cm = compute_t<T>;
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = item_step() >> 5;
+  for (int64_t i = first_item() >> 5; i < total; i += warps) {
+    const int64_t ow = i % OW, t = i / OW, oh = t % OH, p = t / OH;
+    const int64_t h0 = pool::adaptive_start(oh, H, OH), h1 = pool::adaptive_end(oh, H, OH);
+    const int64_t w0 = pool::adaptive_start(ow, W, OW), w1 = pool::adaptive_end(ow, W, OW);
+    const int64_t ww = w1 - w0, area = (h1 - h0) * ww;
+    const T* xp = x + p * H * W;
+    Cm acc = kMax ? neg_inf<Cm>() : Cm(0);
+    int64_t at = INT64_MAX;
+    for (int64_t j = lane; j < area; j += 32) {
+      const int64_t pos = (h0 + j / ww) * W + w0 + j % ww;
+      const Cm v = Cm(xp[pos]);
+      if constexpr (kMax)
+        pool::max_merge(acc, at, v, pos);
+      else
+        acc += v;
+    }
+    for (int off = 16; off > 0; off >>= 1) {
+      const Cm other = __shfl_down_sync(0xffffffffu, acc, off);
+      if constexpr (kMax) {
+        const int64_t other_at = __shfl_down_sync(0xffffffffu, (long long)at, off);
+        pool::max_merge(acc, at, other, other_at);
+      } else {
+        acc += other;
+      }
+    }
+    if (lane == 0) {
+      if constexpr (kMax) {
+        y[i] = T(acc);
+        idx[i] = at;
+      } else {
+        y[i] = T(acc / Cm(area));
+      }
+    }
+  }
+}
+
+// Windows of at least this many values (the largest adaptive window) take the warp kernel.
+constexpr int64_t kWarpWindow = 64;
+
+bool use_warp_kernel(int64_t H, int64_t W, int64_t OH, int64_t OW) {
+  return layer::ceil_div(H, OH) * layer::ceil_div(W, OW) >= kWarpWindow;
+}
+
+unsigned warp_blocks_for(int64_t n) {
+  return unsigned(std::min<int64_t>(layer::ceil_div(n, kThreads / 32), int64_t(1) << 20));
+}
+
 // ---- max_pool2d_backward (Note [Max-pool backward by sorting]).
 using Key = unsigned long long;
 
@@ -326,6 +384,12 @@ void adaptive_avg_pool2d_forward(DType dtype, const void* x, void* y, int64_t pl
   if (total == 0) return;
   dispatch_layer_dtype(dtype, "cuda::adaptive_avg_pool2d_forward", [&](auto tag) {
     using T = decltype(tag);
+    if (use_warp_kernel(H, W, OH, OW)) {
+      adaptive_window_warp_kernel<T, false><<<warp_blocks_for(total), kThreads, 0, stream>>>(
+          static_cast<const T*>(x), static_cast<T*>(y), nullptr, total, H, W, OH, OW);
+      KILN_CUDA_CHECK_LAUNCH("adaptive_window_warp_kernel (avg)");
+      return;
+    }
     adaptive_avg_forward_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(
         static_cast<const T*>(x), static_cast<T*>(y), total, H, W, OH, OW);
     KILN_CUDA_CHECK_LAUNCH("adaptive_avg_forward_kernel");
@@ -350,6 +414,12 @@ void adaptive_max_pool2d_forward(DType dtype, const void* x, void* y, int64_t* i
   if (total == 0) return;
   dispatch_layer_dtype(dtype, "cuda::adaptive_max_pool2d_forward", [&](auto tag) {
     using T = decltype(tag);
+    if (use_warp_kernel(H, W, OH, OW)) {
+      adaptive_window_warp_kernel<T, true><<<warp_blocks_for(total), kThreads, 0, stream>>>(
+          static_cast<const T*>(x), static_cast<T*>(y), idx, total, H, W, OH, OW);
+      KILN_CUDA_CHECK_LAUNCH("adaptive_window_warp_kernel (max)");
+      return;
+    }
     adaptive_max_forward_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(
         static_cast<const T*>(x), static_cast<T*>(y), idx, total, H, W, OH, OW);
     KILN_CUDA_CHECK_LAUNCH("adaptive_max_forward_kernel");

@@ -3,7 +3,10 @@
 // (with padding, ceil_mode's extra window) and adaptive windows (shrinking and growing).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "kiln/kernels/pool_math.h"
@@ -50,6 +53,43 @@ TEST(PoolMath, AdaptiveCoverRangeMatchesBruteForce) {
         EXPECT_EQ(got, want) << "in " << in << " out " << out << " i " << i;
         EXPECT_FALSE(want.empty());
       }
+}
+
+// The in-order scan of the CPU kernels: a NaN replaces the running max, else only a larger value.
+void scan_max(const std::vector<float>& v, float& best, int64_t& at) {
+  best = -std::numeric_limits<float>::infinity();
+  at = 0;
+  for (size_t i = 0; i < v.size(); ++i)
+    if (pool::max_takes(v[i], best)) best = v[i], at = int64_t(i);
+}
+
+TEST(PoolMath, MaxMergeInAnyOrderMatchesTheScan) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 2000; ++trial) {
+    const size_t n = 1 + rng() % 70;
+    std::vector<float> v(n);
+    for (auto& x : v) {
+      const unsigned r = rng() % 10;
+      x = r == 0 ? nan : r == 1 ? -inf : float(int(rng() % 4) - 2);  // many ties
+    }
+    if (trial % 3 == 0)
+      for (auto& x : v) x = -inf;
+    float want;
+    int64_t want_at;
+    scan_max(v, want, want_at);
+    // As the warp kernel: lane l takes positions l, l + 32, ...; then a shuffle-down tree.
+    std::vector<float> lane_v(32, -inf);
+    std::vector<int64_t> lane_at(32, INT64_MAX);
+    for (size_t i = 0; i < n; ++i) pool::max_merge(lane_v[i % 32], lane_at[i % 32], v[i], int64_t(i));
+    for (int off = 16; off > 0; off >>= 1)
+      for (int l = 0; l + off < 32; ++l) pool::max_merge(lane_v[size_t(l)], lane_at[size_t(l)], lane_v[size_t(l + off)], lane_at[size_t(l + off)]);
+    EXPECT_EQ(lane_at[0], want_at) << "trial " << trial;
+    if (std::isnan(want))
+      EXPECT_TRUE(std::isnan(lane_v[0]));
+    else
+      EXPECT_EQ(lane_v[0], want);
+  }
 }
 
 TEST(PoolMath, AvgSpanAndDivisor) {

@@ -108,7 +108,7 @@ TEST(PoolCuda, MaxPoolTiesNaNsAndInfinities) {
         check_pool_exact(max_pool2d_backward(dy, ref.indices, s), max_pool2d_backward(to_cuda(dy), got.indices, s),
                          what + " max_pool2d dx");
       }
-      for (I2 o : {I2{4, 3}, I2{1, 1}, I2{9, 10}, I2{12, 14}}) {
+      for (I2 o : {I2{4, 3}, I2{1, 1}, I2{1, 2}, I2{9, 10}, I2{12, 14}}) {
         const ValuesIndices ref = adaptive_max_pool2d(x, o);
         const ValuesIndices got = adaptive_max_pool2d(to_cuda(x), o);
         check_pool_exact(ref.values, got.values, what + " adaptive_max values");
@@ -151,7 +151,9 @@ TEST(PoolCuda, AdaptivePoolsForwardBackward) {
   GuardScope guards;
   const std::vector<std::pair<Shape, I2>> cases = {
       {{1, 3, 7, 7}, {3, 3}}, {{1, 3, 7, 7}, {1, 1}}, {{2, 3, 5, 9}, {3, 4}}, {{2, 3, 7, 7}, {10, 10}},
-      {{3, 1, 1}, {1, 1}},    {{3, 1, 1}, {2, 3}},    {{0, 2, 4, 4}, {2, 2}}, {{2, 4, 13, 11}, {7, 7}}};
+      {{3, 1, 1}, {1, 1}},    {{3, 1, 1}, {2, 3}},    {{0, 2, 4, 4}, {2, 2}}, {{2, 4, 13, 11}, {7, 7}},
+      // Windows of 64 values and more: the warp-per-output kernels.
+      {{2, 3, 16, 17}, {1, 1}}, {{2, 2, 40, 36}, {3, 2}}, {{1, 3, 8, 8}, {1, 1}}};
   for (DType d : kDtypes)
     for (const auto& [s, o] : cases) {
       const std::string what = std::string("adaptive ") + dtype_name(d) + " " + shape_str(s) + " -> {" +
