@@ -16,7 +16,8 @@
 #include "support/cuda_test.h"
 #include "support/op_table.h"
 
-namespace kiln::test {
+// In their own namespace: other CUDA test files of the binary may define helpers of the same names.
+namespace kiln::test::norm_pool {
 
 // Guard regions around every CUDA allocation made while it lives (Note [Caching allocator]).
 struct GuardScope {
@@ -110,4 +111,4 @@ inline std::string shape_str(const Shape& s) {
   return os.str();
 }
 
-}  // namespace kiln::test
+}  // namespace kiln::test::norm_pool

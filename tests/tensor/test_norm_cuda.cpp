@@ -16,6 +16,8 @@
 namespace kiln::test {
 namespace {
 
+using namespace norm_pool;
+
 const std::vector<DType> kDtypes = {DType::f32, DType::f64, DType::f16, DType::bf16};
 
 std::string label(const char* op, DType d, const Shape& s, const char* part) {

@@ -18,6 +18,8 @@
 namespace kiln::test {
 namespace {
 
+using namespace norm_pool;
+
 using I2 = std::array<int64_t, 2>;
 
 const std::vector<DType> kDtypes = {DType::f32, DType::f64, DType::f16, DType::bf16};
