@@ -253,7 +253,8 @@ LayerNormResult layer_norm(const Tensor& x, const Shape& normalized_shape, const
       Tensor bc = bias.defined() ? nn_detail::contiguous_as(bias, cd) : Tensor();
       Tensor y = empty(x.shape(), x.dtype(), dev), mean = empty(stat_shape, cd, dev), rstd = empty(stat_shape, cd, dev);
       cuda::layer_norm_forward(x.dtype(), xc.data_ptr(), ptr_or_null(wc), ptr_or_null(bc), y.data_ptr(),
-                               mean.data_ptr(), rstd.data_ptr(), N > 0 ? M : 0, N, eps, cuda::prepare(dev.index));
+                               mean.data_ptr(), rstd.data_ptr(), N > 0 ? M : 0, N, eps, dev.index,
+                               cuda::prepare(dev.index));
       return {y, mean, rstd};
 #endif
     }
@@ -365,7 +366,8 @@ GroupNormResult group_norm(const Tensor& x, int64_t num_groups, const Tensor& we
       Tensor y = empty(x.shape(), x.dtype(), dev);
       Tensor mean = empty({N, num_groups}, cd, dev), rstd = empty({N, num_groups}, cd, dev);
       cuda::group_norm_forward(x.dtype(), xc.data_ptr(), ptr_or_null(wc), ptr_or_null(bc), y.data_ptr(),
-                               mean.data_ptr(), rstd.data_ptr(), N, C, S, num_groups, eps, cuda::prepare(dev.index));
+                               mean.data_ptr(), rstd.data_ptr(), N, C, S, num_groups, eps, dev.index,
+                               cuda::prepare(dev.index));
       return {y, mean, rstd};
 #endif
     }

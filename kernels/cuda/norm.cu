@@ -47,25 +47,47 @@ __device__ __forceinline__ Cm reciprocal_sqrt(Cm v) {
   return Cm(1) / sqrt(v);
 }
 
-// Mean and rstd of the L values of row xr (see the file comment); every thread gets them.
+// Shifted sums s1 = sum(x - K), s2 = sum((x - K)^2) over xr[i0, i1) by the whole block; every
+// thread gets them.
 template <class T>
-__device__ __forceinline__ void row_stats(const T* __restrict__ xr, int64_t L, compute_t<T> eps, compute_t<T>* scratch,
-                                          compute_t<T>& mu, compute_t<T>& rs) {
+__device__ __forceinline__ void block_shifted_sums(const T* __restrict__ xr, int64_t i0, int64_t i1, compute_t<T> K,
+                                                   compute_t<T>* scratch, compute_t<T>& s1, compute_t<T>& s2) {
   using Cm = compute_t<T>;
-  const Cm K = L > 0 ? Cm(xr[0]) : Cm(0);
   Cm a = Cm(0), q = Cm(0);
-  for (int64_t i = threadIdx.x; i < L; i += blockDim.x) {
+  for (int64_t i = i0 + threadIdx.x; i < i1; i += blockDim.x) {
     const Cm d = Cm(xr[i]) - K;
     a += d;
     q += d * d;
   }
-  const Cm s1 = layer::block_sum(a, scratch);
-  const Cm s2 = layer::block_sum(q, scratch);
+  s1 = layer::block_sum(a, scratch);
+  s2 = layer::block_sum(q, scratch);
+}
+
+// Mean and rstd of a row of L values from its shifted sums (as the CPU kernels).
+template <class Cm>
+__device__ __forceinline__ void stats_from_sums(Cm K, Cm s1, Cm s2, int64_t L, Cm eps, Cm& mu, Cm& rs) {
   const Cm m1 = L > 0 ? s1 / Cm(L) : Cm(0);
   mu = K + m1;
   Cm var = L > 0 ? s2 / Cm(L) - m1 * m1 : Cm(0);
   var = Cm(0) < var ? var : Cm(0);  // the CPU's std::max(0, var), NaN included
   rs = reciprocal_sqrt(var + eps);
+}
+
+// One output value of position j of a row (see norm_forward_kernel for kGroup).
+template <class Cm, bool kGroup>
+__device__ __forceinline__ Cm norm_value(Cm xv, Cm mu, Cm rs, const Cm* __restrict__ w, const Cm* __restrict__ b,
+                                         int64_t j, int64_t c0, int64_t S) {
+  if constexpr (kGroup) {
+    const int64_t c = c0 + j / S;
+    const Cm scale = rs * (w ? w[c] : Cm(1));
+    const Cm shift = (b ? b[c] : Cm(0)) - mu * scale;
+    return xv * scale + shift;
+  } else {
+    Cm v = (xv - mu) * rs;
+    if (w) v = v * w[j];
+    if (b) v = v + b[j];
+    return v;
+  }
 }
 
 // kGroup = false: layer norm rows (w, b indexed by the position in the row).
@@ -80,28 +102,69 @@ __global__ void norm_forward_kernel(const T* __restrict__ x, const compute_t<T>*
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {  // uniform over the block
     const T* xr = x + r * L;
     T* yr = y + r * L;
-    Cm mu, rs;
-    row_stats(xr, L, eps, scratch, mu, rs);
+    const Cm K = L > 0 ? Cm(xr[0]) : Cm(0);
+    Cm s1, s2, mu, rs;
+    block_shifted_sums(xr, 0, L, K, scratch, s1, s2);
+    stats_from_sums(K, s1, s2, L, eps, mu, rs);
     if (threadIdx.x == 0) {
       mean[r] = mu;
       rstd[r] = rs;
     }
-    if constexpr (kGroup) {
-      const int64_t c0 = (r % G) * Dg;
-      for (int64_t i = threadIdx.x; i < L; i += blockDim.x) {
-        const int64_t c = c0 + i / S;
-        const Cm scale = rs * (w ? w[c] : Cm(1));
-        const Cm shift = (b ? b[c] : Cm(0)) - mu * scale;
-        yr[i] = T(Cm(xr[i]) * scale + shift);
-      }
-    } else {
-      for (int64_t i = threadIdx.x; i < L; i += blockDim.x) {
-        Cm v = (Cm(xr[i]) - mu) * rs;
-        if (w) v = v * w[i];
-        if (b) v = v + b[i];
-        yr[i] = T(v);
-      }
+    const int64_t c0 = kGroup ? (r % G) * Dg : 0;
+    for (int64_t i = threadIdx.x; i < L; i += blockDim.x)
+      yr[i] = T(norm_value<Cm, kGroup>(Cm(xr[i]), mu, rs, w, b, i, c0, S));
+  }
+}
+
+// Split path (Note [Few long rows]), step 1: block (chunk, row) writes the shifted sums of its
+// chunk of the row (K = the row's first value) to partial[row, chunk, 2].
+template <class T>
+__global__ void row_partial_kernel(const T* __restrict__ x, compute_t<T>* __restrict__ partial, int64_t L,
+                                   int64_t chunk_len) {
+  using Cm = compute_t<T>;
+  __shared__ Cm scratch[32];
+  const int64_t chunk = blockIdx.x, chunks = gridDim.x, r = blockIdx.y;
+  const T* xr = x + r * L;
+  const int64_t i0 = chunk * chunk_len, i1 = i0 + chunk_len < L ? i0 + chunk_len : L;
+  Cm s1, s2;
+  block_shifted_sums(xr, i0, i1, Cm(xr[0]), scratch, s1, s2);
+  if (threadIdx.x == 0) {
+    partial[(r * chunks + chunk) * 2] = s1;
+    partial[(r * chunks + chunk) * 2 + 1] = s2;
+  }
+}
+
+// Split path, step 2: one thread per row adds its chunks' sums in order.
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    row_finalize_kernel(const T* __restrict__ x, const compute_t<T>* __restrict__ partial,
+                        compute_t<T>* __restrict__ mean, compute_t<T>* __restrict__ rstd, int64_t rows, int64_t L,
+                        int64_t chunks, compute_t<T> eps) {
+  using Cm = compute_t<T>;
+  for (int64_t r = first_item(); r < rows; r += item_step()) {
+    Cm s1 = Cm(0), s2 = Cm(0);
+    for (int64_t k = 0; k < chunks; ++k) {
+      s1 += partial[(r * chunks + k) * 2];
+      s2 += partial[(r * chunks + k) * 2 + 1];
     }
+    Cm mu, rs;
+    stats_from_sums(Cm(x[r * L]), s1, s2, L, eps, mu, rs);
+    mean[r] = mu;
+    rstd[r] = rs;
+  }
+}
+
+// Split path, step 3: the outputs, elementwise over rows * L values.
+template <class T, bool kGroup>
+__global__ void __launch_bounds__(kThreads)
+    norm_apply_kernel(const T* __restrict__ x, const compute_t<T>* __restrict__ w, const compute_t<T>* __restrict__ b,
+                      T* __restrict__ y, const compute_t<T>* __restrict__ mean, const compute_t<T>* __restrict__ rstd,
+                      int64_t total, int64_t L, int64_t S, int64_t G, int64_t Dg) {
+  using Cm = compute_t<T>;
+  for (int64_t i = first_item(); i < total; i += item_step()) {
+    const int64_t r = i / L, j = i % L;
+    const int64_t c0 = kGroup ? (r % G) * Dg : 0;
+    y[i] = T(norm_value<Cm, kGroup>(Cm(x[i]), mean[r], rstd[r], w, b, j, c0, S));
   }
 }
 
@@ -272,18 +335,51 @@ class Scratch {
   void* p_;
 };
 
+// Note [Few long rows]
+// One block per row leaves most of the GPU idle when there are few rows and each is long (group
+// norm of one image with 32 groups, layer norm over a whole sample). Then every row is cut into
+// chunks of kSplitChunk values, one block per (chunk, row) writes its chunk's shifted sums, one
+// thread per row adds them in chunk order, and an elementwise pass writes the outputs. The choice
+// and the chunking depend on the sizes only, so results stay bit-identical from run to run.
+constexpr int64_t kSplitMaxRows = 256;   // split only below this many rows
+constexpr int64_t kSplitMinLen = 16384;  // and for rows at least this long
+constexpr int64_t kSplitChunk = 4096;    // values per chunk (a multiple of the block size)
+
+template <class T, bool kGroup>
+void launch_norm_forward(const T* x, const compute_t<T>* w, const compute_t<T>* b, T* y, compute_t<T>* mean,
+                         compute_t<T>* rstd, int64_t rows, int64_t L, int64_t S, int64_t G, int64_t Dg, double eps,
+                         int device, Stream stream) {
+  using Cm = compute_t<T>;
+  if (rows >= kSplitMaxRows || L < kSplitMinLen) {
+    norm_forward_kernel<T, kGroup><<<row_blocks(rows), row_threads(L), 0, stream>>>(x, w, b, y, mean, rstd, rows, L, S,
+                                                                                     G, Dg, Cm(eps));
+    KILN_CUDA_CHECK_LAUNCH("norm forward kernel");
+    return;
+  }
+  const int64_t chunks = ceil_div(L, kSplitChunk);
+  KILN_CHECK(chunks <= int64_t(0x7fffffff), "cuda norm forward: rows of ", L, " values are too long");
+  Scratch partial(size_t(rows * chunks * 2) * sizeof(Cm), device, stream);
+  Cm* pp = static_cast<Cm*>(partial.get());
+  row_partial_kernel<T><<<dim3(unsigned(chunks), unsigned(rows)), kThreads, 0, stream>>>(x, pp, L, kSplitChunk);
+  KILN_CUDA_CHECK_LAUNCH("norm row_partial_kernel");
+  row_finalize_kernel<T><<<item_blocks(rows), kThreads, 0, stream>>>(x, pp, mean, rstd, rows, L, chunks, Cm(eps));
+  KILN_CUDA_CHECK_LAUNCH("norm row_finalize_kernel");
+  norm_apply_kernel<T, kGroup><<<item_blocks(rows * L), kThreads, 0, stream>>>(x, w, b, y, mean, rstd, rows * L, L, S,
+                                                                               G, Dg);
+  KILN_CUDA_CHECK_LAUNCH("norm apply kernel");
+}
+
 }  // namespace
 
 void layer_norm_forward(DType dtype, const void* x, const void* w, const void* b, void* y, void* mean, void* rstd,
-                        int64_t M, int64_t N, double eps, Stream stream) {
+                        int64_t M, int64_t N, double eps, int device, Stream stream) {
   if (M == 0 || N == 0) return;  // as the CPU: nothing is written for empty rows
   dispatch_layer_dtype(dtype, "cuda::layer_norm_forward", [&](auto tag) {
     using T = decltype(tag);
     using Cm = compute_t<T>;
-    norm_forward_kernel<T, false><<<row_blocks(M), row_threads(N), 0, stream>>>(
-        static_cast<const T*>(x), static_cast<const Cm*>(w), static_cast<const Cm*>(b), static_cast<T*>(y),
-        static_cast<Cm*>(mean), static_cast<Cm*>(rstd), M, N, 1, 1, 1, Cm(eps));
-    KILN_CUDA_CHECK_LAUNCH("layer_norm forward kernel");
+    launch_norm_forward<T, false>(static_cast<const T*>(x), static_cast<const Cm*>(w), static_cast<const Cm*>(b),
+                                  static_cast<T*>(y), static_cast<Cm*>(mean), static_cast<Cm*>(rstd), M, N, 1, 1, 1,
+                                  eps, device, stream);
   });
 }
 
@@ -326,17 +422,16 @@ void layer_norm_backward(DType dtype, const void* dy, const void* x, const void*
 }
 
 void group_norm_forward(DType dtype, const void* x, const void* w, const void* b, void* y, void* mean, void* rstd,
-                        int64_t N, int64_t C, int64_t S, int64_t G, double eps, Stream stream) {
+                        int64_t N, int64_t C, int64_t S, int64_t G, double eps, int device, Stream stream) {
   const int64_t rows = N * G, L = (C / G) * S;
   if (rows == 0) return;
   dispatch_layer_dtype(dtype, "cuda::group_norm_forward", [&](auto tag) {
     using T = decltype(tag);
     using Cm = compute_t<T>;
     // Empty rows (L == 0) still get their statistics (mean 0, rstd 1 / sqrt(eps)), as the CPU.
-    norm_forward_kernel<T, true><<<row_blocks(rows), row_threads(L), 0, stream>>>(
-        static_cast<const T*>(x), static_cast<const Cm*>(w), static_cast<const Cm*>(b), static_cast<T*>(y),
-        static_cast<Cm*>(mean), static_cast<Cm*>(rstd), rows, L, S, G, C / G, Cm(eps));
-    KILN_CUDA_CHECK_LAUNCH("group_norm forward kernel");
+    launch_norm_forward<T, true>(static_cast<const T*>(x), static_cast<const Cm*>(w), static_cast<const Cm*>(b),
+                                 static_cast<T*>(y), static_cast<Cm*>(mean), static_cast<Cm*>(rstd), rows, L, S, G,
+                                 C / G, eps, device, stream);
   });
 }
 

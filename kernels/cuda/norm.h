@@ -11,7 +11,8 @@
 // `device` and is released stream-ordered.
 //
 // Statistics and normalisation are fused: one block per row reduces it in a fixed tree (Note
-// [Deterministic block reduction] in layer_reduce.cuh) and then writes the row's outputs.
+// [Deterministic block reduction] in layer_reduce.cuh) and then writes the row's outputs (few long
+// rows are split over several blocks instead: Note [Few long rows] in norm.cu).
 // Parameter gradients sum per-block partials in a fixed order (no float atomics): runs of the
 // same inputs are bit-identical.
 #include <cstdint>
@@ -24,7 +25,7 @@ namespace kiln::cuda {
 // Layer norm of x [M, N] over each row: mean[r], rstd[r] = 1 / sqrt(biased var + eps) ([M]),
 // y = (x - mean) * rstd * w + b with w, b [N].
 void layer_norm_forward(DType dtype, const void* x, const void* w, const void* b, void* y, void* mean, void* rstd,
-                        int64_t M, int64_t N, double eps, Stream stream);
+                        int64_t M, int64_t N, double eps, int device, Stream stream);
 // dx [M, N], and dw, db [N] (always written: zeros when M == 0; dw is the gradient a weight of ones
 // would get when w is null).
 void layer_norm_backward(DType dtype, const void* dy, const void* x, const void* mean, const void* rstd,
@@ -34,7 +35,7 @@ void layer_norm_backward(DType dtype, const void* dy, const void* x, const void*
 // Group norm of x [N, C, S] with G groups of C / G channels: mean, rstd [N, G];
 // y = (x - mean) * rstd * w[c] + b[c] with w, b [C].
 void group_norm_forward(DType dtype, const void* x, const void* w, const void* b, void* y, void* mean, void* rstd,
-                        int64_t N, int64_t C, int64_t S, int64_t G, double eps, Stream stream);
+                        int64_t N, int64_t C, int64_t S, int64_t G, double eps, int device, Stream stream);
 // dx [N, C, S], dw, db [C] (always written).
 void group_norm_backward(DType dtype, const void* dy, const void* x, const void* mean, const void* rstd,
                          const void* w, void* dx, void* dw, void* db, int64_t N, int64_t C, int64_t S, int64_t G,

@@ -45,7 +45,9 @@ TEST(NormCuda, LayerNormForwardBackward) {
   GuardScope guards;
   const std::vector<LnCase> cases = {{{1, 1}, {1}},         {{3, 7}, {7}},          {{2, 3, 7, 7}, {7, 7}},
                                      {{0, 5}, {5}},         {{4, 1}, {1}},          {{13, 1031}, {1031}},
-                                     {{5, 3, 4097}, {4097}}, {{2, 3, 5}, {3, 5}},   {{1, 769}, {769}}};
+                                     {{5, 3, 4097}, {4097}}, {{2, 3, 5}, {3, 5}},   {{1, 769}, {769}},
+                                     // Few long rows: split over several blocks (Note [Few long rows]).
+                                     {{3, 20000}, {20000}},  {{2, 3, 70, 90}, {3, 70, 90}}};
   for (DType d : kDtypes)
     for (const LnCase& c : cases)
       for (bool affine : {true, false}) {
@@ -99,7 +101,8 @@ TEST(NormCuda, GroupNormForwardBackward) {
   KILN_REQUIRE_GPU();
   GuardScope guards;
   const std::vector<GnCase> cases = {{{1, 3, 7, 7}, 1}, {{1, 3, 7, 7}, 3}, {{2, 6, 5}, 2},    {{4, 8, 1, 1}, 4},
-                                     {{0, 4, 3}, 2},    {{3, 4}, 2},       {{2, 6, 37, 29}, 3}};
+                                     {{0, 4, 3}, 2},    {{3, 4}, 2},       {{2, 6, 37, 29}, 3},
+                                     {{1, 4, 100, 100}, 2}, {{2, 3, 130, 129}, 1}};
   for (DType d : kDtypes)
     for (const GnCase& c : cases)
       for (bool affine : {true, false}) {
