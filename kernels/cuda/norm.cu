@@ -5,7 +5,8 @@
 // s2 = sum((x - K)^2), K = the row's first value, as the CPU does (Note [Deterministic norm
 // statistics] in kernels/cpu/vec/norm.cpp): each thread adds its strided values in order, then the
 // fixed block tree combines them; the same block then normalises the row, whose values are by then
-// in L2. The block size depends on L only, so results do not depend on the launch.
+// in L2. The block size depends on L only, so results do not depend on the launch. Few long rows
+// are split over several blocks instead (Note [Few long rows]).
 //
 // Backward: layer norm's dx is again one block per row (two reductions, then the write); dw / db
 // are column sums over the rows: blocks of 256 columns x a fixed chunk of rows write partials
