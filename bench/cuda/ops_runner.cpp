@@ -71,7 +71,14 @@ OpResult run_case(const OpCase& c, const BenchArgs& args, int64_t l2_bytes, uint
   // Leave room for the outputs kiln allocates per call and the vendor's buffers.
   while (sets > 1 && double(per_set) * sets > 0.4 * double(free_b)) --sets;
   r.sets = sets;
-  std::vector<Inputs> data = make_sets(c, sets, seed);
+  std::vector<Inputs> data;
+  try {
+    data = make_sets(c, sets, seed);
+  } catch (const std::exception& e) {  // kiln's CUDA tensors could not be made: nothing to time
+    r.kiln_error = "making the inputs: " + one_line(e.what());
+    if (c.vendor) r.vendor_error = "no inputs";
+    return r;
+  }
   auto kiln_call = [&](int s) { c.kiln(data[size_t(s)]); };
 
   if (!c.vendor) {
@@ -221,7 +228,13 @@ std::string shape_str(const Shape& s) {
   return o;
 }
 
-int run_op_cases(const std::vector<OpCase>& cases, const BenchArgs& args) {
+int run_op_cases(const std::vector<OpCase>& all_cases, const BenchArgs& args) {
+  std::vector<OpCase> cases;
+  const char* filter = std::getenv("KILN_BENCH_OPS_FILTER");  // a substring of "group case dtype"
+  for (const OpCase& c : all_cases) {
+    const std::string key = c.group + " " + c.name + " " + dtype_name(c.dtype);
+    if (!filter || !*filter || key.find(filter) != std::string::npos) cases.push_back(c);
+  }
   const GpuInfo info = gpu_info();
   std::fprintf(stderr, "bench_ops_cuda: %s; measuring the copy bandwidth...\n", info.describe().c_str());
   const double bw = d2d_copy_bandwidth(size_t(1) << 30, args.quick ? 5 : 25);
@@ -244,21 +257,18 @@ int run_op_cases(const std::vector<OpCase>& cases, const BenchArgs& args) {
   std::string table = md.str();
   std::cout << table << std::flush;
 
-  const char* filter = std::getenv("KILN_BENCH_OPS_FILTER");  // a substring of "group case dtype"
-  std::vector<OpCase> ran;
   std::vector<OpResult> results;
   uint64_t seed = 7;
   for (const OpCase& c : cases) {
-    const std::string key = c.group + " " + c.name + " " + dtype_name(c.dtype);
-    if (filter && *filter && key.find(filter) == std::string::npos) continue;
-    std::fprintf(stderr, "bench_ops_cuda: %s %s...\n", key.c_str(), c.shapes.c_str());
+    std::fprintf(stderr, "bench_ops_cuda: %s %s %s %s...\n", c.group.c_str(), c.name.c_str(), dtype_name(c.dtype),
+                 c.shapes.c_str());
     OpResult r = run_case(c, args, info.l2_bytes, seed);
     const std::string row = table_row(c, r, bw);
     std::cout << row << std::flush;
     table += row;
-    ran.push_back(c);
     results.push_back(r);
   }
+  const std::vector<OpCase>& ran = cases;
   release_random_blocks();
 
   std::string notes;
