@@ -45,8 +45,9 @@ __global__ void __launch_bounds__(kThreads)
     C w[4] = {C(0), C(0), C(0), C(0)};
     if (gs::coord_usable(ix, iy)) {
       const gs::Taps<C> t = gs::make_taps(ix, iy, mode);
-      for (int k = 0; k < ntaps; ++k)
-        if (gs::inside(t.x[k], t.y[k], H, W)) {
+#pragma unroll
+      for (int k = 0; k < 4; ++k)  // fixed bounds keep the arrays in registers
+        if (k < ntaps && gs::inside(t.x[k], t.y[k], H, W)) {
           off[k] = t.y[k] * W + t.x[k];
           w[k] = t.w[k];
         }
@@ -55,7 +56,9 @@ __global__ void __launch_bounds__(kThreads)
     C* yp = y + n * C_ * oplane + p;
     for (int64_t c = 0; c < C_; ++c, xp += plane, yp += oplane) {
       C v = w[0] * xp[off[0]];
-      for (int k = 1; k < ntaps; ++k) v += w[k] * xp[off[k]];
+#pragma unroll
+      for (int k = 1; k < 4; ++k)
+        if (k < ntaps) v += w[k] * xp[off[k]];
       *yp = v;
     }
   }

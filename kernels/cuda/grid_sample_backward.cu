@@ -110,7 +110,9 @@ __global__ void __launch_bounds__(kThreads)
     gs::Taps<C> t{};
     if (usable) t = gs::make_taps(ix, iy, mode);
     if (keys) {
-      for (int k = 0; k < ntaps; ++k) {
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {  // fixed bounds keep the taps in registers
+        if (k >= ntaps) break;
         const int64_t r = q * ntaps + k;
         const bool in = usable && gs::inside(t.x[k], t.y[k], s.H, s.W);
         keys[r] = I(in ? n * plane + t.y[k] * s.W + t.x[k] : s.pixels());
