@@ -1,7 +1,8 @@
 // CUDA kernels of affine_grid and grid_sample's forward pass (backward: grid_sample_backward.cu).
 // One thread per output point: the point's taps are computed once (grid_sample_taps.cuh, the
 // CPU's formulas), then every channel is blended; consecutive threads take consecutive points of
-// a row, so each channel plane of y is written coalesced.
+// a row, so each channel plane of y is written coalesced. Compiled without FMA contraction (Note
+// [Resampling without FMA], kernels/CMakeLists.txt): the coordinates and blends are the CPU's.
 #include <algorithm>
 
 #include "kiln/kernels/cuda/check.h"

@@ -15,9 +15,10 @@
 //      begin[key], with begin[N * H * W] = the number of in-range records.
 //   4. One thread per dx element (n, c, pixel) sums dy[n, c, point(id)] * weight[id] over its run.
 // The records depend only on the grid, so they are shared by all channels, and every sum is taken
-// in a fixed order: the same as the CPU's (which walks points in order and adds taps 0..3), so
-// results follow the CPU reference up to fused multiply-adds, and repeat bit for bit from run to
-// run. Keys and ids are 32-bit when N * H * W and the record count fit, else 64-bit.
+// in a fixed order: the same as the CPU's (which walks points in order and adds taps 0..3). With
+// no FMA contraction (Note [Resampling without FMA], kernels/CMakeLists.txt) results repeat bit for
+// bit from run to run and follow the CPU's arithmetic operation for operation. Keys and ids are
+// 32-bit when N * H * W and the record count fit, else 64-bit.
 #include <algorithm>
 #include <cstdint>
 #include <cub/device/device_radix_sort.cuh>

@@ -13,12 +13,12 @@
 //   nearest:  { o : src(o) == i },        bilinear: { o : i0(o) in [i - 1, i] }
 // (the right tap is i1 = min(i0 + 1, in - 1)), found by two binary searches over o, and the 2-d set
 // is the product of the row range and the column range. The ranges are widened by one output on
-// each side and every candidate re-checks its taps exactly, so a search that disagreed by one
-// ulp-sized step with the taps (the compiler may fuse the coordinate arithmetic differently in the
-// two places) can only add candidates that are then skipped, never lose one. Contributions are
-// added in the CPU's order (outputs row-major, then taps (h0, w0), (h0, w1), (h1, w0), (h1, w1)),
-// so the sum is deterministic and follows the CPU reference up to fused multiply-adds. The cost is
-// the same number of reads as the scatter, plus O(log OH + log OW) index evaluations per pixel.
+// each side and every candidate re-checks its taps exactly, so even a search that disagreed by one
+// step with the taps could only add candidates that are then skipped, never lose one.
+// Contributions are added in the CPU's order (outputs row-major, then taps (h0, w0), (h0, w1),
+// (h1, w0), (h1, w1)), and this file is compiled without FMA contraction (Note [Resampling without
+// FMA], kernels/CMakeLists.txt), so the sums repeat bit for bit and equal the CPU's operation for
+// operation. The cost is the reads of the scatter plus O(log OH + log OW) index evaluations per pixel.
 #include <algorithm>
 
 #include "kiln/kernels/cuda/check.h"

@@ -7,6 +7,7 @@
 // (backward passes, which sum many products) by normalised squared error
 // sum((gpu - cpu)^2) / sum(cpu^2) <= 1e-7 (f32), 1e-5 (f16), 1e-4 (bf16), 1e-20 (f64).
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 

@@ -107,8 +107,8 @@ TEST(GridSampleCuda, NonFinitePointsMatchCpu) {
   KILN_REQUIRE_GPU();
   GuardScope guard;
   const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
-  const Tensor grid =
-      tensor({nan, 0.2, 0.3, inf, -inf, -0.5, 1e30, 0.1, 0.25, -0.75, 0.0, 0.0, 2.5, -3.5, 0.9, nan}).view({1, 2, 4, 2});
+  const Tensor grid = tensor({nan, 0.2, 0.3, inf, -inf, -0.5, 1e30, 0.1, 0.25, -0.75, 0.0, 0.0, 2.5, -3.5, 0.9, nan})
+                          .view({1, 2, 4, 2});
   const Tensor x = random_cpu({1, 2, 5, 6}, DType::f32, 9);
   const Tensor dy = random_cpu({1, 2, 2, 4}, DType::f32, 10);
   for (GridSampleMode m : kModes)

@@ -84,9 +84,15 @@ TEST(ShapeOpsCuda, PadMatchesCpu) {
     std::vector<int64_t> pads;
   };
   // Pads valid for every mode (reflect needs pads < size, circular pads <= size).
-  const Case cases[] = {{{1, 7}, {2, 3}},           {{2, 3, 5, 7}, {1, 2}},        {{2, 3, 5, 7}, {2, 1, 1, 3}},
-                        {{2, 3, 5, 7}, {0, 0, 4, 0}}, {{3, 4, 5, 6}, {1, 1, 2, 0, 1, 1}}, {{1, 1, 2, 2}, {1, 1, 1, 1}},
-                        {{0, 3, 4}, {1, 2}},        {{4, 9}, {8, 8}},              {{2, 2, 2, 2, 3}, {1, 1, 1, 1, 1, 1, 1, 1}}};
+  const Case cases[] = {{{1, 7}, {2, 3}},
+                        {{2, 3, 5, 7}, {1, 2}},
+                        {{2, 3, 5, 7}, {2, 1, 1, 3}},
+                        {{2, 3, 5, 7}, {0, 0, 4, 0}},
+                        {{3, 4, 5, 6}, {1, 1, 2, 0, 1, 1}},
+                        {{1, 1, 2, 2}, {1, 1, 1, 1}},
+                        {{0, 3, 4}, {1, 2}},
+                        {{4, 9}, {8, 8}},
+                        {{2, 2, 2, 2, 3}, {1, 1, 1, 1, 1, 1, 1, 1}}};
   const PadMode modes[] = {PadMode::constant, PadMode::reflect, PadMode::replicate, PadMode::circular};
   uint64_t seed = 200;
   for (PadMode m : modes)
