@@ -9,7 +9,8 @@
 //      1 for nearest): key[r] = the flat input pixel n * H * W + y * W + x (a sentinel N * H * W
 //      for taps outside the input or points that read nothing), weight[r] = the tap's weight, and
 //      id[r] = r.
-//   2. cub::DeviceRadixSort::SortPairs sorts (key, id) by key. The radix sort is stable, so inside
+//   2. cub::DeviceRadixSort::SortPairs sorts (key, id) by key (on double buffers: the four record
+//      arrays are all the extra memory besides CUB's small scratch). The sort is stable, so inside
 //      one pixel the ids stay increasing: points in output order, then taps in order k.
 //   3. One thread per pixel key finds where its run starts (a binary search over the sorted keys):
 //      begin[key], with begin[N * H * W] = the number of in-range records.
@@ -57,9 +58,9 @@ int key_bits(int64_t sentinel) {
 template <class I, class C>
 struct Layout {
   I* keys = nullptr;
-  I* keys_sorted = nullptr;
+  I* keys_alt = nullptr;
   I* ids = nullptr;
-  I* ids_sorted = nullptr;
+  I* ids_alt = nullptr;
   C* weights = nullptr;
   I* begin = nullptr;  // [pixels + 1]
   void* cub_temp = nullptr;
@@ -67,12 +68,14 @@ struct Layout {
   size_t bytes = 0;
 };
 
+// The sort runs on double buffers (keys / ids and their alternates, which the records fill
+// anyway), so CUB's own scratch stays small.
 template <class I>
 size_t sort_scratch(int64_t records, int64_t sentinel, Stream stream) {
   size_t bytes = 0;
-  KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const I*>(nullptr),
-                                                  static_cast<I*>(nullptr), static_cast<const I*>(nullptr),
-                                                  static_cast<I*>(nullptr), I(records), 0, key_bits(sentinel), stream));
+  cub::DoubleBuffer<I> keys(nullptr, nullptr), ids(nullptr, nullptr);
+  KILN_CUDA_CHECK(
+      cub::DeviceRadixSort::SortPairs(nullptr, bytes, keys, ids, I(records), 0, key_bits(sentinel), stream));
   return bytes;
 }
 
@@ -82,9 +85,9 @@ Layout<I, C> carve(void* base, const Sizes& s, int ntaps, size_t cub_bytes) {
   const size_t R = size_t(s.points() * ntaps);
   Layout<I, C> l;
   l.keys = cv.take<I>(R);
-  l.keys_sorted = cv.take<I>(R);
+  l.keys_alt = cv.take<I>(R);
   l.ids = cv.take<I>(R);
-  l.ids_sorted = cv.take<I>(R);
+  l.ids_alt = cv.take<I>(R);
   l.weights = cv.take<C>(R);
   l.begin = cv.take<I>(size_t(s.pixels() + 1));
   l.cub_temp = cv.take<unsigned char>(cub_bytes);
@@ -206,15 +209,16 @@ void run_backward(const C* dy, const C* x, const C* grid, C* dx, C* dgrid, const
   points_kernel<C, I><<<gs::blocks_for(s.points()), kThreads, 0, stream>>>(
       dy, x, grid, dgrid, l.keys, l.ids, l.weights, s, mode, padding, align_corners);
   KILN_CUDA_CHECK_LAUNCH("grid_sample_backward points_kernel");
+  // The buffer selectors are updated on the host, so Current() names the sorted arrays at once.
   size_t temp = l.cub_bytes;
-  KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(l.cub_temp, temp, static_cast<const I*>(l.keys), l.keys_sorted,
-                                                  static_cast<const I*>(l.ids), l.ids_sorted, I(records), 0,
-                                                  key_bits(s.pixels()), stream));
-  run_begin_kernel<I><<<gs::blocks_for(s.pixels() + 1), kThreads, 0, stream>>>(l.keys_sorted, records, l.begin,
+  cub::DoubleBuffer<I> keys(l.keys, l.keys_alt), ids(l.ids, l.ids_alt);
+  KILN_CUDA_CHECK(
+      cub::DeviceRadixSort::SortPairs(l.cub_temp, temp, keys, ids, I(records), 0, key_bits(s.pixels()), stream));
+  run_begin_kernel<I><<<gs::blocks_for(s.pixels() + 1), kThreads, 0, stream>>>(keys.Current(), records, l.begin,
                                                                                 s.pixels());
   KILN_CUDA_CHECK_LAUNCH("grid_sample_backward run_begin_kernel");
   gather_dx_kernel<C, I><<<gs::blocks_for(s.N * s.C * s.H * s.W), kThreads, 0, stream>>>(
-      dy, l.ids_sorted, l.weights, l.begin, dx, s, ntaps);
+      dy, ids.Current(), l.weights, l.begin, dx, s, ntaps);
   KILN_CUDA_CHECK_LAUNCH("grid_sample_backward gather_dx_kernel");
 }
 
