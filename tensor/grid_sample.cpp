@@ -10,6 +10,15 @@
 #endif
 
 namespace kiln {
+namespace {
+
+// The dtype the kernels run in: the CPU kernels take f32 / f64 (Note [NN compute dtype]); the CUDA
+// kernels also read and write f16 / bf16 natively (computing in f32, with the same results).
+DType kernel_dtype(const Tensor& t) {
+  return t.device().is_cuda() ? t.dtype() : nn_detail::compute_dtype(t.dtype());
+}
+
+}  // namespace
 
 Tensor affine_grid(const Tensor& theta, const Shape& size, bool align_corners) {
   const char* op = "affine_grid";
@@ -19,7 +28,7 @@ Tensor affine_grid(const Tensor& theta, const Shape& size, bool align_corners) {
              " (H and W must be positive)");
   KILN_CHECK(theta.dim() == 3 && theta.size(0) == size[0] && theta.size(1) == 2 && theta.size(2) == 3, op,
              ": theta must have shape [N, 2, 3] = [", size[0], ", 2, 3] for size ", size, ", got ", theta.shape());
-  Tensor tc = nn_detail::to_compute(theta);
+  Tensor tc = theta.to(kernel_dtype(theta)).contiguous();
   Tensor grid = empty({size[0], size[2], size[3], 2}, tc.dtype(), theta.device());
   switch (theta.device().type) {
     case DeviceType::CPU:
@@ -50,7 +59,8 @@ Tensor grid_sample(const Tensor& x, const Tensor& grid, GridSampleMode mode, Gri
              dtype_name(x.dtype()));
   check_same_device(x, grid, op);
   const int64_t N = x.size(0), C = x.size(1), OH = grid.size(1), OW = grid.size(2);
-  Tensor xc = nn_detail::to_compute(x), gc = nn_detail::to_compute(grid);
+  const DType kd = kernel_dtype(x);  // grid has x's dtype (checked above)
+  Tensor xc = x.to(kd).contiguous(), gc = grid.to(kd).contiguous();
   Tensor y = empty({N, C, OH, OW}, xc.dtype(), x.device());
   switch (x.device().type) {
     case DeviceType::CPU:

@@ -25,8 +25,10 @@ GridSampleGrads grid_sample_backward(const Tensor& dy, const Tensor& x, const Te
   check_same_device(x, grid, op);
   check_same_device(x, dy, op);
   GridSampleGrads r;
-  // Everything in x's compute dtype (Note [NN compute dtype]).
-  const DType cd = nn_detail::compute_dtype(x.dtype());
+  // Everything in x's compute dtype (Note [NN compute dtype]); the CUDA kernels also take f16 / bf16
+  // natively (computing in f32, with the same results) when dy, x and grid share that dtype.
+  const bool native = x.device().is_cuda() && dy.dtype() == x.dtype() && grid.dtype() == x.dtype();
+  const DType cd = native ? x.dtype() : nn_detail::compute_dtype(x.dtype());
   Tensor xc = x.to(cd).contiguous(), gc = grid.to(cd).contiguous(), dyc = dy.to(cd).contiguous();
   Tensor dx, dg;
   switch (x.device().type) {

@@ -44,13 +44,19 @@ std::array<int64_t, 2> check_backward(const Tensor& dy, const Shape& input_shape
 
 enum class Kind { nearest, bilinear };
 
+// The dtype the kernels run in: the CPU kernels take f32 / f64 (Note [NN compute dtype]); the CUDA
+// kernels also read and write f16 / bf16 natively (computing in f32, with the same results).
+DType kernel_dtype(const Tensor& t) {
+  return t.device().is_cuda() ? t.dtype() : nn_detail::compute_dtype(t.dtype());
+}
+
 Tensor run_forward(const Tensor& x, std::array<int64_t, 2> out, bool align_corners, const Scales2d& scales, Kind kind,
                    const char* op) {
   check_input(x, op);
   check_size(out, op);
   check_scales(scales, op);
   const double sh = scales ? (*scales)[0] : 0.0, sw = scales ? (*scales)[1] : 0.0;
-  Tensor xc = nn_detail::to_compute(x);
+  Tensor xc = x.to(kernel_dtype(x)).contiguous();
   Tensor y = empty({x.size(0), x.size(1), out[0], out[1]}, xc.dtype(), x.device());
   const int64_t P = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
   switch (x.device().type) {
@@ -82,7 +88,7 @@ Tensor run_backward(const Tensor& dy, const Shape& in, bool align_corners, const
   const auto out = check_backward(dy, in, op);
   check_scales(scales, op);
   const double sh = scales ? (*scales)[0] : 0.0, sw = scales ? (*scales)[1] : 0.0;
-  Tensor gc = nn_detail::to_compute(dy);
+  Tensor gc = dy.to(kernel_dtype(dy)).contiguous();
   // Both devices write every element of dx (the CPU zero-fills each plane before it scatters).
   Tensor dx = empty(in, gc.dtype(), dy.device());
   const int64_t P = in[0] * in[1];

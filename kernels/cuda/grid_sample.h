@@ -1,10 +1,11 @@
 #pragma once
 // affine_grid and grid_sample (forward and backward) on CUDA: the same calls, layouts and formulas
 // as kernels/cpu/grid_sample.h and kernels/cpu/grid_sample_backward.h (coordinate maths in
-// kernels/grid_sample_math.h). dtype f32 or f64 (the tensor layer computes f16 / bf16 in f32,
-// Note [NN compute dtype]); every buffer contiguous device memory; launches are asynchronous on
-// `stream`. One thread per output point, which loops over the channels: each channel plane is
-// read and written coalesced along OW.
+// kernels/grid_sample_math.h). dtype f32, f64, f16 or bf16, the same for every buffer of a call:
+// 16-bit data is read and written natively and computed in f32, which gives the CPU's results (it
+// converts to f32 and back, Note [NN compute dtype]) without conversion passes. Every buffer is
+// contiguous device memory; launches are asynchronous on `stream`. One thread per output point,
+// which loops over the channels: each channel plane is read and written coalesced along OW.
 #include <cstddef>
 #include <cstdint>
 

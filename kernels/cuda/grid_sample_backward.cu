@@ -28,6 +28,7 @@
 #include "kiln/kernels/cuda/grid_sample.h"
 #include "kiln/kernels/cuda/grid_sample_taps.cuh"
 #include "kiln/kernels/cuda/layer_reduce.cuh"
+#include "kiln/kernels/layer_dtype.h"
 
 namespace kiln::cuda {
 namespace {
@@ -98,18 +99,21 @@ Layout<I, C> carve(void* base, const Sizes& s, int ntaps, size_t cub_bytes) {
 
 // Step 1 of the Note plus the grid gradient. keys/ids/weights null: no records; dgrid null: no
 // grid gradient.
-template <class C, class I>
+// T: storage type; C = compute_t<T>: arithmetic and weights (16-bit data computed in f32, rounded
+// once on store, as the CPU path that converts to f32 and back).
+template <class T, class I>
 __global__ void __launch_bounds__(kThreads)
-    points_kernel(const C* __restrict__ dy, const C* __restrict__ x, const C* __restrict__ grid, C* __restrict__ dgrid,
-                  I* __restrict__ keys, I* __restrict__ ids, C* __restrict__ weights, Sizes s, GridSampleMode mode,
-                  GridSamplePadding padding, bool align_corners) {
+    points_kernel(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ grid, T* __restrict__ dgrid,
+                  I* __restrict__ keys, I* __restrict__ ids, compute_t<T>* __restrict__ weights, Sizes s,
+                  GridSampleMode mode, GridSamplePadding padding, bool align_corners) {
+  using C = compute_t<T>;
   const int64_t oplane = s.OH * s.OW, plane = s.H * s.W, total = s.points();
   const int ntaps = ntaps_of(mode);
   for (int64_t q = int64_t(blockIdx.x) * kThreads + threadIdx.x; q < total; q += int64_t(gridDim.x) * kThreads) {
     const int64_t n = q / oplane, p = q - n * oplane;
     C dix, diy;
-    const C ix = grid_source_coord_grad(grid[2 * q], s.W, padding, align_corners, &dix);
-    const C iy = grid_source_coord_grad(grid[2 * q + 1], s.H, padding, align_corners, &diy);
+    const C ix = grid_source_coord_grad(C(grid[2 * q]), s.W, padding, align_corners, &dix);
+    const C iy = grid_source_coord_grad(C(grid[2 * q + 1]), s.H, padding, align_corners, &diy);
     const bool usable = gs::coord_usable(ix, iy);
     gs::Taps<C> t{};
     if (usable) t = gs::make_taps(ix, iy, mode);
@@ -131,20 +135,20 @@ __global__ void __launch_bounds__(kThreads)
       const C tx = ix - floor(ix), ty = iy - floor(iy);
       const bool in00 = gs::inside(x0, y0, s.H, s.W), in10 = gs::inside(x1, y0, s.H, s.W);
       const bool in01 = gs::inside(x0, y1, s.H, s.W), in11 = gs::inside(x1, y1, s.H, s.W);
-      const C* xp = x + n * s.C * plane;
-      const C* dp = dy + n * s.C * oplane + p;
+      const T* xp = x + n * s.C * plane;
+      const T* dp = dy + n * s.C * oplane + p;
       for (int64_t c = 0; c < s.C; ++c, xp += plane, dp += oplane) {
-        const C d = *dp;
-        const C v00 = in00 ? xp[y0 * s.W + x0] : C(0), v10 = in10 ? xp[y0 * s.W + x1] : C(0);
-        const C v01 = in01 ? xp[y1 * s.W + x0] : C(0), v11 = in11 ? xp[y1 * s.W + x1] : C(0);
+        const C d = C(*dp);
+        const C v00 = in00 ? C(xp[y0 * s.W + x0]) : C(0), v10 = in10 ? C(xp[y0 * s.W + x1]) : C(0);
+        const C v01 = in01 ? C(xp[y1 * s.W + x0]) : C(0), v11 = in11 ? C(xp[y1 * s.W + x1]) : C(0);
         gx += d * ((v10 - v00) * (C(1) - ty) + (v11 - v01) * ty);
         gy += d * ((v01 - v00) * (C(1) - tx) + (v11 - v10) * tx);
       }
       gx *= dix;
       gy *= diy;
     }
-    dgrid[2 * q] = gx;
-    dgrid[2 * q + 1] = gy;
+    dgrid[2 * q] = T(gx);
+    dgrid[2 * q + 1] = T(gy);
   }
 }
 
@@ -166,10 +170,12 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // Step 4: one thread per dx element, consecutive threads on consecutive pixels of one channel.
-template <class C, class I>
+template <class T, class I>
 __global__ void __launch_bounds__(kThreads)
-    gather_dx_kernel(const C* __restrict__ dy, const I* __restrict__ ids_sorted, const C* __restrict__ weights,
-                     const I* __restrict__ begin, C* __restrict__ dx, Sizes s, int ntaps) {
+    gather_dx_kernel(const T* __restrict__ dy, const I* __restrict__ ids_sorted,
+                     const compute_t<T>* __restrict__ weights, const I* __restrict__ begin, T* __restrict__ dx, Sizes s,
+                     int ntaps) {
+  using C = compute_t<T>;
   const int64_t plane = s.H * s.W, oplane = s.OH * s.OW, total = s.N * s.C * plane;
   for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < total; i += int64_t(gridDim.x) * kThreads) {
     const int64_t pix = i % plane, t = i / plane;
@@ -177,36 +183,33 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t key = n * plane + pix;
     const int64_t b = int64_t(begin[key]), e = int64_t(begin[key + 1]);
     // dy[n, c, p] for point q = n * OH * OW + p is at (t - n) * OH * OW + q (t = n * C + c).
-    const C* g = dy + (t - n) * oplane;
+    const T* g = dy + (t - n) * oplane;
     C acc = C(0);
     for (int64_t r = b; r < e; ++r) {
       const int64_t id = int64_t(ids_sorted[r]);
-      acc += g[id / ntaps] * weights[id];
+      acc += C(g[id / ntaps]) * weights[id];
     }
-    dx[i] = acc;
+    dx[i] = T(acc);
   }
 }
 
-void check_dtype(DType dtype, const char* op) {
-  KILN_CHECK(dtype == DType::f32 || dtype == DType::f64, op, ": dtype must be f32 or f64, got ", dtype_name(dtype));
-}
-
-template <class C, class I>
-void run_backward(const C* dy, const C* x, const C* grid, C* dx, C* dgrid, const Sizes& s, GridSampleMode mode,
+template <class T, class I>
+void run_backward(const T* dy, const T* x, const T* grid, T* dx, T* dgrid, const Sizes& s, GridSampleMode mode,
                   GridSamplePadding padding, bool align_corners, void* workspace, size_t workspace_bytes,
                   Stream stream) {
   const char* op = "cuda::grid_sample_backward";
   const int ntaps = ntaps_of(mode);
   const int64_t records = s.points() * ntaps;
   if (!dx) {
-    points_kernel<C, I><<<gs::blocks_for(s.points()), kThreads, 0, stream>>>(
+    points_kernel<T, I><<<gs::blocks_for(s.points()), kThreads, 0, stream>>>(
         dy, x, grid, dgrid, nullptr, nullptr, nullptr, s, mode, padding, align_corners);
     KILN_CUDA_CHECK_LAUNCH("grid_sample_backward points_kernel");
     return;
   }
+  using C = compute_t<T>;
   const Layout<I, C> l = carve<I, C>(workspace, s, ntaps, sort_scratch<I>(records, s.pixels(), stream));
   layer::check_workspace(op, workspace, workspace_bytes, l.bytes);
-  points_kernel<C, I><<<gs::blocks_for(s.points()), kThreads, 0, stream>>>(
+  points_kernel<T, I><<<gs::blocks_for(s.points()), kThreads, 0, stream>>>(
       dy, x, grid, dgrid, l.keys, l.ids, l.weights, s, mode, padding, align_corners);
   KILN_CUDA_CHECK_LAUNCH("grid_sample_backward points_kernel");
   // The buffer selectors are updated on the host, so Current() names the sorted arrays at once.
@@ -217,7 +220,7 @@ void run_backward(const C* dy, const C* x, const C* grid, C* dx, C* dgrid, const
   run_begin_kernel<I><<<gs::blocks_for(s.pixels() + 1), kThreads, 0, stream>>>(keys.Current(), records, l.begin,
                                                                                 s.pixels());
   KILN_CUDA_CHECK_LAUNCH("grid_sample_backward run_begin_kernel");
-  gather_dx_kernel<C, I><<<gs::blocks_for(s.N * s.C * s.H * s.W), kThreads, 0, stream>>>(
+  gather_dx_kernel<T, I><<<gs::blocks_for(s.N * s.C * s.H * s.W), kThreads, 0, stream>>>(
       dy, ids.Current(), l.weights, l.begin, dx, s, ntaps);
   KILN_CUDA_CHECK_LAUNCH("grid_sample_backward gather_dx_kernel");
 }
@@ -226,20 +229,21 @@ void run_backward(const C* dy, const C* x, const C* grid, C* dx, C* dgrid, const
 
 size_t grid_sample_backward_workspace_size(DType dtype, int64_t N, int64_t H, int64_t W, int64_t OH, int64_t OW,
                                            GridSampleMode mode, bool need_dx) {
-  check_dtype(dtype, "cuda::grid_sample_backward_workspace_size");
   const Sizes s{N, 1, H, W, OH, OW};
   const int ntaps = ntaps_of(mode);
-  if (!need_dx || s.points() == 0 || s.pixels() == 0) return 0;
   const int64_t records = s.points() * ntaps;
-  auto size = [&](auto itag, auto ctag) {
-    using I = decltype(itag);
-    using C = decltype(ctag);
-    return carve<I, C>(nullptr, s, ntaps, sort_scratch<I>(records, s.pixels(), nullptr)).bytes;
-  };
-  if (use_32bit(s, ntaps))
-    return dtype == DType::f64 ? size(uint32_t{}, double{}) : size(uint32_t{}, float{});
-  using U64 = unsigned long long;
-  return dtype == DType::f64 ? size(U64{}, double{}) : size(U64{}, float{});
+  size_t bytes = 0;
+  dispatch_layer_dtype(dtype, "cuda::grid_sample_backward_workspace_size", [&](auto tag) {
+    using C = compute_t<decltype(tag)>;
+    if (!need_dx || s.points() == 0 || s.pixels() == 0) return;
+    if (use_32bit(s, ntaps))
+      bytes = carve<uint32_t, C>(nullptr, s, ntaps, sort_scratch<uint32_t>(records, s.pixels(), nullptr)).bytes;
+    else
+      bytes = carve<unsigned long long, C>(nullptr, s, ntaps,
+                                           sort_scratch<unsigned long long>(records, s.pixels(), nullptr))
+                  .bytes;
+  });
+  return bytes;
 }
 
 void grid_sample_backward(DType dtype, const void* dy, const void* x, const void* grid, void* dx, void* dgrid,
@@ -247,36 +251,30 @@ void grid_sample_backward(DType dtype, const void* dy, const void* x, const void
                           GridSamplePadding padding, bool align_corners, void* workspace, size_t workspace_bytes,
                           Stream stream) {
   const char* op = "cuda::grid_sample_backward";
-  check_dtype(dtype, op);
   KILN_CHECK(H > 0 && W > 0, op, ": input spatial size must be non-empty, got ", H, "x", W);
   const Sizes s{N, C, H, W, OH, OW};
-  const size_t elem = dtype == DType::f64 ? sizeof(double) : sizeof(float);
-  if (s.points() == 0 || C == 0) {
-    // Nothing is read: dx is all zeros; dgrid is zeros (C == 0) or empty.
-    if (dx && N * C * H * W > 0) KILN_CUDA_CHECK(cudaMemsetAsync(dx, 0, size_t(N * C * H * W) * elem, stream));
-    if (dgrid && s.points() > 0) KILN_CUDA_CHECK(cudaMemsetAsync(dgrid, 0, size_t(s.points() * 2) * elem, stream));
-    return;
-  }
-  if (!dx && !dgrid) return;
-  const bool small = use_32bit(s, ntaps_of(mode));
-  auto go = [&](auto ctag) {
-    using T = decltype(ctag);
+  dispatch_layer_dtype(dtype, op, [&](auto tag) {
+    using T = decltype(tag);
+    if (s.points() == 0 || C == 0) {
+      // Nothing is read: dx is all zeros; dgrid is zeros (C == 0) or empty. Zero bits are 0.0 in every T.
+      if (dx && N * C * H * W > 0) KILN_CUDA_CHECK(cudaMemsetAsync(dx, 0, size_t(N * C * H * W) * sizeof(T), stream));
+      if (dgrid && s.points() > 0)
+        KILN_CUDA_CHECK(cudaMemsetAsync(dgrid, 0, size_t(s.points() * 2) * sizeof(T), stream));
+      return;
+    }
+    if (!dx && !dgrid) return;
     const T* dyp = static_cast<const T*>(dy);
     const T* xp = static_cast<const T*>(x);
     const T* gp = static_cast<const T*>(grid);
     T* dxp = static_cast<T*>(dx);
     T* dgp = static_cast<T*>(dgrid);
-    if (small)
+    if (use_32bit(s, ntaps_of(mode)))
       run_backward<T, uint32_t>(dyp, xp, gp, dxp, dgp, s, mode, padding, align_corners, workspace, workspace_bytes,
                                 stream);
     else
       run_backward<T, unsigned long long>(dyp, xp, gp, dxp, dgp, s, mode, padding, align_corners, workspace,
                                           workspace_bytes, stream);
-  };
-  if (dtype == DType::f64)
-    go(double{});
-  else
-    go(float{});
+  });
 }
 
 }  // namespace kiln::cuda

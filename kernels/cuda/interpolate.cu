@@ -24,6 +24,7 @@
 #include "kiln/kernels/cuda/check.h"
 #include "kiln/kernels/cuda/interpolate.h"
 #include "kiln/kernels/interpolate_math.h"
+#include "kiln/kernels/layer_dtype.h"
 
 namespace kiln::cuda {
 namespace {
@@ -80,9 +81,12 @@ __device__ void candidate_range(int64_t n, int64_t lo_key, int64_t hi_key, const
   *e = last < n ? last + 1 : n;
 }
 
-template <class C>
+// T is the storage type (f32, f64, f16, bf16), C = compute_t<T> the arithmetic type: a 16-bit
+// value is widened exactly to f32, computed as the CPU computes it in f32, and rounded once when
+// stored, which is what the CPU path (convert to f32, compute, convert back) gives.
+template <class T>
 __global__ void __launch_bounds__(kThreads)
-    nearest_forward_kernel(const C* __restrict__ x, C* __restrict__ y, int64_t total, NearestAxis ah, NearestAxis aw) {
+    nearest_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t total, NearestAxis ah, NearestAxis aw) {
   for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < total; i += int64_t(gridDim.x) * kThreads) {
     const int64_t ow = i % aw.out, t = i / aw.out;
     const int64_t oh = t % ah.out, p = t / ah.out;
@@ -90,10 +94,11 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-template <class C>
+template <class T>
 __global__ void __launch_bounds__(kThreads)
-    nearest_backward_kernel(const C* __restrict__ dy, C* __restrict__ dx, int64_t total, NearestAxis ah,
+    nearest_backward_kernel(const T* __restrict__ dy, T* __restrict__ dx, int64_t total, NearestAxis ah,
                             NearestAxis aw) {
+  using C = compute_t<T>;
   for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < total; i += int64_t(gridDim.x) * kThreads) {
     const int64_t iw = i % aw.in, t = i / aw.in;
     const int64_t ih = t % ah.in, p = t / ah.in;
@@ -103,18 +108,19 @@ __global__ void __launch_bounds__(kThreads)
     C acc = C(0);
     for (int64_t oh = hb; oh < he; ++oh) {
       if (ah.src(oh) != ih) continue;
-      const C* g = dy + (p * ah.out + oh) * aw.out;
+      const T* g = dy + (p * ah.out + oh) * aw.out;
       for (int64_t ow = wb; ow < we; ++ow)
-        if (aw.src(ow) == iw) acc += g[ow];
+        if (aw.src(ow) == iw) acc += C(g[ow]);
     }
-    dx[i] = acc;
+    dx[i] = T(acc);
   }
 }
 
-template <class C>
+template <class T>
 __global__ void __launch_bounds__(kThreads)
-    bilinear_forward_kernel(const C* __restrict__ x, C* __restrict__ y, int64_t total, LinearAxis<C> ah,
-                            LinearAxis<C> aw) {
+    bilinear_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t total, LinearAxis<compute_t<T>> ah,
+                            LinearAxis<compute_t<T>> aw) {
+  using C = compute_t<T>;
   for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < total; i += int64_t(gridDim.x) * kThreads) {
     const int64_t ow = i % aw.out, t = i / aw.out;
     const int64_t oh = t % ah.out, p = t / ah.out;
@@ -122,16 +128,17 @@ __global__ void __launch_bounds__(kThreads)
     C hl0, hl1, w0, w1;
     ah.taps(oh, h0, h1, hl0, hl1);
     aw.taps(ow, a, b, w0, w1);
-    const C* r0 = x + (p * ah.in + h0) * aw.in;
-    const C* r1 = x + (p * ah.in + h1) * aw.in;
-    y[i] = hl0 * (w0 * r0[a] + w1 * r0[b]) + hl1 * (w0 * r1[a] + w1 * r1[b]);
+    const T* r0 = x + (p * ah.in + h0) * aw.in;
+    const T* r1 = x + (p * ah.in + h1) * aw.in;
+    y[i] = T(hl0 * (w0 * C(r0[a]) + w1 * C(r0[b])) + hl1 * (w0 * C(r1[a]) + w1 * C(r1[b])));
   }
 }
 
-template <class C>
+template <class T>
 __global__ void __launch_bounds__(kThreads)
-    bilinear_backward_kernel(const C* __restrict__ dy, C* __restrict__ dx, int64_t total, LinearAxis<C> ah,
-                             LinearAxis<C> aw) {
+    bilinear_backward_kernel(const T* __restrict__ dy, T* __restrict__ dx, int64_t total, LinearAxis<compute_t<T>> ah,
+                             LinearAxis<compute_t<T>> aw) {
+  using C = compute_t<T>;
   for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < total; i += int64_t(gridDim.x) * kThreads) {
     const int64_t iw = i % aw.in, t = i / aw.in;
     const int64_t ih = t % ah.in, p = t / ah.in;
@@ -145,14 +152,14 @@ __global__ void __launch_bounds__(kThreads)
       ah.taps(oh, h0, h1, hl0, hl1);
       const bool top = h0 == ih, bottom = h1 == ih;
       if (!top && !bottom) continue;
-      const C* g = dy + (p * ah.out + oh) * aw.out;
+      const T* g = dy + (p * ah.out + oh) * aw.out;
       for (int64_t ow = wb; ow < we; ++ow) {
         int64_t a, b;
         C w0, w1;
         aw.taps(ow, a, b, w0, w1);
         const bool left = a == iw, right = b == iw;
         if (!left && !right) continue;
-        const C d = g[ow];
+        const C d = C(g[ow]);
         if (top) {
           if (left) acc += hl0 * w0 * d;
           if (right) acc += hl0 * w1 * d;
@@ -163,12 +170,8 @@ __global__ void __launch_bounds__(kThreads)
         }
       }
     }
-    dx[i] = acc;
+    dx[i] = T(acc);
   }
-}
-
-void check_dtype(DType dtype, const char* op) {
-  KILN_CHECK(dtype == DType::f32 || dtype == DType::f64, op, ": dtype must be f32 or f64, got ", dtype_name(dtype));
 }
 
 template <class C>
@@ -180,66 +183,58 @@ LinearAxis<C> linear_axis(int64_t in, int64_t out, bool align_corners, double sc
 
 void upsample_nearest2d_forward(DType dtype, const void* x, void* y, int64_t planes, int64_t H, int64_t W,
                                 int64_t OH, int64_t OW, double scale_h, double scale_w, Stream stream) {
-  check_dtype(dtype, "cuda::upsample_nearest2d_forward");
   const int64_t total = planes * OH * OW;
-  if (total == 0) return;
   const NearestAxis ah{H, OH, nearest_scale(H, OH, scale_h)}, aw{W, OW, nearest_scale(W, OW, scale_w)};
-  if (dtype == DType::f64)
-    nearest_forward_kernel<double><<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<const double*>(x), static_cast<double*>(y), total, ah, aw);
-  else
-    nearest_forward_kernel<float><<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<const float*>(x), static_cast<float*>(y), total, ah, aw);
-  KILN_CUDA_CHECK_LAUNCH("nearest_forward_kernel");
+  dispatch_layer_dtype(dtype, "cuda::upsample_nearest2d_forward", [&](auto tag) {
+    using T = decltype(tag);
+    if (total == 0) return;
+    nearest_forward_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(static_cast<const T*>(x),
+                                                                          static_cast<T*>(y), total, ah, aw);
+    KILN_CUDA_CHECK_LAUNCH("nearest_forward_kernel");
+  });
 }
 
 void upsample_nearest2d_backward(DType dtype, const void* dy, void* dx, int64_t planes, int64_t H, int64_t W,
                                  int64_t OH, int64_t OW, double scale_h, double scale_w, Stream stream) {
-  check_dtype(dtype, "cuda::upsample_nearest2d_backward");
   const int64_t total = planes * H * W;
-  if (total == 0) return;
   const NearestAxis ah{H, OH, nearest_scale(H, OH, scale_h)}, aw{W, OW, nearest_scale(W, OW, scale_w)};
-  if (dtype == DType::f64)
-    nearest_backward_kernel<double><<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<const double*>(dy), static_cast<double*>(dx), total, ah, aw);
-  else
-    nearest_backward_kernel<float><<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<const float*>(dy), static_cast<float*>(dx), total, ah, aw);
-  KILN_CUDA_CHECK_LAUNCH("nearest_backward_kernel");
+  dispatch_layer_dtype(dtype, "cuda::upsample_nearest2d_backward", [&](auto tag) {
+    using T = decltype(tag);
+    if (total == 0) return;
+    nearest_backward_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(static_cast<const T*>(dy),
+                                                                           static_cast<T*>(dx), total, ah, aw);
+    KILN_CUDA_CHECK_LAUNCH("nearest_backward_kernel");
+  });
 }
 
 void upsample_bilinear2d_forward(DType dtype, const void* x, void* y, int64_t planes, int64_t H, int64_t W,
                                  int64_t OH, int64_t OW, bool align_corners, double scale_h, double scale_w,
                                  Stream stream) {
-  check_dtype(dtype, "cuda::upsample_bilinear2d_forward");
   const int64_t total = planes * OH * OW;
-  if (total == 0) return;
-  if (dtype == DType::f64)
-    bilinear_forward_kernel<double><<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<const double*>(x), static_cast<double*>(y), total,
-        linear_axis<double>(H, OH, align_corners, scale_h), linear_axis<double>(W, OW, align_corners, scale_w));
-  else
-    bilinear_forward_kernel<float><<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<const float*>(x), static_cast<float*>(y), total, linear_axis<float>(H, OH, align_corners, scale_h),
-        linear_axis<float>(W, OW, align_corners, scale_w));
-  KILN_CUDA_CHECK_LAUNCH("bilinear_forward_kernel");
+  dispatch_layer_dtype(dtype, "cuda::upsample_bilinear2d_forward", [&](auto tag) {
+    using T = decltype(tag);
+    using C = compute_t<T>;
+    if (total == 0) return;
+    bilinear_forward_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(
+        static_cast<const T*>(x), static_cast<T*>(y), total, linear_axis<C>(H, OH, align_corners, scale_h),
+        linear_axis<C>(W, OW, align_corners, scale_w));
+    KILN_CUDA_CHECK_LAUNCH("bilinear_forward_kernel");
+  });
 }
 
 void upsample_bilinear2d_backward(DType dtype, const void* dy, void* dx, int64_t planes, int64_t H, int64_t W,
                                   int64_t OH, int64_t OW, bool align_corners, double scale_h, double scale_w,
                                   Stream stream) {
-  check_dtype(dtype, "cuda::upsample_bilinear2d_backward");
   const int64_t total = planes * H * W;
-  if (total == 0) return;
-  if (dtype == DType::f64)
-    bilinear_backward_kernel<double><<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<const double*>(dy), static_cast<double*>(dx), total,
-        linear_axis<double>(H, OH, align_corners, scale_h), linear_axis<double>(W, OW, align_corners, scale_w));
-  else
-    bilinear_backward_kernel<float><<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<const float*>(dy), static_cast<float*>(dx), total,
-        linear_axis<float>(H, OH, align_corners, scale_h), linear_axis<float>(W, OW, align_corners, scale_w));
-  KILN_CUDA_CHECK_LAUNCH("bilinear_backward_kernel");
+  dispatch_layer_dtype(dtype, "cuda::upsample_bilinear2d_backward", [&](auto tag) {
+    using T = decltype(tag);
+    using C = compute_t<T>;
+    if (total == 0) return;
+    bilinear_backward_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(
+        static_cast<const T*>(dy), static_cast<T*>(dx), total, linear_axis<C>(H, OH, align_corners, scale_h),
+        linear_axis<C>(W, OW, align_corners, scale_w));
+    KILN_CUDA_CHECK_LAUNCH("bilinear_backward_kernel");
+  });
 }
 
 }  // namespace kiln::cuda

@@ -1,9 +1,10 @@
 #pragma once
 // 2-d upsampling on CUDA: the same calls and formulas as kernels/cpu/interpolate.h (source
 // coordinates from kernels/interpolate_math.h). x [P, H, W] -> y [P, OH, OW] (P = N * C), every
-// buffer contiguous device memory, dtype f32 or f64 (the tensor layer computes f16 / bf16 in f32,
-// Note [NN compute dtype]). scale_h / scale_w are the user's scale factors or 0 (see the CPU
-// header). All launches are asynchronous on `stream`.
+// buffer contiguous device memory. dtype f32, f64, f16 or bf16: 16-bit data is read and written
+// natively and computed in f32, which gives the CPU's results (it converts to f32 and back, Note
+// [NN compute dtype]) without the two conversion passes. scale_h / scale_w are the user's scale
+// factors or 0 (see the CPU header). All launches are asynchronous on `stream`.
 //
 // The backward kernels write every element of dx (no zero-fill needed) and are deterministic
 // without atomics: each input pixel gathers the outputs that read it (Note [Interpolate backward
