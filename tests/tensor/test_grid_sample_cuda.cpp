@@ -145,6 +145,23 @@ TEST(GridSampleCuda, EachGradientAlone) {
   EXPECT_TRUE(guards_intact());
 }
 
+// dy in another dtype than x and grid: computed in x's compute dtype, as on the CPU.
+TEST(GridSampleCuda, MixedDtypeBackwardMatchesCpu) {
+  KILN_REQUIRE_GPU();
+  GuardScope guard;
+  const Tensor x = random_cpu({2, 3, 8, 9}, DType::f16, 50);
+  const Tensor grid = uniform_cpu({2, 6, 5, 2}, DType::f16, -1.2, 1.2, 51);
+  const Tensor dy = random_cpu({2, 3, 6, 5}, DType::f32, 52);
+  for (GridSampleMode m : kModes) {
+    const GridSampleGrads cpu = grid_sample_backward(dy, x, grid, m, GridSamplePadding::border, true);
+    const GridSampleGrads gpu =
+        grid_sample_backward(dy.to(kCUDA), x.to(kCUDA), grid.to(kCUDA), m, GridSamplePadding::border, true);
+    EXPECT_TRUE(parity(gpu.dx, cpu.dx, true));
+    EXPECT_TRUE(parity(gpu.dgrid, cpu.dgrid, true));
+  }
+  EXPECT_TRUE(guards_intact());
+}
+
 TEST(GridSampleCuda, EmptyShapes) {
   KILN_REQUIRE_GPU();
   GuardScope guard;
