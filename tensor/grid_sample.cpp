@@ -4,7 +4,21 @@
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/nn_support.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/grid_sample.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
+namespace {
+
+// The dtype the kernels run in: the CPU kernels take f32 / f64 (Note [NN compute dtype]); the CUDA
+// kernels also read and write f16 / bf16 natively (computing in f32, with the same results).
+DType kernel_dtype(const Tensor& t) {
+  return t.device().is_cuda() ? t.dtype() : nn_detail::compute_dtype(t.dtype());
+}
+
+}  // namespace
 
 Tensor affine_grid(const Tensor& theta, const Shape& size, bool align_corners) {
   const char* op = "affine_grid";
@@ -14,16 +28,21 @@ Tensor affine_grid(const Tensor& theta, const Shape& size, bool align_corners) {
              " (H and W must be positive)");
   KILN_CHECK(theta.dim() == 3 && theta.size(0) == size[0] && theta.size(1) == 2 && theta.size(2) == 3, op,
              ": theta must have shape [N, 2, 3] = [", size[0], ", 2, 3] for size ", size, ", got ", theta.shape());
+  Tensor tc = theta.to(kernel_dtype(theta)).contiguous();
+  Tensor grid = empty({size[0], size[2], size[3], 2}, tc.dtype(), theta.device());
   switch (theta.device().type) {
-    case DeviceType::CPU: {
-      Tensor tc = nn_detail::to_compute(theta);
-      Tensor grid = empty({size[0], size[2], size[3], 2}, tc.dtype());
+    case DeviceType::CPU:
       cpu::affine_grid(tc.dtype(), tc.data_ptr(), grid.data_ptr(), size[0], size[2], size[3], align_corners);
-      return grid.to(theta.dtype());
-    }
-    case DeviceType::CUDA: unsupported_device(op, theta.device());
+      break;
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      cuda::affine_grid(tc.dtype(), tc.data_ptr(), grid.data_ptr(), size[0], size[2], size[3], align_corners,
+                        cuda::prepare(theta.device().index));
+      break;
+#endif
+      unsupported_device(op, theta.device());
   }
-  return {};
+  return grid.to(theta.dtype());
 }
 
 Tensor grid_sample(const Tensor& x, const Tensor& grid, GridSampleMode mode, GridSamplePadding padding,
@@ -40,17 +59,23 @@ Tensor grid_sample(const Tensor& x, const Tensor& grid, GridSampleMode mode, Gri
              dtype_name(x.dtype()));
   check_same_device(x, grid, op);
   const int64_t N = x.size(0), C = x.size(1), OH = grid.size(1), OW = grid.size(2);
+  const DType kd = kernel_dtype(x);  // grid has x's dtype (checked above)
+  Tensor xc = x.to(kd).contiguous(), gc = grid.to(kd).contiguous();
+  Tensor y = empty({N, C, OH, OW}, xc.dtype(), x.device());
   switch (x.device().type) {
-    case DeviceType::CPU: {
-      Tensor xc = nn_detail::to_compute(x), gc = nn_detail::to_compute(grid);
-      Tensor y = empty({N, C, OH, OW}, xc.dtype());
+    case DeviceType::CPU:
       cpu::grid_sample_forward(xc.dtype(), xc.data_ptr(), gc.data_ptr(), y.data_ptr(), N, C, x.size(2), x.size(3), OH,
                                OW, mode, padding, align_corners);
-      return y.to(x.dtype());
-    }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+      break;
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      cuda::grid_sample_forward(xc.dtype(), xc.data_ptr(), gc.data_ptr(), y.data_ptr(), N, C, x.size(2), x.size(3),
+                                OH, OW, mode, padding, align_corners, cuda::prepare(x.device().index));
+      break;
+#endif
+      unsupported_device(op, x.device());
   }
-  return {};
+  return y.to(x.dtype());
 }
 
 }  // namespace kiln

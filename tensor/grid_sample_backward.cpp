@@ -4,6 +4,11 @@
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/nn_support.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/grid_sample.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
 
 GridSampleGrads grid_sample_backward(const Tensor& dy, const Tensor& x, const Tensor& grid, GridSampleMode mode,
@@ -20,22 +25,40 @@ GridSampleGrads grid_sample_backward(const Tensor& dy, const Tensor& x, const Te
   check_same_device(x, grid, op);
   check_same_device(x, dy, op);
   GridSampleGrads r;
+  // Everything in x's compute dtype (Note [NN compute dtype]); the CUDA kernels also take f16 / bf16
+  // natively (computing in f32, with the same results) when dy, x and grid share that dtype.
+  const bool native = x.device().is_cuda() && dy.dtype() == x.dtype() && grid.dtype() == x.dtype();
+  const DType cd = native ? x.dtype() : nn_detail::compute_dtype(x.dtype());
+  Tensor xc = x.to(cd).contiguous(), gc = grid.to(cd).contiguous(), dyc = dy.to(cd).contiguous();
+  Tensor dx, dg;
   switch (x.device().type) {
-    case DeviceType::CPU: {
-      // Everything in x's compute dtype (Note [NN compute dtype]).
-      const DType cd = nn_detail::compute_dtype(x.dtype());
-      Tensor xc = x.to(cd).contiguous(), gc = grid.to(cd).contiguous(), dyc = dy.to(cd).contiguous();
-      Tensor dx = need_dx ? zeros(x.shape(), cd) : Tensor();
-      Tensor dg = need_dgrid ? empty(grid.shape(), cd) : Tensor();
+    case DeviceType::CPU:
+      // The CPU kernel adds into dx.
+      if (need_dx) dx = zeros(x.shape(), cd);
+      if (need_dgrid) dg = empty(grid.shape(), cd);
       cpu::grid_sample_backward(cd, dyc.data_ptr(), xc.data_ptr(), gc.data_ptr(), need_dx ? dx.data_ptr() : nullptr,
                                 need_dgrid ? dg.data_ptr() : nullptr, N, C, H, W, OH, OW, mode, padding,
                                 align_corners);
-      if (need_dx) r.dx = dx.to(x.dtype());
-      if (need_dgrid) r.dgrid = dg.to(grid.dtype());
-      return r;
+      break;
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      // The CUDA kernel writes every element of dx (Note [Deterministic grid_sample backward]).
+      const Device dev = x.device();
+      const cuda::Stream s = cuda::prepare(dev.index);
+      if (need_dx) dx = empty(x.shape(), cd, dev);
+      if (need_dgrid) dg = empty(grid.shape(), cd, dev);
+      const size_t bytes = cuda::grid_sample_backward_workspace_size(cd, N, H, W, OH, OW, mode, need_dx);
+      Tensor ws = bytes > 0 ? empty({int64_t(bytes)}, DType::u8, dev) : Tensor();
+      cuda::grid_sample_backward(cd, dyc.data_ptr(), xc.data_ptr(), gc.data_ptr(), need_dx ? dx.data_ptr() : nullptr,
+                                 need_dgrid ? dg.data_ptr() : nullptr, N, C, H, W, OH, OW, mode, padding,
+                                 align_corners, bytes > 0 ? ws.data_ptr() : nullptr, bytes, s);
+      break;
+#endif
+      unsupported_device(op, x.device());
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
   }
+  if (need_dx) r.dx = dx.to(x.dtype());
+  if (need_dgrid) r.dgrid = dg.to(grid.dtype());
   return r;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Gradients of grid_sample (tensor/grid_sample.h). CPU only for now.
+// Gradients of grid_sample (tensor/grid_sample.h), on the CPU and on CUDA.
 #include "kiln/tensor/grid_sample.h"
 
 namespace kiln {

@@ -6,6 +6,11 @@
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/nn_support.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/interpolate.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
 namespace {
 
@@ -39,28 +44,43 @@ std::array<int64_t, 2> check_backward(const Tensor& dy, const Shape& input_shape
 
 enum class Kind { nearest, bilinear };
 
+// The dtype the kernels run in: the CPU kernels take f32 / f64 (Note [NN compute dtype]); the CUDA
+// kernels also read and write f16 / bf16 natively (computing in f32, with the same results).
+DType kernel_dtype(const Tensor& t) {
+  return t.device().is_cuda() ? t.dtype() : nn_detail::compute_dtype(t.dtype());
+}
+
 Tensor run_forward(const Tensor& x, std::array<int64_t, 2> out, bool align_corners, const Scales2d& scales, Kind kind,
                    const char* op) {
   check_input(x, op);
   check_size(out, op);
   check_scales(scales, op);
   const double sh = scales ? (*scales)[0] : 0.0, sw = scales ? (*scales)[1] : 0.0;
+  Tensor xc = x.to(kernel_dtype(x)).contiguous();
+  Tensor y = empty({x.size(0), x.size(1), out[0], out[1]}, xc.dtype(), x.device());
+  const int64_t P = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
   switch (x.device().type) {
-    case DeviceType::CPU: {
-      Tensor xc = nn_detail::to_compute(x);
-      Tensor y = empty({x.size(0), x.size(1), out[0], out[1]}, xc.dtype());
-      const int64_t P = x.size(0) * x.size(1);
+    case DeviceType::CPU:
       if (kind == Kind::nearest)
-        cpu::upsample_nearest2d_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), P, x.size(2), x.size(3), out[0],
-                                        out[1], sh, sw);
+        cpu::upsample_nearest2d_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), P, H, W, out[0], out[1], sh, sw);
       else
-        cpu::upsample_bilinear2d_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), P, x.size(2), x.size(3), out[0],
-                                         out[1], align_corners, sh, sw);
-      return y.to(x.dtype());
+        cpu::upsample_bilinear2d_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), P, H, W, out[0], out[1],
+                                         align_corners, sh, sw);
+      break;
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const cuda::Stream s = cuda::prepare(x.device().index);
+      if (kind == Kind::nearest)
+        cuda::upsample_nearest2d_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), P, H, W, out[0], out[1], sh, sw, s);
+      else
+        cuda::upsample_bilinear2d_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), P, H, W, out[0], out[1],
+                                          align_corners, sh, sw, s);
+      break;
+#endif
+      unsupported_device(op, x.device());
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
   }
-  return {};
+  return y.to(x.dtype());
 }
 
 Tensor run_backward(const Tensor& dy, const Shape& in, bool align_corners, const Scales2d& scales, Kind kind,
@@ -68,22 +88,34 @@ Tensor run_backward(const Tensor& dy, const Shape& in, bool align_corners, const
   const auto out = check_backward(dy, in, op);
   check_scales(scales, op);
   const double sh = scales ? (*scales)[0] : 0.0, sw = scales ? (*scales)[1] : 0.0;
+  Tensor gc = dy.to(kernel_dtype(dy)).contiguous();
+  // Both devices write every element of dx (the CPU zero-fills each plane before it scatters).
+  Tensor dx = empty(in, gc.dtype(), dy.device());
+  const int64_t P = in[0] * in[1];
   switch (dy.device().type) {
-    case DeviceType::CPU: {
-      Tensor gc = nn_detail::to_compute(dy);
-      Tensor dx = empty(in, gc.dtype());
-      const int64_t P = in[0] * in[1];
+    case DeviceType::CPU:
       if (kind == Kind::nearest)
         cpu::upsample_nearest2d_backward(gc.dtype(), gc.data_ptr(), dx.data_ptr(), P, in[2], in[3], out[0], out[1],
                                          sh, sw);
       else
         cpu::upsample_bilinear2d_backward(gc.dtype(), gc.data_ptr(), dx.data_ptr(), P, in[2], in[3], out[0], out[1],
                                           align_corners, sh, sw);
-      return dx.to(dy.dtype());
+      break;
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const cuda::Stream s = cuda::prepare(dy.device().index);
+      if (kind == Kind::nearest)
+        cuda::upsample_nearest2d_backward(gc.dtype(), gc.data_ptr(), dx.data_ptr(), P, in[2], in[3], out[0], out[1],
+                                          sh, sw, s);
+      else
+        cuda::upsample_bilinear2d_backward(gc.dtype(), gc.data_ptr(), dx.data_ptr(), P, in[2], in[3], out[0],
+                                           out[1], align_corners, sh, sw, s);
+      break;
+#endif
+      unsupported_device(op, dy.device());
     }
-    case DeviceType::CUDA: unsupported_device(op, dy.device());
   }
-  return {};
+  return dx.to(dy.dtype());
 }
 
 }  // namespace

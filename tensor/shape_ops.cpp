@@ -9,6 +9,11 @@
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/iterator.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/runtime.h"
+#include "kiln/kernels/cuda/shape_ops.h"
+#endif
+
 namespace kiln {
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
@@ -125,13 +130,15 @@ Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
   if (x.numel() == 0 || x.dim() == 0) return x.clone();
   Tensor view = x.as_strided(x.shape(), st, off);
   Tensor out = empty(x.shape(), x.dtype(), x.device());
+  Loop loop = make_loop(out.shape(), {&out, &view});
   switch (x.device().type) {
-    case DeviceType::CPU: {
-      Loop loop = make_loop(out.shape(), {&out, &view});
-      cpu::flip_copy(loop, x.element_size(), out.data_ptr(), view.data_ptr());
+    case DeviceType::CPU: cpu::flip_copy(loop, x.element_size(), out.data_ptr(), view.data_ptr()); break;
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      cuda::flip_copy(loop, x.element_size(), out.data_ptr(), view.data_ptr(), cuda::prepare(x.device().index));
       break;
-    }
-    case DeviceType::CUDA: unsupported_device("flip", x.device());
+#endif
+      unsupported_device("flip", x.device());
   }
   return out;
 }
@@ -188,13 +195,18 @@ Tensor triangle(const Tensor& x, int64_t k, bool lower, const char* op) {
   KILN_CHECK(x.dim() >= 2, op, ": expects a tensor with at least 2 dimensions, got shape ", x.shape());
   Tensor out = x.clone();
   if (out.numel() == 0) return out;
+  const int64_t M = x.size(-2), N = x.size(-1);
   switch (x.device().type) {
-    case DeviceType::CPU: {
-      int64_t M = x.size(-2), N = x.size(-1);
+    case DeviceType::CPU:
       cpu::triangle_zero(x.element_size(), out.data_ptr(), x.numel() / (M * N), M, N, k, lower);
       break;
-    }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      cuda::triangle_zero(x.element_size(), out.data_ptr(), x.numel() / (M * N), M, N, k, lower,
+                          cuda::prepare(x.device().index));
+      break;
+#endif
+      unsupported_device(op, x.device());
   }
   return out;
 }

@@ -1,11 +1,18 @@
 // pad: constant padding is a fill plus a strided copy of the kept region; reflect, replicate and
-// circular padding map every output coordinate of a padded dim to an input coordinate and gather
-// rows through those maps (cpu::pad_mapped).
+// circular padding map every output coordinate of a padded dim to an input coordinate
+// (pad_source_index, kernels/pad_math.h): the CPU gathers rows through per-dim tables of that map
+// (cpu::pad_mapped), the CUDA kernel evaluates it per output element (cuda::pad_mapped).
 #include <vector>
 
 #include "kiln/kernels/cpu/shape_ops.h"
+#include "kiln/kernels/pad_math.h"
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/shape_ops.h"
+
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/runtime.h"
+#include "kiln/kernels/cuda/shape_ops.h"
+#endif
 
 namespace kiln {
 namespace {
@@ -20,19 +27,12 @@ const char* mode_name(PadMode m) {
   return "?";
 }
 
-// Input coordinate of output coordinate c for a dim of size n padded by `before`.
-int64_t map_coord(PadMode mode, int64_t c, int64_t before, int64_t n) {
-  int64_t i = c - before;
-  switch (mode) {
-    case PadMode::reflect:
-      if (i < 0) i = -i;
-      if (i >= n) i = 2 * (n - 1) - i;
-      return i;
-    case PadMode::replicate: return i < 0 ? 0 : (i >= n ? n - 1 : i);
-    case PadMode::circular: return ((i % n) + n) % n;
-    case PadMode::constant: break;
+PadIndexMode index_mode(PadMode m) {
+  switch (m) {
+    case PadMode::reflect: return PadIndexMode::reflect;
+    case PadMode::replicate: return PadIndexMode::replicate;
+    default: return PadIndexMode::circular;
   }
-  return i;
 }
 
 }  // namespace
@@ -83,30 +83,42 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, doub
     if (k == 0) out.copy_(x);
     return out;
   }
+  // The padded dims in natural (outermost first) order: sizes, front pads, and the rest as `outer`.
+  const PadIndexMode im = index_mode(mode);
+  const size_t nk = static_cast<size_t>(k);
+  std::vector<int64_t> in_sizes(nk), out_sizes(nk), before(nk);
+  for (int d = 0; d < k; ++d) {
+    int a = x.dim() - k + d;
+    in_sizes[size_t(d)] = x.size(a);
+    out_sizes[size_t(d)] = out_shape[a];
+    before[size_t(d)] = pads[size_t(2 * (x.dim() - 1 - a))];
+  }
+  int64_t outer = 1;
+  for (int a = 0; a < x.dim() - k; ++a) outer *= x.size(a);
+  Tensor xc = x.contiguous();
   switch (x.device().type) {
     case DeviceType::CPU: {
-      // maps[d] for the padded dims in natural (outermost first) order.
-      std::vector<std::vector<int64_t>> maps(static_cast<size_t>(k));
-      std::vector<const int64_t*> map_ptrs(static_cast<size_t>(k));
-      std::vector<int64_t> in_sizes(static_cast<size_t>(k)), out_sizes(static_cast<size_t>(k));
+      // One index table per padded dim (cpu::pad_mapped gathers rows through them).
+      std::vector<std::vector<int64_t>> maps(nk);
+      std::vector<const int64_t*> map_ptrs(nk);
       for (int d = 0; d < k; ++d) {
-        int a = x.dim() - k + d;
-        int j = x.dim() - 1 - a;
-        in_sizes[size_t(d)] = x.size(a);
-        out_sizes[size_t(d)] = out_shape[a];
         auto& m = maps[size_t(d)];
-        m.resize(size_t(out_shape[a]));
-        for (int64_t c = 0; c < out_shape[a]; ++c) m[size_t(c)] = map_coord(mode, c, pads[size_t(2 * j)], x.size(a));
+        m.resize(size_t(out_sizes[size_t(d)]));
+        for (int64_t c = 0; c < out_sizes[size_t(d)]; ++c)
+          m[size_t(c)] = pad_source_index(im, c, before[size_t(d)], in_sizes[size_t(d)]);
         map_ptrs[size_t(d)] = m.data();
       }
-      int64_t outer = 1;
-      for (int a = 0; a < x.dim() - k; ++a) outer *= x.size(a);
-      Tensor xc = x.contiguous();
       cpu::pad_mapped(x.element_size(), xc.data_ptr(), out.data_ptr(), outer, k, in_sizes.data(), out_sizes.data(),
                       map_ptrs.data());
       break;
     }
-    case DeviceType::CUDA: unsupported_device("pad", x.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      cuda::pad_mapped(x.element_size(), xc.data_ptr(), out.data_ptr(), outer, k, in_sizes.data(), out_sizes.data(),
+                       before.data(), im, cuda::prepare(x.device().index));
+      break;
+#endif
+      unsupported_device("pad", x.device());
   }
   return out;
 }
