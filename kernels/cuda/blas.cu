@@ -84,7 +84,8 @@ cublasHandle_t bound_handle(DType dtype, Stream stream) {
   // f32: TF32 tensor cores only when allowed. All dtypes: no reduced-precision split-K reductions
   // (f16/bf16 products accumulate in f32 to the end, as blas.h promises).
   const int tf32 = dtype == DType::f32 && allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
-  KILN_CUBLAS_CHECK(cublasSetMathMode(st->handle, cublasMath_t(tf32 | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
+  const int mode = tf32 | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION;
+  KILN_CUBLAS_CHECK(cublasSetMathMode(st->handle, cublasMath_t(mode)));
   return st->handle;
 }
 

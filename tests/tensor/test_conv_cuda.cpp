@@ -57,7 +57,8 @@ TEST(ConvCuda, ForwardAndBackwardParity) {
       const Tensor y = conv2d(x, w, bias, c.stride, c.padding, c.dilation, c.groups);
       EXPECT_TRUE(parity(conv2d(gx, gw, gb, c.stride, c.padding, c.dilation, c.groups), y, describe("conv2d", c, d)));
       EXPECT_TRUE(parity(conv2d(gx, gw, {}, c.stride, c.padding, c.dilation, c.groups),
-                         conv2d(x, w, {}, c.stride, c.padding, c.dilation, c.groups), describe("conv2d no bias", c, d)));
+                         conv2d(x, w, {}, c.stride, c.padding, c.dilation, c.groups),
+                         describe("conv2d no bias", c, d)));
       const Tensor dy = input(y.shape(), d, 4), gdy = dy.to(kCUDA);
       EXPECT_TRUE(parity(conv2d_backward_data(gdy, gw, x.shape(), c.stride, c.padding, c.dilation, c.groups),
                          conv2d_backward_data(dy, w, x.shape(), c.stride, c.padding, c.dilation, c.groups),

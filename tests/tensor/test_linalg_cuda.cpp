@@ -95,7 +95,7 @@ TEST(LinalgCuda, BmmAndMatmulBatches) {
   KILN_REQUIRE_GPU();
   GuardScope guard;
   auto tb = [](const Tensor& x) { return x.transpose(1, 2); };
-  auto batch_last = [](const Tensor& x) { return x.permute({1, 2, 0}); };  // batch stride 1: not one stride
+  auto batch_last = [](const Tensor& x) { return x.permute({2, 0, 1}); };  // [R, C, B] stored: batch stride 1
   for (DType d : kAllTypes) {
     check_binary("bmm", do_bmm, {3, 7, 11}, {3, 11, 5}, d);
     check_binary("bmm transposed", do_bmm, {4, 13, 9}, {4, 6, 13}, d, tb, tb);
