@@ -231,16 +231,22 @@ size_t search_workspace_bytes(size_t want, Stream s, void** out) {
 
 // Looks up the choice for this convolution, searching once if it is not cached (Note [cuDNN
 // algorithm cache]). Perf is the cudnnConvolution*AlgoPerf_t of the direction; size(algo, &bytes)
-// asks one algorithm's workspace; find(count, &returned, perf, ws, bytes) runs the search.
+// asks one algorithm's workspace under conv's current math type; find(count, &returned, perf, ws,
+// bytes) runs the search. Leaves conv set to the chosen math type.
 template <class Perf, class SizeFn, class FindFn>
 ConvAlgorithm choose(const char* op, ConvDirection dir, DType dtype, const Conv2dGeom& g, int algo_count, Stream s,
-                     SizeFn&& size, FindFn&& find) {
+                     cudnnConvolutionDescriptor_t conv, SizeFn&& size, FindFn&& find) {
   AlgorithmCache& c = cache();
   const CacheKey key = make_key(dir, dtype, g);
+  ConvAlgorithm hit;
   {
     std::lock_guard<std::mutex> lock(c.mu);
     auto it = c.map.find(key);
-    if (it != c.map.end()) return it->second;
+    if (it != c.map.end()) hit = it->second;
+  }
+  if (hit.found) {
+    KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, cudnnMathType_t(hit.math_type)));
+    return hit;
   }
   // Searched outside the lock (it takes milliseconds); two threads meeting a new shape at once both
   // search, and the first result stored is kept.
@@ -274,8 +280,20 @@ ConvAlgorithm choose(const char* op, ConvDirection dir, DType dtype, const Conv2
               "], weight [", g.O, ", ", g.cg(), ", ", g.KH, ", ", g.KW, "], groups ", g.groups, ", dtype ",
               dtype_name(dtype), ")");
   }
-  std::lock_guard<std::mutex> lock(c.mu);
-  return c.map.emplace(key, pick).first->second;
+  // The workspace the algorithm needs with the math type it runs with, asked once here rather than
+  // at every call (it can exceed what the search reported when the math type differs).
+  KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, cudnnMathType_t(pick.math_type)));
+  size_t need = 0;
+  if (size(pick.algo, &need) == CUDNN_STATUS_SUCCESS)
+    pick.workspace_bytes = std::max(pick.workspace_bytes, int64_t(need));
+  ConvAlgorithm kept;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    kept = c.map.emplace(key, pick).first->second;
+  }
+  if (kept.math_type != pick.math_type)
+    KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, cudnnMathType_t(kept.math_type)));
+  return kept;
 }
 
 // alpha = 1, beta = 0 in the type cuDNN expects: double for f64 compute, float otherwise.
@@ -309,18 +327,14 @@ void conv2d_forward(DType dtype, const Conv2dGeom& g, const void* x, const void*
   d.set(op, dtype, g);
   cudnnHandle_t h = bound_handle(stream);
   const ConvAlgorithm a = choose<cudnnConvolutionFwdAlgoPerf_t>(
-      op, ConvDirection::forward, dtype, g, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, stream,
+      op, ConvDirection::forward, dtype, g, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, stream, d.conv,
       [&](int algo, size_t* b) {
         return cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, cudnnConvolutionFwdAlgo_t(algo), b);
       },
       [&](int n, int* ret, cudnnConvolutionFwdAlgoPerf_t* p, void* ws, size_t bytes) {
         return cudnnFindConvolutionForwardAlgorithmEx(h, d.x, x, d.w, w, d.conv, d.y, y, n, ret, p, ws, bytes);
       });
-  KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, cudnnMathType_t(a.math_type)));
-  size_t need = 0;
-  KILN_CUDNN_CHECK(
-      cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, cudnnConvolutionFwdAlgo_t(a.algo), &need));
-  Workspace ws(std::max(need, size_t(a.workspace_bytes)), stream);
+  Workspace ws(size_t(a.workspace_bytes), stream);
   const Scalars k(d.f64);
   KILN_CUDNN_CHECK(cudnnConvolutionForward(h, k.one(), d.x, x, d.w, w, d.conv, cudnnConvolutionFwdAlgo_t(a.algo), ws.p,
                                            ws.bytes, k.zero(), d.y, y));
@@ -333,7 +347,7 @@ void conv2d_backward_data(DType dtype, const Conv2dGeom& g, const void* dy, cons
   d.set(op, dtype, g);
   cudnnHandle_t h = bound_handle(stream);
   const ConvAlgorithm a = choose<cudnnConvolutionBwdDataAlgoPerf_t>(
-      op, ConvDirection::backward_data, dtype, g, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, stream,
+      op, ConvDirection::backward_data, dtype, g, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, stream, d.conv,
       [&](int algo, size_t* b) {
         return cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x,
                                                             cudnnConvolutionBwdDataAlgo_t(algo), b);
@@ -341,11 +355,7 @@ void conv2d_backward_data(DType dtype, const Conv2dGeom& g, const void* dy, cons
       [&](int n, int* ret, cudnnConvolutionBwdDataAlgoPerf_t* p, void* ws, size_t bytes) {
         return cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w, w, d.y, dy, d.conv, d.x, dx, n, ret, p, ws, bytes);
       });
-  KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, cudnnMathType_t(a.math_type)));
-  size_t need = 0;
-  KILN_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x,
-                                                                cudnnConvolutionBwdDataAlgo_t(a.algo), &need));
-  Workspace ws(std::max(need, size_t(a.workspace_bytes)), stream);
+  Workspace ws(size_t(a.workspace_bytes), stream);
   const Scalars k(d.f64);
   KILN_CUDNN_CHECK(cudnnConvolutionBackwardData(h, k.one(), d.w, w, d.y, dy, d.conv,
                                                 cudnnConvolutionBwdDataAlgo_t(a.algo), ws.p, ws.bytes, k.zero(), d.x,
@@ -360,7 +370,7 @@ void conv2d_backward_weight(DType dtype, const Conv2dGeom& g, const void* dy, co
   d.set(op, dtype, g);
   cudnnHandle_t h = bound_handle(stream);
   const ConvAlgorithm a = choose<cudnnConvolutionBwdFilterAlgoPerf_t>(
-      op, ConvDirection::backward_weight, dtype, g, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, stream,
+      op, ConvDirection::backward_weight, dtype, g, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, stream, d.conv,
       [&](int algo, size_t* b) {
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w,
                                                               cudnnConvolutionBwdFilterAlgo_t(algo), b);
@@ -369,11 +379,7 @@ void conv2d_backward_weight(DType dtype, const Conv2dGeom& g, const void* dy, co
         return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x, x, d.y, dy, d.conv, d.w, dw, n, ret, p, ws,
                                                              bytes);
       });
-  KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, cudnnMathType_t(a.math_type)));
-  size_t need = 0;
-  KILN_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w,
-                                                                  cudnnConvolutionBwdFilterAlgo_t(a.algo), &need));
-  Workspace ws(std::max(need, size_t(a.workspace_bytes)), stream);
+  Workspace ws(size_t(a.workspace_bytes), stream);
   const Scalars k(d.f64);
   KILN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, k.one(), d.x, x, d.y, dy, d.conv,
                                                   cudnnConvolutionBwdFilterAlgo_t(a.algo), ws.p, ws.bytes, k.zero(),
