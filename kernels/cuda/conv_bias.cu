@@ -91,6 +91,10 @@ void conv2d_backward_bias(DType dtype, int64_t B, int64_t O, int64_t HW, const v
   int device = 0;
   KILN_CUDA_CHECK(cudaGetDevice(&device));
   auto* partial = static_cast<double*>(device_allocate(size_t(O * S) * sizeof(double), device, stream));
+  struct Release {  // back to the allocator also when a launch check throws
+    void* p;
+    ~Release() { device_free(p); }
+  } release{partial};
   dispatch_layer_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
     bias_partial_kernel<T><<<dim3(unsigned(O), unsigned(S)), kThreads, 0, stream>>>(static_cast<const T*>(dy), partial,
@@ -99,7 +103,6 @@ void conv2d_backward_bias(DType dtype, int64_t B, int64_t O, int64_t HW, const v
     bias_finish_kernel<T><<<blocks_for(O), kThreads, 0, stream>>>(partial, static_cast<T*>(db), O, S);
     KILN_CUDA_CHECK_LAUNCH("bias_finish_kernel");
   });
-  device_free(partial);
 }
 
 }  // namespace kiln::cuda

@@ -14,6 +14,7 @@
 #include "kiln/tensor/ops.h"
 #include "support/cuda_test.h"
 #include "support/op_table.h"
+#include "tensor/cuda_parity.h"
 
 namespace kiln::test {
 namespace {
@@ -31,6 +32,7 @@ namespace {
 
 TEST(LstmCellCuda, ValuesAndGradientsMatchTheCpu) {
   KILN_REQUIRE_GPU();
+  GuardScope guard;
   struct Case {
     int64_t B, H;
     bool transposed_gates;
@@ -56,6 +58,7 @@ TEST(LstmCellCuda, ValuesAndGradientsMatchTheCpu) {
       }
       const char* names[] = {"h", "c", "dgates", "dc_prev"};
       for (int k = 0; k < 4; ++k) EXPECT_TRUE(close(res[1][k], res[0][k], rtol, what + " " + names[k]));
+      EXPECT_TRUE(guards_ok()) << what;
     }
 }
 
