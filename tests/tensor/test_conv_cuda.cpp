@@ -18,6 +18,18 @@ namespace {
 
 const DType kTypes[] = {DType::f32, DType::f64, DType::f16, DType::bf16};
 
+#if KILN_HAVE_CUDNN
+constexpr bool kHaveCudnn = true;
+#else
+constexpr bool kHaveCudnn = false;
+#endif
+// The convolution tests need cuDNN; a CUDA build without it checks the error instead.
+#define KILN_REQUIRE_CUDNN()                                                                \
+  do {                                                                                      \
+    KILN_REQUIRE_GPU();                                                                     \
+    if (!kHaveCudnn) GTEST_SKIP() << "CUDA convolution test skipped: built without cuDNN"; \
+  } while (0)
+
 struct Case {
   int64_t B, C, H, W, O, KH, KW;
   Size2 stride, padding, dilation;
@@ -47,7 +59,7 @@ std::string describe(const char* op, const Case& c, DType d) {
 Tensor input(const Shape& s, DType d, uint64_t seed) { return random_tensor(s, d, Domain::any, seed); }
 
 TEST(ConvCuda, ForwardAndBackwardParity) {
-  KILN_REQUIRE_GPU();
+  KILN_REQUIRE_CUDNN();
   GuardScope guard;
   for (DType d : kTypes)
     for (const Case& c : kCases) {
@@ -72,7 +84,7 @@ TEST(ConvCuda, ForwardAndBackwardParity) {
 }
 
 TEST(ConvCuda, TransposedParity) {
-  KILN_REQUIRE_GPU();
+  KILN_REQUIRE_CUDNN();
   GuardScope guard;
   struct T {
     int64_t B, Cin, H, W, Cout, KH, KW;
@@ -110,7 +122,7 @@ TEST(ConvCuda, TransposedParity) {
 }
 
 TEST(ConvCuda, NonContiguousInputsAndEmptyBatch) {
-  KILN_REQUIRE_GPU();
+  KILN_REQUIRE_CUDNN();
   GuardScope guard;
   for (DType d : kTypes) {
     // x as a channels-last view, w as a slice of a larger weight.
@@ -128,7 +140,7 @@ TEST(ConvCuda, NonContiguousInputsAndEmptyBatch) {
 }
 
 TEST(ConvCuda, AlgorithmIsSearchedOncePerShape) {
-  KILN_REQUIRE_GPU();
+  KILN_REQUIRE_CUDNN();
   const Tensor x = input({3, 5, 17, 19}, DType::f32, 1).to(kCUDA), w = input({7, 5, 3, 3}, DType::f32, 2).to(kCUDA);
   cuda::Conv2dGeom g;
   g.B = 3, g.C = 5, g.H = 17, g.W = 19, g.O = 7, g.KH = 3, g.KW = 3, g.PH = 1, g.PW = 1, g.OH = 17, g.OW = 19;
@@ -146,7 +158,7 @@ TEST(ConvCuda, AlgorithmIsSearchedOncePerShape) {
 }
 
 TEST(ConvCuda, DeterministicModeGivesBitIdenticalRuns) {
-  KILN_REQUIRE_GPU();
+  KILN_REQUIRE_CUDNN();
   set_deterministic_algorithms(true);
   for (DType d : {DType::f32, DType::f16}) {
     const Tensor x = input({8, 32, 28, 28}, d, 1).to(kCUDA), w = input({64, 32, 3, 3}, d, 2).to(kCUDA);
@@ -170,6 +182,21 @@ TEST(ConvCuda, DeterministicModeGivesBitIdenticalRuns) {
     }
   }
   set_deterministic_algorithms(false);
+}
+
+TEST(ConvCuda, WithoutCudnnConvolutionsAreAClearError) {
+  KILN_REQUIRE_GPU();
+  if (kHaveCudnn) GTEST_SKIP() << "built with cuDNN";
+  const Tensor x = input({1, 2, 5, 5}, DType::f32, 1).to(kCUDA), w = input({3, 2, 3, 3}, DType::f32, 2).to(kCUDA);
+  try {
+    conv2d(x, w);
+    FAIL() << "conv2d on CUDA without cuDNN did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("without cuDNN"), std::string::npos) << e.what();
+  }
+  // The bias gradient is kiln's own kernel and works without cuDNN.
+  const Tensor dy = input({2, 3, 4, 4}, DType::f32, 3);
+  EXPECT_TRUE(parity(conv2d_backward_bias(dy.to(kCUDA)), conv2d_backward_bias(dy), "conv2d_backward_bias"));
 }
 
 }  // namespace
