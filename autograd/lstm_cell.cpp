@@ -1,13 +1,18 @@
 // The fused LSTM cell node. The forward runs the cell kernel (kernels/cpu/lstm_cell.h) and saves
 // only its two inputs: the backward kernel recomputes the gate activations and c from them, so the
 // node holds no extra [B, 4H] activation buffer. The device switch lives here because the cell has
-// no raw tensor op of its own; CUDA tensors will call kernels/cuda/lstm_cell.h once they exist.
+// no raw tensor op of its own; CUDA tensors run kernels/cuda/lstm_cell.h, the same cell.
 #include "kiln/autograd/lstm_cell.h"
 
 #include "kiln/kernels/cpu/lstm_cell.h"
 #include "kiln/kernels/error.h"
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/device.h"
+
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/lstm_cell.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
 
 namespace kiln::ag {
 namespace {
@@ -39,7 +44,17 @@ LSTMCellOutput forward_raw(const Tensor& gates_in, const Tensor& c_prev_in) {
                              H);
       return out;
     }
-    case DeviceType::CUDA: unsupported_device(kOp, gates_in.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      Tensor gates = gates_in.contiguous(), c_prev = c_prev_in.contiguous();
+      out.h = empty({B, H}, gates.dtype(), gates.device());
+      out.c = empty({B, H}, gates.dtype(), gates.device());
+      cuda::lstm_cell_forward(gates.dtype(), gates.data_ptr(), c_prev.data_ptr(), out.h.data_ptr(),
+                              out.c.data_ptr(), B, H, cuda::prepare(gates.device().index));
+      return out;
+#endif
+      unsupported_device(kOp, gates_in.device());
+    }
   }
   return out;
 }
@@ -57,7 +72,18 @@ std::vector<Tensor> backward_raw(const Tensor& gates, const Tensor& c_prev, cons
                               dgates.data_ptr(), want_dc_prev ? dc_prev.data_ptr() : nullptr, B, H);
       return {dgates, dc_prev};
     }
-    case DeviceType::CUDA: unsupported_device(kOp, gates.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      Tensor dh = dh_in.to(gates.dtype()).contiguous(), dc = dc_in.to(gates.dtype()).contiguous();
+      Tensor dgates = empty({B, 4 * H}, gates.dtype(), gates.device());
+      Tensor dc_prev = want_dc_prev ? empty({B, H}, gates.dtype(), gates.device()) : Tensor();
+      cuda::lstm_cell_backward(gates.dtype(), gates.data_ptr(), c_prev.data_ptr(), dh.data_ptr(), dc.data_ptr(),
+                               dgates.data_ptr(), want_dc_prev ? dc_prev.data_ptr() : nullptr, B, H,
+                               cuda::prepare(gates.device().index));
+      return {dgates, dc_prev};
+#endif
+      unsupported_device(kOp, gates.device());
+    }
   }
   return {};
 }

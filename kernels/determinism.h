@@ -13,4 +13,13 @@ bool deterministic_algorithms();
 // Throws a kiln::Error naming `op` and `why` when deterministic mode is on.
 void check_deterministic(const char* op, const char* why);
 
+// Note [TF32]
+// On Ampere and later GPUs, f32 matrix products and convolutions can run on tensor cores in TF32
+// (10-bit mantissa inputs, f32 accumulation): several times faster, but results differ from FP32
+// in the fourth significant digit. kiln computes f32 in full FP32 unless set_allow_tf32(true)
+// (process-wide, default off); cuBLAS and cuDNN read the flag at each call (kernels/cuda/blas.h,
+// kernels/cuda/conv.h). The CPU ignores it.
+void set_allow_tf32(bool on);
+bool allow_tf32();
+
 }  // namespace kiln

@@ -3,6 +3,11 @@
 #include "kiln/kernels/cpu/conv2d.h"
 #include "kiln/tensor/creation.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/conv.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
 namespace {
 
@@ -131,6 +136,47 @@ Tensor backward_weight_cpu(const Conv2dGeom& g, const Tensor& dy, const Tensor& 
   return dw.to(dy.dtype());
 }
 
+// ---- CUDA bodies: cuDNN for the convolutions, kiln kernels for the bias ----------------------------
+
+#if KILN_HAVE_CUDA
+Tensor forward_cuda(const Conv2dGeom& g, const Tensor& x, const Tensor& w, const Tensor& bias) {
+  const Tensor xc = x.contiguous(), wc = w.contiguous();
+  const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor y = empty({g.B, g.O, g.OH, g.OW}, x.dtype(), x.device());
+  const cuda::Stream s = cuda::prepare(x.device().index);
+  cuda::conv2d_forward(x.dtype(), g, xc.data_ptr(), wc.data_ptr(), y.data_ptr(), s);
+  if (bc.defined()) cuda::add_channel_bias(x.dtype(), g.B, g.O, g.OH * g.OW, bc.data_ptr(), y.data_ptr(), s);
+  return y;
+}
+
+// The input gradient (also conv_transpose2d's output, plus its bias [C]).
+Tensor backward_data_cuda(const Conv2dGeom& g, const Tensor& dy, const Tensor& w, const Tensor& bias = {}) {
+  const Tensor dyc = dy.contiguous(), wc = w.contiguous();
+  const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor dx = empty({g.B, g.C, g.H, g.W}, dy.dtype(), dy.device());
+  const cuda::Stream s = cuda::prepare(dy.device().index);
+  cuda::conv2d_backward_data(dy.dtype(), g, dyc.data_ptr(), wc.data_ptr(), dx.data_ptr(), s);
+  if (bc.defined()) cuda::add_channel_bias(dy.dtype(), g.B, g.C, g.H * g.W, bc.data_ptr(), dx.data_ptr(), s);
+  return dx;
+}
+
+Tensor backward_weight_cuda(const Conv2dGeom& g, const Tensor& dy, const Tensor& x) {
+  const Tensor dyc = dy.contiguous(), xc = x.contiguous();
+  Tensor dw = empty({g.O, g.cg(), g.KH, g.KW}, dy.dtype(), dy.device());
+  cuda::conv2d_backward_weight(dy.dtype(), g, dyc.data_ptr(), xc.data_ptr(), dw.data_ptr(),
+                               cuda::prepare(dy.device().index));
+  return dw;
+}
+
+Tensor backward_bias_cuda(const Tensor& dy) {
+  const Tensor dyc = dy.contiguous();
+  const int64_t B = dy.size(0), O = dy.size(1), hw = B * O == 0 ? 0 : dy.numel() / (B * O);
+  Tensor db = empty({O}, dy.dtype(), dy.device());
+  cuda::conv2d_backward_bias(dy.dtype(), B, O, hw, dyc.data_ptr(), db.data_ptr(), cuda::prepare(dy.device().index));
+  return db;
+}
+#endif
+
 // Geometry of the convolution whose input gradient is conv_transpose2d(x, w): its input is the
 // transposed convolution's output, its output is x.
 Conv2dGeom transpose_geom(const char* op, const Shape& xs, const Shape& ws, Size2 stride, Size2 padding,
@@ -173,7 +219,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Size2 stride
   check_bias("conv2d", bias, x, g.O);
   switch (x.device().type) {
     case DeviceType::CPU: return forward_cpu(g, x, w, bias);
-    case DeviceType::CUDA: break;
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      return forward_cuda(g, x, w, bias);
+#endif
+      break;
   }
   unsupported_device("conv2d", x.device());
 }
@@ -185,7 +235,11 @@ Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& inpu
   check_dy("conv2d_backward_data", dy, g);
   switch (dy.device().type) {
     case DeviceType::CPU: return backward_data_cpu(g, dy, w);
-    case DeviceType::CUDA: break;
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      return backward_data_cuda(g, dy, w);
+#endif
+      break;
   }
   unsupported_device("conv2d_backward_data", dy.device());
 }
@@ -197,7 +251,11 @@ Tensor conv2d_backward_weight(const Tensor& dy, const Tensor& x, const Shape& we
   check_dy("conv2d_backward_weight", dy, g);
   switch (dy.device().type) {
     case DeviceType::CPU: return backward_weight_cpu(g, dy, x);
-    case DeviceType::CUDA: break;
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      return backward_weight_cuda(g, dy, x);
+#endif
+      break;
   }
   unsupported_device("conv2d_backward_weight", dy.device());
 }
@@ -218,7 +276,11 @@ Tensor conv2d_backward_bias(const Tensor& dy) {
       });
       return db.to(dy.dtype());
     }
-    case DeviceType::CUDA: break;
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      return backward_bias_cuda(dy);
+#endif
+      break;
   }
   unsupported_device("conv2d_backward_bias", dy.device());
 }
@@ -231,7 +293,11 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, Si
   check_bias("conv_transpose2d", bias, x, g.C);
   switch (x.device().type) {
     case DeviceType::CPU: return backward_data_cpu(g, x, w, bias);
-    case DeviceType::CUDA: break;
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      return backward_data_cuda(g, x, w, bias);
+#endif
+      break;
   }
   unsupported_device("conv_transpose2d", x.device());
 }

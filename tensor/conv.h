@@ -2,6 +2,9 @@
 // 2-d convolutions, NCHW layout, as PyTorch's conv2d / conv_transpose2d. Floating dtypes only
 // (f16/bf16 computed in f32); x, w and bias share dtype and device. The backward functions are
 // plain ops (the autograd layer wraps them). Outputs are new contiguous tensors.
+// On CUDA the convolutions run on cuDNN (kernels/cuda/conv.h: algorithm searched once per shape and
+// cached, deterministic algorithms only in deterministic mode) and the bias passes on kiln kernels;
+// f16/bf16 are stored 16-bit and computed in f32 there too.
 #include "kiln/tensor/tensor.h"
 
 namespace kiln {

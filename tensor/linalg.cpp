@@ -8,6 +8,11 @@
 #include "kiln/kernels/cpu/parallel.h"
 #include "kiln/tensor/creation.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/blas.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
 namespace {
 
@@ -132,6 +137,105 @@ void matmul_cpu(const Tensor& a, const Tensor& b, Tensor& out, Scalar alpha, Sca
   KILN_FAIL("matmul: dtype ", dtype_name(out.dtype()), " is not supported");
 }
 
+// ---- CUDA products into a preallocated output -----------------------------------------------------
+
+#if KILN_HAVE_CUDA
+// One batch dimension of a product as cuBLAS sees it: `size` matrices, `sa` / `sb` elements apart
+// in a and b (0: broadcast).
+struct BatchDim {
+  int64_t size, sa, sb;
+};
+
+// The batch dimensions of a and b (out's leading nb dimensions), with size-1 dimensions dropped and
+// neighbours merged where both operands step through them with one stride: a contiguous or a
+// broadcast batch becomes one dimension, so the whole batch is one strided-batched cuBLAS call.
+std::vector<BatchDim> batch_dims(const Tensor& a, const Tensor& b, const Tensor& out, int nb) {
+  std::vector<BatchDim> dims;
+  for (int d = 0; d < nb; ++d) {
+    const BatchDim cur{out.size(d), a.stride(d), b.stride(d)};
+    if (cur.size == 1) continue;
+    if (!dims.empty() && dims.back().sa == cur.sa * cur.size && dims.back().sb == cur.sb * cur.size)
+      dims.back() = {dims.back().size * cur.size, cur.sa, cur.sb};
+    else
+      dims.push_back(cur);
+  }
+  return dims;
+}
+
+// out = alpha * a x b + beta * out on the GPU; shapes as matmul_cpu. The innermost merged batch
+// dimension is one (strided-batched) call; the outer ones, if any remain, are a host loop.
+void matmul_cuda(Tensor a, Tensor b, Tensor& out, Scalar alpha, Scalar beta) {
+  if (out.numel() == 0) return;
+  const int nd = out.dim(), nb = nd - 2;
+  const int64_t M = out.size(nd - 2), N = out.size(nd - 1), K = a.size(nd - 1);
+  const DType dt = out.dtype();
+  const bool floating = is_floating(dt);
+  GemmOperand la, lb;
+  if (floating) {
+    // cuBLAS needs each matrix as (maybe transposed) row-major with a leading dimension.
+    la = describe(M, K, a.stride(nd - 2), a.stride(nd - 1));
+    if (!la.ok) {
+      a = a.contiguous();
+      la = describe(M, K, a.stride(nd - 2), a.stride(nd - 1));
+    }
+    lb = describe(K, N, b.stride(nd - 2), b.stride(nd - 1));
+    if (!lb.ok) {
+      b = b.contiguous();
+      lb = describe(K, N, b.stride(nd - 2), b.stride(nd - 1));
+    }
+  }
+  std::vector<BatchDim> dims = batch_dims(a, b, out, nb);
+  const BatchDim inner = dims.empty() ? BatchDim{1, 0, 0} : dims.back();
+  if (!dims.empty()) dims.pop_back();
+  int64_t outer = 1;
+  for (const BatchDim& d : dims) outer *= d.size;
+
+  const int64_t es = dtype_size(dt);
+  auto* pa = static_cast<const char*>(a.data_ptr());
+  auto* pb = static_cast<const char*>(b.data_ptr());
+  auto* po = static_cast<char*>(out.data_ptr());
+  const cuda::Stream s = cuda::prepare(out.device().index);
+  std::vector<int64_t> idx(dims.size(), 0);
+  int64_t oa = 0, ob = 0;
+  for (int64_t i = 0; i < outer; ++i) {
+    const char* a_i = K > 0 ? pa + oa * es : nullptr;
+    const char* b_i = K > 0 ? pb + ob * es : nullptr;
+    char* o_i = po + i * inner.size * M * N * es;
+    if (floating) {
+      cuda::gemm_batched(dt, la.trans, lb.trans, M, N, K, alpha.to_double(), a_i, la.ld, inner.sa, b_i, lb.ld,
+                         inner.sb, beta.to_double(), o_i, N, M * N, inner.size, s);
+    } else {
+      cuda::gemm_int_batched(dt, M, N, K, alpha.to_int(), a_i, a.stride(nd - 2), a.stride(nd - 1), inner.sa, b_i,
+                             b.stride(nd - 2), b.stride(nd - 1), inner.sb, beta.to_int(), o_i, N, M * N, inner.size,
+                             s);
+    }
+    for (int d = int(dims.size()) - 1; d >= 0; --d) {  // odometer step over the outer dimensions
+      if (++idx[size_t(d)] < dims[size_t(d)].size) {
+        oa += dims[size_t(d)].sa;
+        ob += dims[size_t(d)].sb;
+        break;
+      }
+      oa -= (dims[size_t(d)].size - 1) * dims[size_t(d)].sa;
+      ob -= (dims[size_t(d)].size - 1) * dims[size_t(d)].sb;
+      idx[size_t(d)] = 0;
+    }
+  }
+}
+#endif
+
+// The one device switch of the products: out = alpha * a x b + beta * out.
+void matmul_into(const Tensor& a, const Tensor& b, Tensor& out, Scalar alpha, Scalar beta, const char* op) {
+  switch (out.device().type) {
+    case DeviceType::CPU: return matmul_cpu(a, b, out, alpha, beta);
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      return matmul_cuda(a, b, out, alpha, beta);
+#endif
+      break;
+  }
+  unsupported_device(op, out.device());
+}
+
 // ---- validation -----------------------------------------------------------------------------------
 
 void check_operands(const Tensor& a, const Tensor& b, const char* op) {
@@ -147,11 +251,11 @@ void check_inner(const Tensor& a, const Tensor& b, int64_t ka, int64_t kb, const
   KILN_CHECK(ka == kb, op, ": ", a.shape(), " x ", b.shape(), ": inner dimensions ", ka, " and ", kb, " differ");
 }
 
-// ---- CPU bodies of the public ops ---------------------------------------------------------------
+// ---- bodies of the public ops (device-agnostic: the device switch is in matmul_into / dot) -------
 
-Tensor mm_cpu(const Tensor& a, const Tensor& b) {
+Tensor mm_body(const Tensor& a, const Tensor& b, const char* op) {
   Tensor out = empty({a.size(0), b.size(1)}, a.dtype(), a.device());
-  matmul_cpu(a, b, out, 1, 0);
+  matmul_into(a, b, out, 1, 0, op);
   return out;
 }
 
@@ -170,7 +274,22 @@ Tensor dot_cpu(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor matmul_nd_cpu(const Tensor& a, const Tensor& b) {
+#if KILN_HAVE_CUDA
+// The CPU's dot on the GPU: floating dtypes accumulate in f64 (an f64 [1, K] x [K, 1] product,
+// rounded once to the dtype), integers in int64 (the integer kernel).
+Tensor dot_cuda(const Tensor& a, const Tensor& b) {
+  if (is_floating(a.dtype())) {
+    Tensor out = empty({1, 1}, DType::f64, a.device());
+    matmul_cuda(a.to(DType::f64).unsqueeze(0), b.to(DType::f64).unsqueeze(1), out, 1, 0);
+    return out.view({}).to(a.dtype());
+  }
+  Tensor out = empty({1, 1}, a.dtype(), a.device());
+  matmul_cuda(a.unsqueeze(0), b.unsqueeze(1), out, 1, 0);
+  return out.view({});
+}
+#endif
+
+Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   const int64_t K = a.size(-1);
   const Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;  // [.., M, K]
   const Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;  // [.., K, N]
@@ -184,7 +303,7 @@ Tensor matmul_nd_cpu(const Tensor& a, const Tensor& b) {
     for (int d = 0; d + 1 < a2.dim(); ++d) rows *= a2.size(d);
     Tensor flat = a2.reshape({rows, K});
     out = empty({flat.size(0), N}, a.dtype(), a.device());
-    matmul_cpu(flat, b2, out, 1, 0);
+    matmul_into(flat, b2, out, 1, 0, "matmul");
     out_shape = a2.shape();
     out_shape.back() = N;
   } else {
@@ -199,7 +318,7 @@ Tensor matmul_nd_cpu(const Tensor& a, const Tensor& b) {
     out_shape.push_back(M);
     out_shape.push_back(N);
     out = empty(out_shape, a.dtype(), a.device());
-    matmul_cpu(a2.expand(sa), b2.expand(sb), out, 1, 0);
+    matmul_into(a2.expand(sa), b2.expand(sb), out, 1, 0, "matmul");
   }
   // Drop the dimensions added for 1-D operands.
   if (b.dim() == 1) out_shape.erase(out_shape.size() - 1);
@@ -213,11 +332,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   check_operands(a, b, "mm");
   KILN_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D tensors, got ", a.shape(), " and ", b.shape());
   check_inner(a, b, a.size(1), b.size(0), "mm");
-  switch (a.device().type) {
-    case DeviceType::CPU: return mm_cpu(a, b);
-    case DeviceType::CUDA: break;
-  }
-  unsupported_device("mm", a.device());
+  return mm_body(a, b, "mm");
 }
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
@@ -226,15 +341,9 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   KILN_CHECK(a.size(0) == b.size(0), "bmm: batch sizes ", a.size(0), " and ", b.size(0), " differ (", a.shape(),
              " x ", b.shape(), ")");
   check_inner(a, b, a.size(2), b.size(1), "bmm");
-  switch (a.device().type) {
-    case DeviceType::CPU: {
-      Tensor out = empty({a.size(0), a.size(1), b.size(2)}, a.dtype(), a.device());
-      matmul_cpu(a, b, out, 1, 0);
-      return out;
-    }
-    case DeviceType::CUDA: break;
-  }
-  unsupported_device("bmm", a.device());
+  Tensor out = empty({a.size(0), a.size(1), b.size(2)}, a.dtype(), a.device());
+  matmul_into(a, b, out, 1, 0, "bmm");
+  return out;
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -243,14 +352,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
              "-d and ", b.dim(), "-d");
   const int64_t kb = b.dim() == 1 ? b.size(0) : b.size(-2);
   check_inner(a, b, a.size(-1), kb, "matmul");
-  switch (a.device().type) {
-    case DeviceType::CPU:
-      if (a.dim() == 1 && b.dim() == 1) return dot_cpu(a, b);
-      if (a.dim() == 2 && b.dim() == 2) return mm_cpu(a, b);
-      return matmul_nd_cpu(a, b);
-    case DeviceType::CUDA: break;
-  }
-  unsupported_device("matmul", a.device());
+  if (a.dim() == 1 && b.dim() == 1) return dot(a, b);
+  if (a.dim() == 2 && b.dim() == 2) return mm_body(a, b, "matmul");
+  return matmul_nd(a, b);
 }
 
 Tensor addmm(const Tensor& c, const Tensor& a, const Tensor& b, Scalar beta, Scalar alpha) {
@@ -267,30 +371,18 @@ Tensor addmm(const Tensor& c, const Tensor& a, const Tensor& b, Scalar beta, Sca
   const Shape out_shape{a.size(0), b.size(1)};
   KILN_CHECK(broadcast_shapes(c.shape(), out_shape, "addmm") == out_shape, "addmm: c of shape ", c.shape(),
              " does not broadcast to the product's shape ", out_shape);
-  switch (a.device().type) {
-    case DeviceType::CPU: {
-      Tensor out = empty(out_shape, a.dtype(), a.device());
-      if (beta.to_double() != 0) out.copy_(c);
-      matmul_cpu(a, b, out, alpha, beta);
-      return out;
-    }
-    case DeviceType::CUDA: break;
-  }
-  unsupported_device("addmm", a.device());
+  Tensor out = empty(out_shape, a.dtype(), a.device());
+  if (beta.to_double() != 0) out.copy_(c);
+  matmul_into(a, b, out, alpha, beta, "addmm");
+  return out;
 }
 
 Tensor outer(const Tensor& a, const Tensor& b) {
   check_operands(a, b, "outer");
   KILN_CHECK(a.dim() == 1 && b.dim() == 1, "outer: expected 1-D tensors, got ", a.shape(), " and ", b.shape());
-  switch (a.device().type) {
-    case DeviceType::CPU: {
-      Tensor out = empty({a.size(0), b.size(0)}, a.dtype(), a.device());
-      matmul_cpu(a.unsqueeze(1), b.unsqueeze(0), out, 1, 0);
-      return out;
-    }
-    case DeviceType::CUDA: break;
-  }
-  unsupported_device("outer", a.device());
+  Tensor out = empty({a.size(0), b.size(0)}, a.dtype(), a.device());
+  matmul_into(a.unsqueeze(1), b.unsqueeze(0), out, 1, 0, "outer");
+  return out;
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
@@ -299,7 +391,11 @@ Tensor dot(const Tensor& a, const Tensor& b) {
   KILN_CHECK(a.size(0) == b.size(0), "dot: lengths ", a.size(0), " and ", b.size(0), " differ");
   switch (a.device().type) {
     case DeviceType::CPU: return dot_cpu(a, b);
-    case DeviceType::CUDA: break;
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      return dot_cuda(a, b);
+#endif
+      break;
   }
   unsupported_device("dot", a.device());
 }

@@ -4,6 +4,9 @@
 // only when no such description exists. f16 and bf16 are computed in f32 and rounded once;
 // integer dtypes use a plain loop with an int64 accumulator; bool is refused. Both operands must
 // have the same dtype and device. Outputs are new contiguous tensors.
+// On CUDA: floating dtypes run on cuBLAS (kernels/cuda/blas.h: f32 in FP32 unless allow_tf32(),
+// f16/bf16 with f32 accumulation, f64), transposed views again as transpose flags; integers on a
+// plain kiln kernel with an int64 accumulator; dot accumulates in f64 / int64 as on the CPU.
 #include "kiln/tensor/tensor.h"
 
 namespace kiln {
