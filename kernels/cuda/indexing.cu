@@ -234,7 +234,7 @@ int64_t max_index(const int64_t* idx, int64_t n, Stream stream) {
 
 void combine_indices(int k, const int64_t* const* idx, const int64_t* sizes, int64_t n, int64_t* out,
                      Stream stream) {
-  KILN_CHECK(k >= 1 && k <= kMaxDims, "cuda::combine_indices: k = ", k, " must be in [1, ", kMaxDims, "]");
+  KILN_CHECK(k >= 0 && k <= kMaxDims, "cuda::combine_indices: k = ", k, " must be in [0, ", kMaxDims, "]");
   if (n <= 0) return;
   CombineArgs a;
   a.k = k;

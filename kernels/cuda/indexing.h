@@ -41,7 +41,8 @@ int64_t find_bad_index(const int64_t* idx, int64_t n, int64_t lo, int64_t hi, St
 int64_t max_index(const int64_t* idx, int64_t n, Stream stream);
 
 // Flat row numbers out[i] = ((idx[0][i] * sizes[1] + idx[1][i]) * sizes[2] + ...) with negatives
-// wrapped (k <= kMaxDims arrays of n valid indices; the pointer array itself is host memory).
+// wrapped (k <= kMaxDims arrays of n valid indices; the pointer array itself is host memory;
+// k == 0 writes zeros).
 void combine_indices(int k, const int64_t* const* idx, const int64_t* sizes, int64_t n, int64_t* out,
                      Stream stream);
 
