@@ -16,12 +16,9 @@
 namespace kiln::cuda {
 namespace {
 
-using idx::blocks_for;
-using idx::kThreads;
+using index_util::blocks_for;
+using index_util::kThreads;
 using Key = unsigned long long;  // destination offsets as sort keys (non-negative)
-
-#define KILN_GRID_LOOP(i, n) \
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
 // Calls f(U{}) with U the unsigned integer of elem_size bytes: moves copy raw bits.
 template <class F>
@@ -213,11 +210,11 @@ void check_geometry(const char* op, const IndexGeometry& g) {
 
 int64_t find_bad_index(const int64_t* idx, int64_t n, int64_t lo, int64_t hi, Stream stream) {
   if (n <= 0) return -1;
-  idx::Scratch first(sizeof(Key), stream);
+  index_util::Scratch first(sizeof(Key), stream);
   KILN_CUDA_CHECK(cudaMemsetAsync(first.as<Key>(), 0xFF, sizeof(Key), stream));
   bad_index_kernel<<<blocks_for(n), kThreads, 0, stream>>>(idx, n, lo, hi, first.as<Key>());
   KILN_CUDA_CHECK_LAUNCH("find_bad_index");
-  const Key f = idx::read_back(first.as<Key>(), stream);
+  const Key f = index_util::read_back(first.as<Key>(), stream);
   return f == ~Key(0) ? -1 : int64_t(f);
 }
 
@@ -225,11 +222,11 @@ int64_t max_index(const int64_t* idx, int64_t n, Stream stream) {
   KILN_CHECK(n > 0 && n < INT_MAX, "cuda::max_index: n = ", n, " must be in [1, 2^31 - 1)");
   size_t temp_bytes = 0;
   KILN_CUDA_CHECK(cub::DeviceReduce::Max(nullptr, temp_bytes, idx, static_cast<int64_t*>(nullptr), int(n), stream));
-  idx::Scratch s(idx::align256(sizeof(int64_t)) + temp_bytes, stream);
+  index_util::Scratch s(index_util::align256(sizeof(int64_t)) + temp_bytes, stream);
   int64_t* result = s.as<int64_t>();
-  void* temp = s.as<unsigned char>() + idx::align256(sizeof(int64_t));
+  void* temp = s.as<unsigned char>() + index_util::align256(sizeof(int64_t));
   KILN_CUDA_CHECK(cub::DeviceReduce::Max(temp, temp_bytes, idx, result, int(n), stream));
-  return idx::read_back(result, stream);
+  return index_util::read_back(result, stream);
 }
 
 void combine_indices(int k, const int64_t* const* idx, const int64_t* sizes, int64_t n, int64_t* out,
@@ -270,13 +267,13 @@ void scatter(DType dtype, ScatterMode mode, const IndexGeometry& g, const int64_
   uint64_t max_offset = uint64_t(g.dim_size > 0 ? g.dim_size - 1 : 0) * uint64_t(g.data_strides[g.dim]);
   for (int a = 0; a < g.ndim; ++a)
     if (a != g.dim) max_offset += uint64_t(g.sizes[a] - 1) * uint64_t(g.data_strides[a]);
-  const int end_bit = idx::bits_for(max_offset);
+  const int end_bit = index_util::bits_for(max_offset);
   size_t cub_bytes = 0;
   KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, cub_bytes, static_cast<const Key*>(nullptr),
                                                   static_cast<Key*>(nullptr), static_cast<const int64_t*>(nullptr),
                                                   static_cast<int64_t*>(nullptr), int(n), 0, end_bit, stream));
-  const size_t piece = idx::align256(size_t(n) * 8);
-  idx::Scratch s(4 * piece + cub_bytes, stream);
+  const size_t piece = index_util::align256(size_t(n) * 8);
+  index_util::Scratch s(4 * piece + cub_bytes, stream);
   unsigned char* base = s.as<unsigned char>();
   Key* keys_in = reinterpret_cast<Key*>(base);
   Key* keys = reinterpret_cast<Key*>(base + piece);
@@ -329,14 +326,14 @@ int64_t mask_count(const bool* mask, int64_t n, int64_t* incl, Stream stream) {
   size_t temp_bytes = 0;
   KILN_CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, temp_bytes, static_cast<const int64_t*>(nullptr),
                                                 static_cast<int64_t*>(nullptr), int(n), stream));
-  const size_t piece = idx::align256(size_t(n) * 8);
-  idx::Scratch s(piece + temp_bytes, stream);
+  const size_t piece = index_util::align256(size_t(n) * 8);
+  index_util::Scratch s(piece + temp_bytes, stream);
   int64_t* flags = s.as<int64_t>();
   mask_flags_kernel<<<blocks_for(n), kThreads, 0, stream>>>(mask, flags, n);
   KILN_CUDA_CHECK_LAUNCH("mask_count flags");
   KILN_CUDA_CHECK(cub::DeviceScan::InclusiveSum(s.as<unsigned char>() + piece, temp_bytes,
                                                 static_cast<const int64_t*>(flags), incl, int(n), stream));
-  return idx::read_back(incl + (n - 1), stream);
+  return index_util::read_back(incl + (n - 1), stream);
 }
 
 void masked_select(int64_t elem_size, const void* x, const bool* mask, const int64_t* incl, int64_t n, void* out,

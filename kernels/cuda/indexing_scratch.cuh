@@ -1,7 +1,6 @@
 #pragma once
 // Helpers shared by indexing.cu and sort.cu: scratch device memory from the caching allocator,
-// reading one value back to the host, and launch sizes for grid-stride loops. Include from .cu
-// files only.
+// reading one value back to the host, and grid-stride loops. Include from .cu files only.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -11,7 +10,12 @@
 #include "kiln/kernels/cuda/allocator.h"
 #include "kiln/kernels/cuda/check.h"
 
-namespace kiln::cuda::idx {
+// for (int64_t i = first index of this thread; i < n; i += all threads of the grid): every kernel
+// of the two files is one such loop, so any n runs with blocks_for(n) blocks.
+#define KILN_GRID_LOOP(i, n) \
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+namespace kiln::cuda::index_util {
 
 constexpr int kThreads = 256;
 
@@ -65,4 +69,4 @@ inline int bits_for(uint64_t max_value) {
   return b;
 }
 
-}  // namespace kiln::cuda::idx
+}  // namespace kiln::cuda::index_util

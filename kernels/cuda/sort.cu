@@ -13,11 +13,8 @@
 namespace kiln::cuda {
 namespace {
 
-using idx::blocks_for;
-using idx::kThreads;
-
-#define KILN_GRID_LOOP(i, n) \
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+using index_util::blocks_for;
+using index_util::kThreads;
 
 // 64-bit keys for 8-byte dtypes, 32-bit keys for the rest (16-bit floats are keyed through f32).
 template <class T>
@@ -120,7 +117,7 @@ template <class T>
 void sort_positions(const T* x, int64_t rows, int64_t n, bool descending, int* pos_out, Stream stream) {
   using K = SortKey<T>;
   const int64_t total = rows * n;
-  const int row_bits = idx::bits_for(uint64_t(rows - 1));
+  const int row_bits = index_util::bits_for(uint64_t(rows - 1));
   size_t bytes1 = 0, bytes2 = 0;
   KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes1, static_cast<const K*>(nullptr),
                                                   static_cast<K*>(nullptr), static_cast<const int*>(nullptr),
@@ -130,8 +127,8 @@ void sort_positions(const T* x, int64_t rows, int64_t n, bool descending, int* p
         nullptr, bytes2, static_cast<const unsigned int*>(nullptr), static_cast<unsigned int*>(nullptr),
         static_cast<const int*>(nullptr), static_cast<int*>(nullptr), int(total), 0, row_bits, stream));
   const size_t temp_bytes = bytes1 > bytes2 ? bytes1 : bytes2;
-  const size_t kpiece = idx::align256(size_t(total) * sizeof(K)), ipiece = idx::align256(size_t(total) * 4);
-  idx::Scratch s(2 * kpiece + 4 * ipiece + temp_bytes, stream);
+  const size_t kpiece = index_util::align256(size_t(total) * sizeof(K)), ipiece = index_util::align256(size_t(total) * 4);
+  index_util::Scratch s(2 * kpiece + 4 * ipiece + temp_bytes, stream);
   unsigned char* b = s.as<unsigned char>();
   K* keys_in = reinterpret_cast<K*>(b);
   K* keys_out = reinterpret_cast<K*>(b + kpiece);
@@ -160,7 +157,7 @@ template <class T>
 void sort_first_k(const T* x, int64_t rows, int64_t n, int64_t k, bool descending, T* values, int64_t* indices,
                   Stream stream) {
   const int64_t total = rows * n;
-  idx::Scratch pos(size_t(total) * sizeof(int), stream);
+  index_util::Scratch pos(size_t(total) * sizeof(int), stream);
   sort_positions<T>(x, rows, n, descending, pos.as<int>(), stream);
   const int64_t total_out = rows * k;
   write_sorted_kernel<T><<<blocks_for(total_out), kThreads, 0, stream>>>(x, pos.as<int>(), n, k, total_out, values,
@@ -198,8 +195,8 @@ int64_t unique_sorted(DType dtype, const void* sorted, const int64_t* perm, int6
   size_t temp_bytes = 0;
   KILN_CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, temp_bytes, static_cast<const int64_t*>(nullptr),
                                                 static_cast<int64_t*>(nullptr), int(n), stream));
-  const size_t piece = idx::align256(size_t(n) * 8);
-  idx::Scratch s(3 * piece + temp_bytes, stream);
+  const size_t piece = index_util::align256(size_t(n) * 8);
+  index_util::Scratch s(3 * piece + temp_bytes, stream);
   unsigned char* b = s.as<unsigned char>();
   int64_t* heads = reinterpret_cast<int64_t*>(b);
   int64_t* runs = reinterpret_cast<int64_t*>(b + piece);
@@ -220,7 +217,7 @@ int64_t unique_sorted(DType dtype, const void* sorted, const int64_t* perm, int6
       KILN_CUDA_CHECK_LAUNCH("unique counts");
     }
   });
-  return idx::read_back(runs + (n - 1), stream);
+  return index_util::read_back(runs + (n - 1), stream);
 }
 
 }  // namespace kiln::cuda
