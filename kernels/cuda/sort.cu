@@ -9,50 +9,13 @@
 #include "kiln/kernels/cuda/check.h"
 #include "kiln/kernels/cuda/indexing_scratch.cuh"
 #include "kiln/kernels/cuda/sort.h"
+#include "kiln/kernels/sort_key.h"
 
 namespace kiln::cuda {
 namespace {
 
 using index_util::blocks_for;
 using index_util::kThreads;
-
-// 64-bit keys for 8-byte dtypes, 32-bit keys for the rest (16-bit floats are keyed through f32).
-template <class T>
-using SortKey = std::conditional_t<sizeof(T) == 8, unsigned long long, unsigned int>;
-
-// Key bits the radix sort must look at: u8 and bool use only their low 8 bits (also when
-// complemented, since the complement of the low 8 bits orders them in reverse).
-template <class T>
-constexpr int key_bits() {
-  if constexpr (sizeof(T) == 1)
-    return 8;
-  else
-    return int(sizeof(SortKey<T>) * 8);
-}
-
-// Note [CUDA sort keys]: unsigned order of the key == Note [Sort order] of the value.
-template <class T>
-__device__ __forceinline__ SortKey<T> sort_key(T v) {
-  if constexpr (std::is_same_v<T, double>) {
-    double f = v;
-    if (f != f) return ~0ull;
-    if (f == 0.0) f = 0.0;  // -0.0 sorts as +0.0
-    const unsigned long long u = static_cast<unsigned long long>(__double_as_longlong(f));
-    return (u >> 63) ? ~u : (u | (1ull << 63));
-  } else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
-    float f = float(v);
-    if (f != f) return ~0u;
-    if (f == 0.0f) f = 0.0f;
-    const unsigned int u = __float_as_uint(f);
-    return (u >> 31) ? ~u : (u | 0x80000000u);
-  } else if constexpr (std::is_same_v<T, int64_t>) {
-    return static_cast<unsigned long long>(v) ^ (1ull << 63);
-  } else if constexpr (std::is_same_v<T, int32_t>) {
-    return static_cast<unsigned int>(v) ^ 0x80000000u;
-  } else {  // uint8_t, bool
-    return static_cast<unsigned int>(v);
-  }
-}
 
 template <class T>
 __global__ void keys_kernel(const T* __restrict__ x, int64_t total, bool descending, SortKey<T>* __restrict__ keys,
@@ -121,7 +84,7 @@ void sort_positions(const T* x, int64_t rows, int64_t n, bool descending, int* p
   size_t bytes1 = 0, bytes2 = 0;
   KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes1, static_cast<const K*>(nullptr),
                                                   static_cast<K*>(nullptr), static_cast<const int*>(nullptr),
-                                                  static_cast<int*>(nullptr), int(total), 0, key_bits<T>(), stream));
+                                                  static_cast<int*>(nullptr), int(total), 0, sort_key_bits<T>(), stream));
   if (rows > 1)
     KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
         nullptr, bytes2, static_cast<const unsigned int*>(nullptr), static_cast<unsigned int*>(nullptr),
@@ -142,7 +105,7 @@ void sort_positions(const T* x, int64_t rows, int64_t n, bool descending, int* p
   size_t tb = temp_bytes;
   KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp, tb, static_cast<const K*>(keys_in), keys_out,
                                                   static_cast<const int*>(pos_in), rows > 1 ? pos1 : pos_out,
-                                                  int(total), 0, key_bits<T>(), stream));
+                                                  int(total), 0, sort_key_bits<T>(), stream));
   if (rows <= 1) return;
   row_keys_kernel<<<blocks_for(total), kThreads, 0, stream>>>(pos1, total, n, rkeys_in);
   KILN_CUDA_CHECK_LAUNCH("sort row keys");

@@ -6,7 +6,7 @@
 // their scratch from the caching allocator. rows * n < 2^31.
 //
 // Note [CUDA sort keys]
-// Each value becomes an unsigned key whose unsigned order is Note [Sort order]: floats (16-bit ones
+// Each value becomes an unsigned key (kernels/sort_key.h) whose unsigned order is Note [Sort order]: floats (16-bit ones
 // through f32) have -0.0 made +0.0, every NaN made the one largest key, and the usual sign-bit
 // flip; signed integers get their sign bit flipped. Descending sorts complement the key, so a
 // stable ascending radix sort of the complemented keys is a stable descending sort (NaN first).
