@@ -62,9 +62,8 @@ void check_index_range(const Tensor& idx64, int64_t size, bool allow_negative, c
             " (valid range [", lo, ", ", size - 1, "])");
 }
 
-#if KILN_HAVE_CUDA
-cuda::IndexGeometry rows_geometry(int64_t outer, int64_t n, int64_t m, int64_t inner) {
-  cuda::IndexGeometry g;
+IndexGeometry rows_geometry(int64_t outer, int64_t n, int64_t m, int64_t inner) {
+  IndexGeometry g;
   g.ndim = 3;
   g.dim = 1;
   g.dim_size = n;
@@ -79,9 +78,9 @@ cuda::IndexGeometry rows_geometry(int64_t outer, int64_t n, int64_t m, int64_t i
   return g;
 }
 
-cuda::IndexGeometry dim_geometry(const Shape& box, int d, int64_t dim_size, const Shape& data_strides,
+IndexGeometry dim_geometry(const Shape& box, int d, int64_t dim_size, const Shape& data_strides,
                                  const Shape& other_strides) {
-  cuda::IndexGeometry g;
+  IndexGeometry g;
   g.ndim = box.size();
   g.dim = d;
   g.dim_size = dim_size;
@@ -94,7 +93,6 @@ cuda::IndexGeometry dim_geometry(const Shape& box, int d, int64_t dim_size, cons
   }
   return g;
 }
-#endif
 
 }  // namespace detail
 
@@ -240,7 +238,7 @@ void scatter_into(const Tensor& self, int64_t dim, const Tensor& index, const Te
     case DeviceType::CUDA:
 #if KILN_HAVE_CUDA
       // Note [Deterministic CUDA scatter]: the same winners and sums as the CPU loop above.
-      cuda::scatter(s.dtype(), add ? cuda::ScatterMode::add_each : cuda::ScatterMode::assign,
+      cuda::scatter(s.dtype(), add ? ScatterMode::add_each : ScatterMode::assign,
                     detail::dim_geometry(idx.shape(), d, s.size(d), s.strides(), sv.strides()), idx.data<int64_t>(),
                     s.data_ptr(), sv.data_ptr(), 1.0, 1, cuda::prepare(self.device().index));
       break;

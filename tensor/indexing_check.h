@@ -2,6 +2,7 @@
 // Internal helpers shared by the indexing sources: index dtype and range checks.
 #include <string>
 
+#include "kiln/kernels/index_math.h"
 #include "kiln/tensor/tensor.h"
 
 #if KILN_HAVE_CUDA
@@ -21,15 +22,13 @@ Tensor index_to_i64(const Tensor& index, const char* op, const char* arg = "inde
 void check_index_range(const Tensor& idx64, int64_t size, bool allow_negative, const char* op,
                        const std::string& what);
 
-#if KILN_HAVE_CUDA
 // The CUDA gather/scatter geometry (kernels/cuda/indexing.h) of rows: positions [outer, m, inner],
 // index [m] along the middle dim, the indexed tensor contiguous [outer, n, inner], the other
 // operand contiguous [outer, m, inner].
-cuda::IndexGeometry rows_geometry(int64_t outer, int64_t n, int64_t m, int64_t inner);
+IndexGeometry rows_geometry(int64_t outer, int64_t n, int64_t m, int64_t inner);
 // The geometry of gather/scatter along dim d: positions = box (the index, contiguous, has that
 // shape), the indexed tensor and the other operand given by their strides.
-cuda::IndexGeometry dim_geometry(const Shape& box, int d, int64_t dim_size, const Shape& data_strides,
+IndexGeometry dim_geometry(const Shape& box, int d, int64_t dim_size, const Shape& data_strides,
                                  const Shape& other_strides);
-#endif
 
 }  // namespace kiln::detail

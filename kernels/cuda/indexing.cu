@@ -8,7 +8,6 @@
 #include <cub/device/device_scan.cuh>
 #include <type_traits>
 
-#include "kiln/kernels/convert.h"
 #include "kiln/kernels/cuda/check.h"
 #include "kiln/kernels/cuda/indexing.h"
 #include "kiln/kernels/cuda/indexing_scratch.cuh"
@@ -29,25 +28,6 @@ void dispatch_bits(int64_t elem_size, F&& f) {
     case 4: f(uint32_t{}); return;
     default: f(uint64_t{}); return;
   }
-}
-
-__device__ __forceinline__ int64_t wrap_index(int64_t i, int64_t size) { return i < 0 ? i + size : i; }
-
-// Offsets of position e of an IndexGeometry box: into the index array, into the indexed tensor
-// (without the indexed dim's term) and into the other operand.
-struct PositionOffsets {
-  int64_t idx = 0, data = 0, other = 0;
-};
-__device__ __forceinline__ PositionOffsets position_offsets(const IndexGeometry& g, int64_t e) {
-  PositionOffsets o;
-  for (int a = g.ndim - 1; a >= 0; --a) {
-    const int64_t c = e % g.sizes[a];
-    e /= g.sizes[a];
-    o.idx += c * g.idx_strides[a];
-    o.other += c * g.other_strides[a];
-    if (a != g.dim) o.data += c * g.data_strides[a];
-  }
-  return o;
 }
 
 // ---- validation ----
@@ -82,7 +62,7 @@ template <class U>
 __global__ void gather_kernel(IndexGeometry g, const int64_t* __restrict__ idx, const U* __restrict__ data,
                               U* __restrict__ out, int64_t n) {
   KILN_GRID_LOOP(e, n) {
-    const PositionOffsets o = position_offsets(g, e);
+    const IndexOffsets o = index_offsets(g, e);
     const int64_t i = wrap_index(idx[o.idx], g.dim_size);
     out[o.other] = data[o.data + i * g.data_strides[g.dim]];
   }
@@ -93,54 +73,25 @@ __global__ void gather_kernel(IndexGeometry g, const int64_t* __restrict__ idx, 
 __global__ void scatter_pairs_kernel(IndexGeometry g, const int64_t* __restrict__ idx, Key* __restrict__ keys,
                                      int64_t* __restrict__ src_offsets, int64_t n) {
   KILN_GRID_LOOP(e, n) {
-    const PositionOffsets o = position_offsets(g, e);
+    const IndexOffsets o = index_offsets(g, e);
     const int64_t i = wrap_index(idx[o.idx], g.dim_size);
     keys[e] = Key(o.data + i * g.data_strides[g.dim]);
     src_offsets[e] = o.other;
   }
 }
 
-// Products kept apart from the following add: the CPU computes them unfused.
-__device__ __forceinline__ float mul_unfused(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ double mul_unfused(double a, double b) { return __dmul_rn(a, b); }
-template <class A, class B>
-__device__ __forceinline__ auto mul_unfused(A a, B b) {
-  return a * b;
-}
-
-template <class T>
-constexpr bool kHalfLike = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
-
-// Thread i handles the destination keys[i] if it is the last (assign) or first (adds) of its
-// segment; the segment is walked in sorted order, i.e. in source position order.
+// Thread i handles the destination keys[i] if it starts its segment; the segment is combined in
+// sorted order, i.e. in source position order (scatter_combine, index_math.h).
 template <class T>
 __global__ void scatter_apply_kernel(ScatterMode mode, const Key* __restrict__ keys,
                                      const int64_t* __restrict__ src_offsets, int64_t n, T* __restrict__ dest,
                                      const T* __restrict__ src, compute_t<T> alpha, bool unit) {
-  using C = compute_t<T>;
   KILN_GRID_LOOP(i, n) {
     const Key k = keys[i];
-    if (mode == ScatterMode::assign) {
-      if (i + 1 == n || keys[i + 1] != k) dest[k] = src[src_offsets[i]];
-      continue;
-    }
     if (i > 0 && keys[i - 1] == k) continue;
-    T d = dest[k];
-    if (mode == ScatterMode::add_each) {
-      for (int64_t j = i; j < n && keys[j] == k; ++j) d = convert<T>(C(d) + C(src[src_offsets[j]]));
-    } else if constexpr (kHalfLike<T>) {
-      C acc = C(d);
-      for (int64_t j = i; j < n && keys[j] == k; ++j) acc = acc + mul_unfused(alpha, C(src[src_offsets[j]]));
-      d = T(acc);
-    } else if constexpr (std::is_same_v<T, bool>) {
-      for (int64_t j = i; j < n && keys[j] == k; ++j) d = d || (alpha && src[src_offsets[j]]);
-    } else {
-      for (int64_t j = i; j < n && keys[j] == k; ++j) {
-        const T s = src[src_offsets[j]];
-        d = unit ? T(d + s) : T(d + mul_unfused(alpha, s));
-      }
-    }
-    dest[k] = d;
+    int64_t count = 1;
+    while (i + count < n && keys[i + count] == k) ++count;
+    dest[k] = scatter_combine<T>(mode, dest[k], src, src_offsets + i, count, alpha, unit);
   }
 }
 

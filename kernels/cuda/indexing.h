@@ -30,7 +30,7 @@
 
 #include "kiln/kernels/cuda/stream.h"
 #include "kiln/kernels/dtype.h"
-#include "kiln/kernels/loop.h"
+#include "kiln/kernels/index_math.h"  // IndexGeometry, ScatterMode
 
 namespace kiln::cuda {
 
@@ -40,43 +40,20 @@ int64_t find_bad_index(const int64_t* idx, int64_t n, int64_t lo, int64_t hi, St
 // Largest of n > 0 indices. Synchronises `stream` once.
 int64_t max_index(const int64_t* idx, int64_t n, Stream stream);
 
+// Gathers and scatters use IndexGeometry and ScatterMode from kernels/index_math.h.
+
 // Flat row numbers out[i] = ((idx[0][i] * sizes[1] + idx[1][i]) * sizes[2] + ...) with negatives
 // wrapped (k <= kMaxDims arrays of n valid indices; the pointer array itself is host memory;
 // k == 0 writes zeros).
 void combine_indices(int k, const int64_t* const* idx, const int64_t* sizes, int64_t n, int64_t* out,
                      Stream stream);
 
-// One gather or scatter over a box of positions c in sizes[ndim] (Note [Deterministic CUDA
-// scatter]): the index value at c is idx[sum c[a] * idx_strides[a]] (i, wrapped into dim_size);
-// the indexed tensor (x of a gather, the destination of a scatter) is read or written at
-// sum_{a != dim} c[a] * data_strides[a] + i * data_strides[dim]; the other operand (out of a
-// gather, src of a scatter) at sum c[a] * other_strides[a].
-struct IndexGeometry {
-  int ndim = 0;
-  int dim = 0;
-  int64_t dim_size = 0;
-  int64_t sizes[kMaxDims] = {};
-  int64_t idx_strides[kMaxDims] = {};
-  int64_t data_strides[kMaxDims] = {};
-  int64_t other_strides[kMaxDims] = {};
-  int64_t numel() const {
-    int64_t n = 1;
-    for (int a = 0; a < ndim; ++a) n *= sizes[a];
-    return n;
-  }
-};
-
-// out[other(c)] = data[indexed(c)] for every position c; elements moved as raw bytes of elem_size.
+// out[other(c)] = data[indexed(c)] for every position c of g (IndexGeometry, index_math.h); elements moved as raw bytes of elem_size.
 void gather(int64_t elem_size, const IndexGeometry& g, const int64_t* idx, const void* data, void* out,
             Stream stream);
 
-enum class ScatterMode {
-  assign,      // dest = src; repeated destinations: the last source in position order wins
-  add_each,    // scatter_add: dest = T(C(dest) + C(src)) per source (16-bit floats rounded each time)
-  add_alpha,   // index_add / index_put(accumulate): summed in compute_t<T> (dest first, then
-               // alpha * src in position order), rounded to T once
-};
-// dest[indexed(c)] (op)= src[other(c)] for every position c (Note [Deterministic CUDA scatter]).
+// dest[indexed(c)] (op)= src[other(c)] for every position c (Note [Deterministic CUDA scatter]),
+// each destination combined by scatter_combine (index_math.h).
 // alpha (add_alpha only) is alpha_f for floating dtypes, alpha_i otherwise. Fewer than 2^31
 // positions. Allocates its scratch from the caching allocator.
 void scatter(DType dtype, ScatterMode mode, const IndexGeometry& g, const int64_t* idx, void* dest, const void* src,
