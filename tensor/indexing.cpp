@@ -79,7 +79,7 @@ IndexGeometry rows_geometry(int64_t outer, int64_t n, int64_t m, int64_t inner) 
 }
 
 IndexGeometry dim_geometry(const Shape& box, int d, int64_t dim_size, const Shape& data_strides,
-                                 const Shape& other_strides) {
+                           const Shape& other_strides) {
   IndexGeometry g;
   g.ndim = box.size();
   g.dim = d;

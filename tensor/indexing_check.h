@@ -29,6 +29,6 @@ IndexGeometry rows_geometry(int64_t outer, int64_t n, int64_t m, int64_t inner);
 // The geometry of gather/scatter along dim d: positions = box (the index, contiguous, has that
 // shape), the indexed tensor and the other operand given by their strides.
 IndexGeometry dim_geometry(const Shape& box, int d, int64_t dim_size, const Shape& data_strides,
-                                 const Shape& other_strides);
+                           const Shape& other_strides);
 
 }  // namespace kiln::detail

@@ -23,10 +23,18 @@ using Key = unsigned long long;  // destination offsets as sort keys (non-negati
 template <class F>
 void dispatch_bits(int64_t elem_size, F&& f) {
   switch (elem_size) {
-    case 1: f(uint8_t{}); return;
-    case 2: f(uint16_t{}); return;
-    case 4: f(uint32_t{}); return;
-    default: f(uint64_t{}); return;
+    case 1:
+      f(uint8_t{});
+      return;
+    case 2:
+      f(uint16_t{});
+      return;
+    case 4:
+      f(uint32_t{});
+      return;
+    default:
+      f(uint64_t{});
+      return;
   }
 }
 
@@ -105,8 +113,7 @@ struct MaskBox {
 };
 
 template <class U>
-__global__ void masked_fill_kernel(MaskBox b, U* __restrict__ out, const bool* __restrict__ mask, U value,
-                                   int64_t n) {
+__global__ void masked_fill_kernel(MaskBox b, U* __restrict__ out, const bool* __restrict__ mask, U value, int64_t n) {
   KILN_GRID_LOOP(e, n) {
     int64_t r = e, oo = 0, mo = 0;
     for (int a = b.ndim - 1; a >= 0; --a) {
@@ -131,8 +138,8 @@ __global__ void masked_select_kernel(const U* __restrict__ x, const bool* __rest
   }
 }
 
-__global__ void nonzero_kernel(const bool* __restrict__ mask, const int64_t* __restrict__ incl, MaskBox b,
-                               int64_t n, int64_t* __restrict__ out) {
+__global__ void nonzero_kernel(const bool* __restrict__ mask, const int64_t* __restrict__ incl, MaskBox b, int64_t n,
+                               int64_t* __restrict__ out) {
   KILN_GRID_LOOP(i, n) {
     if (!mask[i]) continue;
     int64_t* row = out + (incl[i] - 1) * b.ndim;
@@ -144,14 +151,13 @@ __global__ void nonzero_kernel(const bool* __restrict__ mask, const int64_t* __r
   }
 }
 
-__global__ void one_hot_kernel(const int64_t* __restrict__ idx, int64_t n, int64_t classes,
-                               int64_t* __restrict__ out) {
+__global__ void one_hot_kernel(const int64_t* __restrict__ idx, int64_t n, int64_t classes, int64_t* __restrict__ out) {
   KILN_GRID_LOOP(i, n) out[i * classes + idx[i]] = 1;
 }
 
 void check_geometry(const char* op, const IndexGeometry& g) {
-  KILN_CHECK(g.ndim >= 1 && g.ndim <= kMaxDims && g.dim >= 0 && g.dim < g.ndim, op, ": bad geometry (ndim ",
-             g.ndim, ", dim ", g.dim, ")");
+  KILN_CHECK(g.ndim >= 1 && g.ndim <= kMaxDims && g.dim >= 0 && g.dim < g.ndim, op, ": bad geometry (ndim ", g.ndim,
+             ", dim ", g.dim, ")");
   for (int a = 0; a < g.ndim; ++a)
     KILN_CHECK(g.idx_strides[a] >= 0 && g.data_strides[a] >= 0 && g.other_strides[a] >= 0, op,
                ": negative strides are not supported (dimension ", a, ")");
@@ -180,8 +186,7 @@ int64_t max_index(const int64_t* idx, int64_t n, Stream stream) {
   return index_util::read_back(result, stream);
 }
 
-void combine_indices(int k, const int64_t* const* idx, const int64_t* sizes, int64_t n, int64_t* out,
-                     Stream stream) {
+void combine_indices(int k, const int64_t* const* idx, const int64_t* sizes, int64_t n, int64_t* out, Stream stream) {
   KILN_CHECK(k >= 0 && k <= kMaxDims, "cuda::combine_indices: k = ", k, " must be in [0, ", kMaxDims, "]");
   if (n <= 0) return;
   CombineArgs a;
@@ -194,15 +199,14 @@ void combine_indices(int k, const int64_t* const* idx, const int64_t* sizes, int
   KILN_CUDA_CHECK_LAUNCH("combine_indices");
 }
 
-void gather(int64_t elem_size, const IndexGeometry& g, const int64_t* idx, const void* data, void* out,
-            Stream stream) {
+void gather(int64_t elem_size, const IndexGeometry& g, const int64_t* idx, const void* data, void* out, Stream stream) {
   check_geometry("cuda::gather", g);
   const int64_t n = g.numel();
   if (n == 0) return;
   dispatch_bits(elem_size, [&](auto tag) {
     using U = decltype(tag);
-    gather_kernel<U><<<blocks_for(n), kThreads, 0, stream>>>(g, idx, static_cast<const U*>(data),
-                                                              static_cast<U*>(out), n);
+    gather_kernel<U>
+        <<<blocks_for(n), kThreads, 0, stream>>>(g, idx, static_cast<const U*>(data), static_cast<U*>(out), n);
     KILN_CUDA_CHECK_LAUNCH("gather");
   });
 }
@@ -246,7 +250,7 @@ void scatter(DType dtype, ScatterMode mode, const IndexGeometry& g, const int64_
       alpha = C(alpha_i);
     const bool unit = alpha_f == 1.0 && alpha_i == 1;
     scatter_apply_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(mode, keys, offs, n, static_cast<T*>(dest),
-                                                                     static_cast<const T*>(src), alpha, unit);
+                                                                    static_cast<const T*>(src), alpha, unit);
     KILN_CUDA_CHECK_LAUNCH("scatter apply");
   });
 }
@@ -292,8 +296,8 @@ void masked_select(int64_t elem_size, const void* x, const bool* mask, const int
   if (n <= 0) return;
   dispatch_bits(elem_size, [&](auto tag) {
     using U = decltype(tag);
-    masked_select_kernel<U><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const U*>(x), mask, incl, n,
-                                                                     static_cast<U*>(out));
+    masked_select_kernel<U>
+        <<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const U*>(x), mask, incl, n, static_cast<U*>(out));
     KILN_CUDA_CHECK_LAUNCH("masked_select");
   });
 }

@@ -45,17 +45,16 @@ int64_t max_index(const int64_t* idx, int64_t n, Stream stream);
 // Flat row numbers out[i] = ((idx[0][i] * sizes[1] + idx[1][i]) * sizes[2] + ...) with negatives
 // wrapped (k <= kMaxDims arrays of n valid indices; the pointer array itself is host memory;
 // k == 0 writes zeros).
-void combine_indices(int k, const int64_t* const* idx, const int64_t* sizes, int64_t n, int64_t* out,
-                     Stream stream);
+void combine_indices(int k, const int64_t* const* idx, const int64_t* sizes, int64_t n, int64_t* out, Stream stream);
 
-// out[other(c)] = data[indexed(c)] for every position c of g (IndexGeometry, index_math.h); elements moved as raw bytes of elem_size.
-void gather(int64_t elem_size, const IndexGeometry& g, const int64_t* idx, const void* data, void* out,
-            Stream stream);
+// out[other(c)] = data[indexed(c)] for every position c of g (IndexGeometry, index_math.h);
+// elements moved as raw bytes of elem_size.
+void gather(int64_t elem_size, const IndexGeometry& g, const int64_t* idx, const void* data, void* out, Stream stream);
 
 // dest[indexed(c)] (op)= src[other(c)] for every position c (Note [Deterministic CUDA scatter]),
-// each destination combined by scatter_combine (index_math.h).
-// alpha (add_alpha only) is alpha_f for floating dtypes, alpha_i otherwise. Fewer than 2^31
-// positions. Allocates its scratch from the caching allocator.
+// each destination combined by scatter_combine (index_math.h). alpha (add_alpha only) is alpha_f
+// for floating dtypes, alpha_i otherwise. Fewer than 2^31 positions. Takes its scratch from the
+// caching allocator.
 void scatter(DType dtype, ScatterMode mode, const IndexGeometry& g, const int64_t* idx, void* dest, const void* src,
              double alpha_f, int64_t alpha_i, Stream stream);
 
@@ -73,8 +72,7 @@ void masked_select(int64_t elem_size, const void* x, const bool* mask, const int
                    Stream stream);
 // Coordinates of the true values of a contiguous mask of shape sizes[ndim] (ndim >= 1) into
 // out [count, ndim].
-void nonzero_coords(const bool* mask, const int64_t* incl, int ndim, const int64_t* sizes, int64_t* out,
-                    Stream stream);
+void nonzero_coords(const bool* mask, const int64_t* incl, int ndim, const int64_t* sizes, int64_t* out, Stream stream);
 
 // one_hot: out [n, classes] (zeroed by the caller) gets out[i, idx[i]] = 1 (indices valid).
 void one_hot(const int64_t* idx, int64_t n, int64_t classes, int64_t* out, Stream stream);

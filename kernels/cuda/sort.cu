@@ -27,7 +27,8 @@ __global__ void keys_kernel(const T* __restrict__ x, int64_t total, bool descend
   }
 }
 
-__global__ void row_keys_kernel(const int* __restrict__ pos, int64_t total, int64_t n, unsigned int* __restrict__ rows) {
+__global__ void row_keys_kernel(const int* __restrict__ pos, int64_t total, int64_t n,
+                                unsigned int* __restrict__ rows) {
   KILN_GRID_LOOP(i, total) rows[i] = static_cast<unsigned int>(pos[i] / n);
 }
 
@@ -82,15 +83,16 @@ void sort_positions(const T* x, int64_t rows, int64_t n, bool descending, int* p
   const int64_t total = rows * n;
   const int row_bits = index_util::bits_for(uint64_t(rows - 1));
   size_t bytes1 = 0, bytes2 = 0;
-  KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes1, static_cast<const K*>(nullptr),
-                                                  static_cast<K*>(nullptr), static_cast<const int*>(nullptr),
-                                                  static_cast<int*>(nullptr), int(total), 0, sort_key_bits<T>(), stream));
+  KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
+      nullptr, bytes1, static_cast<const K*>(nullptr), static_cast<K*>(nullptr), static_cast<const int*>(nullptr),
+      static_cast<int*>(nullptr), int(total), 0, sort_key_bits<T>(), stream));
   if (rows > 1)
     KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
         nullptr, bytes2, static_cast<const unsigned int*>(nullptr), static_cast<unsigned int*>(nullptr),
         static_cast<const int*>(nullptr), static_cast<int*>(nullptr), int(total), 0, row_bits, stream));
   const size_t temp_bytes = bytes1 > bytes2 ? bytes1 : bytes2;
-  const size_t kpiece = index_util::align256(size_t(total) * sizeof(K)), ipiece = index_util::align256(size_t(total) * 4);
+  const size_t kpiece = index_util::align256(size_t(total) * sizeof(K)),
+               ipiece = index_util::align256(size_t(total) * 4);
   index_util::Scratch s(2 * kpiece + 4 * ipiece + temp_bytes, stream);
   unsigned char* b = s.as<unsigned char>();
   K* keys_in = reinterpret_cast<K*>(b);
@@ -123,8 +125,8 @@ void sort_first_k(const T* x, int64_t rows, int64_t n, int64_t k, bool descendin
   index_util::Scratch pos(size_t(total) * sizeof(int), stream);
   sort_positions<T>(x, rows, n, descending, pos.as<int>(), stream);
   const int64_t total_out = rows * k;
-  write_sorted_kernel<T><<<blocks_for(total_out), kThreads, 0, stream>>>(x, pos.as<int>(), n, k, total_out, values,
-                                                                          indices);
+  write_sorted_kernel<T>
+      <<<blocks_for(total_out), kThreads, 0, stream>>>(x, pos.as<int>(), n, k, total_out, values, indices);
   KILN_CUDA_CHECK_LAUNCH("sort write");
 }
 
@@ -151,8 +153,8 @@ void topk_rows(DType dtype, const void* x, int64_t rows, int64_t n, int64_t k, b
   });
 }
 
-int64_t unique_sorted(DType dtype, const void* sorted, const int64_t* perm, int64_t n, void* values,
-                      int64_t* inverse, int64_t* counts, Stream stream) {
+int64_t unique_sorted(DType dtype, const void* sorted, const int64_t* perm, int64_t n, void* values, int64_t* inverse,
+                      int64_t* counts, Stream stream) {
   check_total("cuda::unique_sorted", 1, n);
   if (n == 0) return 0;
   size_t temp_bytes = 0;
@@ -170,10 +172,10 @@ int64_t unique_sorted(DType dtype, const void* sorted, const int64_t* perm, int6
     run_heads_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(sv, n, heads);
     KILN_CUDA_CHECK_LAUNCH("unique heads");
     size_t tb = temp_bytes;
-    KILN_CUDA_CHECK(cub::DeviceScan::InclusiveSum(b + 3 * piece, tb, static_cast<const int64_t*>(heads), runs, int(n),
-                                                  stream));
-    run_values_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(sv, perm, runs, n, static_cast<T*>(values), starts,
-                                                                  inverse);
+    KILN_CUDA_CHECK(
+        cub::DeviceScan::InclusiveSum(b + 3 * piece, tb, static_cast<const int64_t*>(heads), runs, int(n), stream));
+    run_values_kernel<T>
+        <<<blocks_for(n), kThreads, 0, stream>>>(sv, perm, runs, n, static_cast<T*>(values), starts, inverse);
     KILN_CUDA_CHECK_LAUNCH("unique values");
     if (counts) {
       run_counts_kernel<<<blocks_for(n), kThreads, 0, stream>>>(runs, starts, n, counts);

@@ -6,12 +6,12 @@
 // their scratch from the caching allocator. rows * n < 2^31.
 //
 // Note [CUDA sort keys]
-// Each value becomes an unsigned key (kernels/sort_key.h) whose unsigned order is Note [Sort order]: floats (16-bit ones
-// through f32) have -0.0 made +0.0, every NaN made the one largest key, and the usual sign-bit
-// flip; signed integers get their sign bit flipped. Descending sorts complement the key, so a
-// stable ascending radix sort of the complemented keys is a stable descending sort (NaN first).
-// Rows are sorted by two stable cub::DeviceRadixSort passes over (key, position) pairs: by key over
-// all elements, then by row number; the second pass keeps the first's order inside each row.
+// Each value becomes an unsigned key (kernels/sort_key.h) whose unsigned order is Note [Sort order]: floats (16-bit
+// ones through f32) have -0.0 made +0.0, every NaN made the one largest key, and the usual sign-bit flip; signed
+// integers get their sign bit flipped. Descending sorts complement the key, so a stable ascending radix sort of the
+// complemented keys is a stable descending sort (NaN first). Rows are sorted by two stable cub::DeviceRadixSort passes
+// over (key, position) pairs: by key over all elements, then by row number; the second pass keeps the first's order
+// inside each row.
 #include <cstdint>
 
 #include "kiln/kernels/cuda/stream.h"
@@ -32,7 +32,7 @@ void topk_rows(DType dtype, const void* x, int64_t rows, int64_t n, int64_t k, b
 // cpu::unique_sorted: values [n] receives the distinct values, counts [n] (may be null) their
 // counts, inverse [n] (may be null) the run number of each input position. Every NaN is its own
 // run. Returns the number of distinct values; synchronises `stream` once to read it.
-int64_t unique_sorted(DType dtype, const void* sorted, const int64_t* perm, int64_t n, void* values,
-                      int64_t* inverse, int64_t* counts, Stream stream);
+int64_t unique_sorted(DType dtype, const void* sorted, const int64_t* perm, int64_t n, void* values, int64_t* inverse,
+                      int64_t* counts, Stream stream);
 
 }  // namespace kiln::cuda

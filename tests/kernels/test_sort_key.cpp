@@ -25,8 +25,8 @@ std::vector<T> awkward_values(uint64_t seed) {
   if constexpr (!std::is_same_v<T, uint8_t> && !std::is_same_v<T, bool>)
     for (double v : {-1.0, -2.0, -3.0, -128.0, -100.0}) d.push_back(v);
   if constexpr (std::is_floating_point_v<C>) {
-    for (double v : {-0.0, 0.5, -0.5, 1e-40, -1e-40, 1e-300, 65504.0, -65504.0, 3.0e38, -3.0e38,
-                     double(INFINITY), -double(INFINITY), std::nan(""), -std::nan("")})
+    for (double v : {-0.0, 0.5, -0.5, 1e-40, -1e-40, 1e-300, 65504.0, -65504.0, 3.0e38, -3.0e38, double(INFINITY),
+                     -double(INFINITY), std::nan(""), -std::nan("")})
       d.push_back(v);
   }
   std::mt19937_64 g(seed);

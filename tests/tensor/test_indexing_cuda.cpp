@@ -48,9 +48,9 @@ void expect_guards_intact() {
   const char* pb = static_cast<const char*>(b.data_ptr());
   for (int64_t i = 0; i < a.numel(); ++i)
     if (std::memcmp(pa + i * es, pb + i * es, size_t(es)) != 0)
-      return ::testing::AssertionFailure() << "element " << i << " of " << a.numel() << " differs: cuda "
-                                           << a.reshape({-1}).select(0, i).item<double>() << ", cpu "
-                                           << b.reshape({-1}).select(0, i).item<double>();
+      return ::testing::AssertionFailure()
+             << "element " << i << " of " << a.numel() << " differs: cuda "
+             << a.reshape({-1}).select(0, i).item<double>() << ", cpu " << b.reshape({-1}).select(0, i).item<double>();
   return ::testing::AssertionSuccess();
 }
 
@@ -310,16 +310,33 @@ TEST(IndexingCuda, OutOfRangeIndexGivesTheCpuError) {
   Tensor gbad = bad.to(kCUDA), gpos = pos.to(kCUDA);
   const std::vector<std::pair<std::string, std::string>> pairs = {
       {error_of([&] { index_select(x, 0, bad); }), error_of([&] { index_select(gx, 0, gbad); })},
-      {error_of([&] { gather(x, 0, bad.reshape({5, 1})); }), error_of([&] { gather(gx, 0, gbad.reshape({5, 1})); })},
-      {error_of([&] { scatter_add(x, 0, bad.reshape({5, 1}), x); }),
-       error_of([&] { scatter_add(gx, 0, gbad.reshape({5, 1}), gx); })},
-      {error_of([&] { index_add(x, 0, bad, randn({5, 4})); }),
-       error_of([&] { index_add(gx, 0, gbad, randn({5, 4}).to(kCUDA)); })},
+      {error_of([&] {
+         gather(x, 0, bad.reshape({5, 1}));
+       }),
+       error_of([&] {
+         gather(gx, 0, gbad.reshape({5, 1}));
+       })},
+      {error_of([&] {
+         scatter_add(x, 0, bad.reshape({5, 1}), x);
+       }),
+       error_of([&] {
+         scatter_add(gx, 0, gbad.reshape({5, 1}), gx);
+       })},
+      {error_of([&] {
+         index_add(x, 0, bad, randn({5, 4}));
+       }),
+       error_of([&] {
+         index_add(gx, 0, gbad, randn({5, 4}).to(kCUDA));
+       })},
       {error_of([&] { index(x, {bad}); }), error_of([&] { index(gx, {gbad}); })},
       {error_of([&] { embedding(x, pos); }), error_of([&] { embedding(gx, gpos); })},
       {error_of([&] { one_hot(pos, 6); }), error_of([&] { one_hot(gpos, 6); })},
-      {error_of([&] { embedding_backward(randn({5, 4}), pos, 5); }),
-       error_of([&] { embedding_backward(randn({5, 4}).to(kCUDA), gpos, 5); })},
+      {error_of([&] {
+         embedding_backward(randn({5, 4}), pos, 5);
+       }),
+       error_of([&] {
+         embedding_backward(randn({5, 4}).to(kCUDA), gpos, 5);
+       })},
   };
   for (const auto& [cpu, gpu] : pairs) {
     EXPECT_NE(cpu.find("index 7 at position [2"), std::string::npos) << cpu;

@@ -39,8 +39,8 @@ void emulate_gather(DType dt, const IndexGeometry& g, const Tensor& idx, const v
 
 // What cuda::scatter does: (destination, source) pairs, stable sort by destination, one combine
 // per destination in position order.
-void emulate_scatter(DType dt, ScatterMode mode, const IndexGeometry& g, const Tensor& idx, void* dest,
-                     const void* src, double alpha_f, int64_t alpha_i) {
+void emulate_scatter(DType dt, ScatterMode mode, const IndexGeometry& g, const Tensor& idx, void* dest, const void* src,
+                     double alpha_f, int64_t alpha_i) {
   const int64_t n = g.numel();
   const size_t count = static_cast<size_t>(n);
   std::vector<int64_t> keys(count), offs(count), order(count);
@@ -70,8 +70,8 @@ void emulate_scatter(DType dt, ScatterMode mode, const IndexGeometry& g, const T
     for (int64_t i = 0; i < n;) {
       int64_t count = 1;
       while (i + count < n && sk[size_t(i + count)] == sk[size_t(i)]) ++count;
-      d[sk[size_t(i)]] = scatter_combine<T>(mode, d[sk[size_t(i)]], static_cast<const T*>(src), so.data() + i, count,
-                                            alpha, unit);
+      d[sk[size_t(i)]] =
+          scatter_combine<T>(mode, d[sk[size_t(i)]], static_cast<const T*>(src), so.data() + i, count, alpha, unit);
       i += count;
     }
   });
@@ -169,8 +169,7 @@ TEST(IndexingEmulation, IndexAddAndIndexPutMatchTheCpuBitForBit) {
       if (d != 0) continue;
       // index_put with one index along dim 0: the flat rows are the wrapped index itself.
       Tensor rows = idx.clone();
-      for (int64_t i = 0; i < 31; ++i)
-        rows.data<int64_t>()[i] = wrap_index(idx.data<int64_t>()[i], x.size(0));
+      for (int64_t i = 0; i < 31; ++i) rows.data<int64_t>()[i] = wrap_index(idx.data<int64_t>()[i], x.size(0));
       for (bool acc : {false, true}) {
         Tensor ref = index_put(x, {idx}, src, acc);
         Tensor dest = x.clone();

@@ -45,9 +45,9 @@ void expect_guards_intact() {
   const char* pb = static_cast<const char*>(b.data_ptr());
   for (int64_t i = 0; i < a.numel(); ++i)
     if (std::memcmp(pa + i * es, pb + i * es, size_t(es)) != 0)
-      return ::testing::AssertionFailure() << "element " << i << " of " << a.numel() << " differs: cuda "
-                                           << a.reshape({-1}).select(0, i).item<double>() << ", cpu "
-                                           << b.reshape({-1}).select(0, i).item<double>();
+      return ::testing::AssertionFailure()
+             << "element " << i << " of " << a.numel() << " differs: cuda "
+             << a.reshape({-1}).select(0, i).item<double>() << ", cpu " << b.reshape({-1}).select(0, i).item<double>();
   return ::testing::AssertionSuccess();
 }
 
@@ -60,11 +60,20 @@ Tensor tie_values(const Shape& s, DType dt, uint64_t seed, int levels = 9) {
     x = double(int64_t(g() % uint64_t(levels))) - (unsigned_like ? 0 : levels / 2);
     if (is_floating(dt)) {
       switch (g() % 16) {
-        case 0: x = std::nan(""); break;
-        case 1: x = -0.0; break;
-        case 2: x = (g() & 1) ? INFINITY : -INFINITY; break;
-        case 3: x += 0.125; break;
-        default: break;
+        case 0:
+          x = std::nan("");
+          break;
+        case 1:
+          x = -0.0;
+          break;
+        case 2:
+          x = (g() & 1) ? INFINITY : -INFINITY;
+          break;
+        case 3:
+          x += 0.125;
+          break;
+        default:
+          break;
       }
     }
   }
@@ -88,7 +97,8 @@ TEST(SortCuda, AllDTypesTiesAndNaN) {
   for (DType dt : kAllDTypes)
     for (const Shape& s : {Shape{0}, Shape{1}, Shape{13}, Shape{7, 31}, Shape{3, 5, 67}}) {
       Tensor x = tie_values(s, dt, 7);
-      for (int d = 0; d < s.size(); ++d) expect_sort_parity(x, d, std::string(dtype_name(dt)) + " d=" + std::to_string(d));
+      for (int d = 0; d < s.size(); ++d)
+        expect_sort_parity(x, d, std::string(dtype_name(dt)) + " d=" + std::to_string(d));
     }
   Tensor z = scalar_tensor(2.5, DType::f32);
   auto g = sort(z.to(kCUDA));
