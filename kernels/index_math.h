@@ -78,29 +78,28 @@ KILN_HD auto mul_unfused(A a, B b) {
   return a * b;
 }
 
-// The new value of one destination d that receives the count > 0 sources src[offsets[0..count)],
-// in that (position) order, with exactly the CPU kernels' arithmetic: scatter_loop (assign),
+// The new value of one destination d that receives the count > 0 sources src_at(0 .. count-1), in
+// that (position) order, with exactly the CPU kernels' arithmetic: scatter_loop (assign),
 // scatter_add_loop (add_each), index_add_rows / index_copy_rows (add_alpha / assign). alpha is
 // compute_t<T>(alpha_f) for floating T, compute_t<T>(alpha_i) otherwise; unit when both are 1.
-template <class T>
-KILN_HD T scatter_combine(ScatterMode mode, T d, const T* src, const int64_t* offsets, int64_t count,
-                          compute_t<T> alpha, bool unit) {
+template <class T, class SrcAt>
+KILN_HD T scatter_combine(ScatterMode mode, T d, const SrcAt& src_at, int64_t count, compute_t<T> alpha, bool unit) {
   using C = compute_t<T>;
-  if (mode == ScatterMode::assign) return src[offsets[count - 1]];
+  if (mode == ScatterMode::assign) return src_at(count - 1);
   if (mode == ScatterMode::add_each) {
-    for (int64_t j = 0; j < count; ++j) d = convert<T>(C(d) + C(src[offsets[j]]));
+    for (int64_t j = 0; j < count; ++j) d = convert<T>(C(d) + C(src_at(j)));
     return d;
   }
   if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
     C acc = C(d);
-    for (int64_t j = 0; j < count; ++j) acc = acc + mul_unfused(alpha, C(src[offsets[j]]));
+    for (int64_t j = 0; j < count; ++j) acc = acc + mul_unfused(alpha, C(src_at(j)));
     return T(acc);
   } else if constexpr (std::is_same_v<T, bool>) {
-    for (int64_t j = 0; j < count; ++j) d = d || (alpha && src[offsets[j]]);
+    for (int64_t j = 0; j < count; ++j) d = d || (alpha && src_at(j));
     return d;
   } else {
     for (int64_t j = 0; j < count; ++j) {
-      const T s = src[offsets[j]];
+      const T s = src_at(j);
       d = unit ? T(d + s) : T(d + mul_unfused(alpha, s));
     }
     return d;

@@ -135,9 +135,9 @@ Tensor index_add_(const Tensor& self, int64_t dim, const Tensor& index, const Te
       case DeviceType::CUDA:
 #if KILN_HAVE_CUDA
         // Note [Deterministic CUDA scatter]: the CPU's sums, bit for bit.
-        cuda::scatter(dst.dtype(), ScatterMode::add_alpha,
-                      detail::rows_geometry(outer, s.size(d), idx.numel(), inner), idx.data<int64_t>(), dst.data_ptr(),
-                      srcc.data_ptr(), alpha.to_double(), alpha.to_int(), cuda::prepare(dst.device().index));
+        cuda::scatter_rows(dst.dtype(), ScatterMode::add_alpha, idx.data<int64_t>(), outer, s.size(d), idx.numel(),
+                           inner, dst.data_ptr(), srcc.data_ptr(), alpha.to_double(), alpha.to_int(),
+                           cuda::prepare(dst.device().index));
         break;
 #endif
         unsupported_device(op, dst.device());
@@ -177,9 +177,9 @@ Tensor index_put_(const Tensor& self, const std::vector<Tensor>& indices, const 
 #if KILN_HAVE_CUDA
         // Note [Deterministic CUDA scatter]: repeated rows keep the last value (as index_copy_rows)
         // or are summed in position order (as index_add_rows).
-        cuda::scatter(dst.dtype(), accumulate ? ScatterMode::add_alpha : ScatterMode::assign,
-                      detail::rows_geometry(1, f.P, m, f.R), f.rows.data<int64_t>(), dst.data_ptr(), v.data_ptr(), 1.0,
-                      1, cuda::prepare(dst.device().index));
+        cuda::scatter_rows(dst.dtype(), accumulate ? ScatterMode::add_alpha : ScatterMode::assign,
+                           f.rows.data<int64_t>(), 1, f.P, m, f.R, dst.data_ptr(), v.data_ptr(), 1.0, 1,
+                           cuda::prepare(dst.device().index));
         break;
 #endif
         unsupported_device(op, dst.device());
@@ -300,8 +300,8 @@ Tensor embedding_backward(const Tensor& dout, const Tensor& index, int64_t num_w
         cuda::embedding_backward(dout.dtype(), g.data_ptr(), idx.data<int64_t>(), M, D, num_weights, padding_idx,
                                  grad.data_ptr(), work.data_ptr(), ws, stream);
       } else {
-        cuda::scatter(grad.dtype(), ScatterMode::add_alpha, detail::rows_geometry(1, num_weights, M, D),
-                      idx.data<int64_t>(), grad.data_ptr(), g.data_ptr(), 1.0, 1, stream);
+        cuda::scatter_rows(grad.dtype(), ScatterMode::add_alpha, idx.data<int64_t>(), 1, num_weights, M, D,
+                           grad.data_ptr(), g.data_ptr(), 1.0, 1, stream);
         if (padding_idx >= 0) zero_(grad.select(0, padding_idx));
       }
       break;

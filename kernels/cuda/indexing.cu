@@ -99,8 +99,51 @@ __global__ void scatter_apply_kernel(ScatterMode mode, const Key* __restrict__ k
     if (i > 0 && keys[i - 1] == k) continue;
     int64_t count = 1;
     while (i + count < n && keys[i + count] == k) ++count;
-    dest[k] = scatter_combine<T>(mode, dest[k], src, src_offsets + i, count, alpha, unit);
+    const int64_t* offs = src_offsets + i;
+    dest[k] = scatter_combine<T>(mode, dest[k], [&](int64_t j) { return src[offs[j]]; }, count, alpha, unit);
   }
+}
+
+// ---- row scatter: only the m row indices are sorted ----
+
+__global__ void row_pairs_kernel(const int64_t* __restrict__ idx, int64_t m, int64_t n, Key* __restrict__ keys,
+                                 int64_t* __restrict__ rows) {
+  KILN_GRID_LOOP(j, m) {
+    keys[j] = Key(wrap_index(idx[j], n));
+    rows[j] = j;
+  }
+}
+
+// Element e = ((o * m) + i) * inner + c: column c (fastest, so loads and stores coalesce) of
+// sorted row i of outer slice o. Threads whose sorted row starts a segment combine it.
+template <class T>
+__global__ void scatter_rows_apply_kernel(ScatterMode mode, const Key* __restrict__ keys,
+                                          const int64_t* __restrict__ rows, int64_t outer, int64_t n, int64_t m,
+                                          int64_t inner, T* __restrict__ dest, const T* __restrict__ src,
+                                          compute_t<T> alpha, bool unit) {
+  const int64_t total = outer * m * inner;
+  KILN_GRID_LOOP(e, total) {
+    const int64_t c = e % inner, t = e / inner;
+    const int64_t i = t % m, o = t / m;
+    const Key k = keys[i];
+    if (i > 0 && keys[i - 1] == k) continue;
+    int64_t count = 1;
+    while (i + count < m && keys[i + count] == k) ++count;
+    const int64_t* r = rows + i;
+    const T* s = src + o * m * inner + c;
+    T* d = dest + (o * n + int64_t(k)) * inner + c;
+    *d = scatter_combine<T>(mode, *d, [&](int64_t j) { return s[r[j] * inner]; }, count, alpha, unit);
+  }
+}
+
+// alpha as scatter_combine wants it.
+template <class T>
+compute_t<T> combine_alpha(double alpha_f, int64_t alpha_i) {
+  using C = compute_t<T>;
+  if constexpr (std::is_floating_point_v<C>)
+    return C(alpha_f);
+  else
+    return C(alpha_i);
 }
 
 // ---- masks ----
@@ -242,16 +285,46 @@ void scatter(DType dtype, ScatterMode mode, const IndexGeometry& g, const int64_
                                                   stream));
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
-    using C = compute_t<T>;
-    C alpha;
-    if constexpr (std::is_floating_point_v<C>)
-      alpha = C(alpha_f);
-    else
-      alpha = C(alpha_i);
     const bool unit = alpha_f == 1.0 && alpha_i == 1;
+    const compute_t<T> alpha = combine_alpha<T>(alpha_f, alpha_i);
     scatter_apply_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(mode, keys, offs, n, static_cast<T*>(dest),
                                                                     static_cast<const T*>(src), alpha, unit);
     KILN_CUDA_CHECK_LAUNCH("scatter apply");
+  });
+}
+
+void scatter_rows(DType dtype, ScatterMode mode, const int64_t* idx, int64_t outer, int64_t n, int64_t m,
+                  int64_t inner, void* dest, const void* src, double alpha_f, int64_t alpha_i, Stream stream) {
+  const char* op = "cuda::scatter_rows";
+  KILN_CHECK(outer >= 0 && n >= 0 && m >= 0 && inner >= 0, op, ": sizes must be non-negative");
+  if (outer == 0 || m == 0 || inner == 0) return;
+  KILN_CHECK(m < INT_MAX, op, ": ", m, " indices exceed the supported 2^31 - 2");
+  KILN_CHECK(n > 0, op, ": ", m, " indices into an empty dimension");
+  const int end_bit = index_util::bits_for(uint64_t(n - 1));
+  size_t cub_bytes = 0;
+  KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, cub_bytes, static_cast<const Key*>(nullptr),
+                                                  static_cast<Key*>(nullptr), static_cast<const int64_t*>(nullptr),
+                                                  static_cast<int64_t*>(nullptr), int(m), 0, end_bit, stream));
+  const size_t piece = index_util::align256(size_t(m) * 8);
+  index_util::Scratch s(4 * piece + cub_bytes, stream);
+  unsigned char* base = s.as<unsigned char>();
+  Key* keys_in = reinterpret_cast<Key*>(base);
+  Key* keys = reinterpret_cast<Key*>(base + piece);
+  int64_t* rows_in = reinterpret_cast<int64_t*>(base + 2 * piece);
+  int64_t* rows = reinterpret_cast<int64_t*>(base + 3 * piece);
+  row_pairs_kernel<<<blocks_for(m), kThreads, 0, stream>>>(idx, m, n, keys_in, rows_in);
+  KILN_CUDA_CHECK_LAUNCH("scatter_rows pairs");
+  KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(base + 4 * piece, cub_bytes, static_cast<const Key*>(keys_in), keys,
+                                                  static_cast<const int64_t*>(rows_in), rows, int(m), 0, end_bit,
+                                                  stream));
+  const int64_t total = outer * m * inner;
+  dispatch_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const bool unit = alpha_f == 1.0 && alpha_i == 1;
+    scatter_rows_apply_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(
+        mode, keys, rows, outer, n, m, inner, static_cast<T*>(dest), static_cast<const T*>(src),
+        combine_alpha<T>(alpha_f, alpha_i), unit);
+    KILN_CUDA_CHECK_LAUNCH("scatter_rows apply");
   });
 }
 

@@ -19,7 +19,9 @@
 // source element it computes (destination offset, source offset), radix-sorts the pairs by
 // destination (cub::DeviceRadixSort, stable: sources of one destination stay in increasing
 // source position, which is the CPU's order), and then one thread per destination walks its
-// segment in that order. Assignment keeps the last source in index order, as the CPU does.
+// segment in that order (scatter_rows, for whole-row scatters, sorts only the row indices and
+// runs one thread per destination row and column). Assignment keeps the last source in index
+// order, as the CPU does.
 // Accumulation starts from the destination's value and adds the sources one at a time with the
 // CPU's exact arithmetic (the same rounding points, products not fused into adds), so results are
 // bit-identical to the CPU. The cost: a destination hit by many sources is summed by one thread
@@ -57,6 +59,14 @@ void gather(int64_t elem_size, const IndexGeometry& g, const int64_t* idx, const
 // caching allocator.
 void scatter(DType dtype, ScatterMode mode, const IndexGeometry& g, const int64_t* idx, void* dest, const void* src,
              double alpha_f, int64_t alpha_i, Stream stream);
+
+// The row case of scatter (index_add, index_put, integer embedding backward): dest [outer, n, inner]
+// row idx[j] (op)= src [outer, m, inner] row j for every j < m, both contiguous. Only the m
+// indices are sorted (not every element), then one thread per (outer, destination row, column)
+// combines that row's sources in position order: the same results as scatter() over
+// rows_geometry, with scratch for m indices instead of outer * m * inner elements. m < 2^31.
+void scatter_rows(DType dtype, ScatterMode mode, const int64_t* idx, int64_t outer, int64_t n, int64_t m,
+                  int64_t inner, void* dest, const void* src, double alpha_f, int64_t alpha_i, Stream stream);
 
 // masked_fill: out[c] = value where mask[c], over a box sizes[ndim] with out strides and mask
 // strides (0 where the mask broadcasts). value_bits holds the value's bytes (elem_size of them,

@@ -2,8 +2,9 @@
 // without a GPU: the geometry the tensor layer builds for the CUDA path (detail::rows_geometry,
 // detail::dim_geometry), the position arithmetic (index_offsets) and the per-destination combine
 // (scatter_combine) of kernels/index_math.h, and the stable sort by destination of Note
-// [Deterministic CUDA scatter], run with std::stable_sort in place of cub::DeviceRadixSort. The
-// results must equal the CPU ops bit for bit.
+// [Deterministic CUDA scatter] (per element for cuda::scatter, per row for cuda::scatter_rows),
+// run with std::stable_sort in place of cub::DeviceRadixSort. The results must equal the CPU ops
+// bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -70,10 +71,48 @@ void emulate_scatter(DType dt, ScatterMode mode, const IndexGeometry& g, const T
     for (int64_t i = 0; i < n;) {
       int64_t count = 1;
       while (i + count < n && sk[size_t(i + count)] == sk[size_t(i)]) ++count;
+      const T* sv = static_cast<const T*>(src);
+      const int64_t* offs = so.data() + i;
       d[sk[size_t(i)]] =
-          scatter_combine<T>(mode, d[sk[size_t(i)]], static_cast<const T*>(src), so.data() + i, count, alpha, unit);
+          scatter_combine<T>(mode, d[sk[size_t(i)]], [&](int64_t j) { return sv[offs[j]]; }, count, alpha, unit);
       i += count;
     }
+  });
+}
+
+// What cuda::scatter_rows does: stable sort of the m wrapped row indices, then for every outer
+// slice, destination row and column one combine over that row's sources in position order.
+void emulate_scatter_rows(DType dt, ScatterMode mode, const Tensor& idx, int64_t outer, int64_t n, int64_t m,
+                          int64_t inner, void* dest, const void* src, double alpha_f, int64_t alpha_i) {
+  const int64_t* ix = idx.data<int64_t>();
+  std::vector<int64_t> rows(static_cast<size_t>(m));
+  std::iota(rows.begin(), rows.end(), int64_t(0));
+  std::stable_sort(rows.begin(), rows.end(),
+                   [&](int64_t a, int64_t b) { return wrap_index(ix[a], n) < wrap_index(ix[b], n); });
+  dispatch_dtype(dt, [&](auto tag) {
+    using T = decltype(tag);
+    using C = compute_t<T>;
+    C alpha;
+    if constexpr (std::is_floating_point_v<C>)
+      alpha = C(alpha_f);
+    else
+      alpha = C(alpha_i);
+    const bool unit = alpha_f == 1.0 && alpha_i == 1;
+    T* d = static_cast<T*>(dest);
+    const T* sv = static_cast<const T*>(src);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < m;) {
+        const int64_t key = wrap_index(ix[rows[size_t(i)]], n);
+        int64_t count = 1;
+        while (i + count < m && wrap_index(ix[rows[size_t(i + count)]], n) == key) ++count;
+        for (int64_t c = 0; c < inner; ++c) {
+          const T* s = sv + o * m * inner + c;
+          const int64_t* r = rows.data() + i;
+          T& out = d[(o * n + key) * inner + c];
+          out = scatter_combine<T>(mode, out, [&](int64_t j) { return s[r[j] * inner]; }, count, alpha, unit);
+        }
+        i += count;
+      }
   });
 }
 
@@ -165,6 +204,10 @@ TEST(IndexingEmulation, IndexAddAndIndexPutMatchTheCpuBitForBit) {
         emulate_scatter(dt, ScatterMode::add_alpha, detail::rows_geometry(outer, x.size(d), 31, inner), idx,
                         dest.data_ptr(), src.data_ptr(), alpha.to_double(), alpha.to_int());
         EXPECT_TRUE(bits_equal(dest, ref)) << dtype_name(dt) << " index_add d=" << d;
+        Tensor dest_rows = x.clone();
+        emulate_scatter_rows(dt, ScatterMode::add_alpha, idx, outer, x.size(d), 31, inner, dest_rows.data_ptr(),
+                             src.data_ptr(), alpha.to_double(), alpha.to_int());
+        EXPECT_TRUE(bits_equal(dest_rows, ref)) << dtype_name(dt) << " index_add rows d=" << d;
       }
       if (d != 0) continue;
       // index_put with one index along dim 0: the flat rows are the wrapped index itself.
@@ -176,6 +219,10 @@ TEST(IndexingEmulation, IndexAddAndIndexPutMatchTheCpuBitForBit) {
         emulate_scatter(dt, acc ? ScatterMode::add_alpha : ScatterMode::assign,
                         detail::rows_geometry(1, x.size(0), 31, 28), rows, dest.data_ptr(), src.data_ptr(), 1.0, 1);
         EXPECT_TRUE(bits_equal(dest, ref)) << dtype_name(dt) << " index_put accumulate=" << acc;
+        Tensor dest_rows = x.clone();
+        emulate_scatter_rows(dt, acc ? ScatterMode::add_alpha : ScatterMode::assign, idx, 1, x.size(0), 31, 28,
+                             dest_rows.data_ptr(), src.data_ptr(), 1.0, 1);
+        EXPECT_TRUE(bits_equal(dest_rows, ref)) << dtype_name(dt) << " index_put rows accumulate=" << acc;
       }
     }
 }
