@@ -37,7 +37,12 @@ class Scratch {
     p_ = device_allocate(bytes, device, stream);
   }
   ~Scratch() {
-    if (p_) device_free(p_);
+    // A destructor must not throw (it may run while an error unwinds); a failing free here would
+    // be reported again by the next CUDA call.
+    try {
+      if (p_) device_free(p_);
+    } catch (...) {
+    }
   }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;

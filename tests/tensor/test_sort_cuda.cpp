@@ -5,6 +5,7 @@
 #if KILN_HAVE_CUDA
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -57,7 +58,9 @@ Tensor tie_values(const Shape& s, DType dt, uint64_t seed, int levels = 9) {
   std::vector<double> v(size_t(s.numel()));
   const bool unsigned_like = dt == DType::u8 || dt == DType::b8;
   for (auto& x : v) {
-    x = double(int64_t(g() % uint64_t(levels))) - (unsigned_like ? 0 : levels / 2);
+    // u8 stays in [0, 255] (a cast from a larger double is undefined).
+    const int64_t top = dt == DType::u8 ? std::min(levels, 256) : levels;
+    x = double(int64_t(g() % uint64_t(top))) - (unsigned_like ? 0 : levels / 2);
     if (is_floating(dt)) {
       switch (g() % 16) {
         case 0:
