@@ -256,10 +256,24 @@ Tensor embedding(const Tensor& weight, const Tensor& index) {
   check_same_device(weight, index, "embedding");
   Shape s = index.shape();
   s.push_back(weight.size(1));
-  // Device-generic: the range check and index_select dispatch on the device themselves.
   detail::check_index_range(idx, weight.size(0), false, "embedding",
                             detail::str_cat("a weight of ", weight.size(0), " rows"));
-  return index_select(weight, 0, idx.reshape({-1})).view(s);
+  switch (weight.device().type) {
+    case DeviceType::CPU: return index_select(weight, 0, idx.reshape({-1})).view(s);
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      // The gather directly: index_select would validate the indices (and synchronise) again.
+      Tensor out = empty(s, weight.dtype(), weight.device());
+      if (out.numel() == 0) return out;
+      Tensor wc = weight.contiguous();
+      cuda::gather(weight.element_size(), detail::rows_geometry(1, weight.size(0), idx.numel(), weight.size(1)),
+                   idx.data<int64_t>(), wc.data_ptr(), out.data_ptr(), cuda::prepare(weight.device().index));
+      return out;
+#endif
+      unsupported_device("embedding", weight.device());
+    }
+  }
+  return Tensor();
 }
 
 Tensor embedding_backward(const Tensor& dout, const Tensor& index, int64_t num_weights, int64_t padding_idx) {
