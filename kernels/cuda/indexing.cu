@@ -92,8 +92,8 @@ __global__ void scatter_pairs_kernel(IndexGeometry g, const int64_t* __restrict_
 // sorted order, i.e. in source position order (scatter_combine, index_math.h).
 template <class T>
 __global__ void scatter_apply_kernel(ScatterMode mode, const Key* __restrict__ keys,
-                                     const int64_t* __restrict__ src_offsets, int64_t n, T* __restrict__ dest,
-                                     const T* __restrict__ src, compute_t<T> alpha, bool unit) {
+                                     const int64_t* __restrict__ src_offsets, int64_t n, T* dest,
+                                     const T* src, compute_t<T> alpha, bool unit) {
   KILN_GRID_LOOP(i, n) {
     const Key k = keys[i];
     if (i > 0 && keys[i - 1] == k) continue;
@@ -119,7 +119,7 @@ __global__ void row_pairs_kernel(const int64_t* __restrict__ idx, int64_t m, int
 template <class T>
 __global__ void scatter_rows_apply_kernel(ScatterMode mode, const Key* __restrict__ keys,
                                           const int64_t* __restrict__ rows, int64_t outer, int64_t n, int64_t m,
-                                          int64_t inner, T* __restrict__ dest, const T* __restrict__ src,
+                                          int64_t inner, T* dest, const T* src,
                                           compute_t<T> alpha, bool unit) {
   const int64_t total = outer * m * inner;
   KILN_GRID_LOOP(e, total) {
