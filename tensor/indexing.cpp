@@ -9,6 +9,11 @@
 #include "kiln/tensor/indexing_check.h"
 #include "kiln/tensor/iterator.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/indexing.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
 namespace detail {
 
@@ -24,8 +29,20 @@ void check_index_range(const Tensor& idx64, int64_t size, bool allow_negative, c
   int64_t n = idx64.numel();
   if (n == 0) return;
   const int64_t lo = allow_negative ? -size : 0;
-  int64_t bad = cpu::find_bad_index(idx64.data<int64_t>(), n, lo, size);
+  int64_t bad = -1;
+  switch (idx64.device().type) {
+    case DeviceType::CPU: bad = cpu::find_bad_index(idx64.data<int64_t>(), n, lo, size); break;
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      // Note [CUDA index validation] in kernels/cuda/indexing.h: one small synchronisation.
+      bad = cuda::find_bad_index(idx64.data<int64_t>(), n, lo, size, cuda::prepare(idx64.device().index));
+      break;
+#endif
+      unsupported_device(op, idx64.device());
+  }
   if (bad < 0) return;
+  // Only on error: the value and its position are reported from a host copy.
+  const Tensor host = idx64.cpu();
   // Position of the bad value as a multi-index into the index tensor.
   std::ostringstream pos;
   pos << "[";
@@ -37,12 +54,44 @@ void check_index_range(const Tensor& idx64, int64_t size, bool allow_negative, c
   }
   for (int d = 0; d < idx64.dim(); ++d) pos << (d ? ", " : "") << coord[d];
   pos << "]";
-  int64_t value = idx64.data<int64_t>()[bad];
+  int64_t value = host.data<int64_t>()[bad];
   if (size == 0)
     KILN_FAIL(op, ": index ", value, " at position ", pos.str(), " is out of range: ", what,
               " is empty, no index is valid");
   KILN_FAIL(op, ": index ", value, " at position ", pos.str(), " is out of range for ", what,
             " (valid range [", lo, ", ", size - 1, "])");
+}
+
+IndexGeometry rows_geometry(int64_t outer, int64_t n, int64_t m, int64_t inner) {
+  IndexGeometry g;
+  g.ndim = 3;
+  g.dim = 1;
+  g.dim_size = n;
+  const int64_t sizes[3] = {outer, m, inner}, is[3] = {0, 1, 0}, ds[3] = {n * inner, inner, 1},
+                os[3] = {m * inner, inner, 1};
+  for (int a = 0; a < 3; ++a) {
+    g.sizes[a] = sizes[a];
+    g.idx_strides[a] = is[a];
+    g.data_strides[a] = ds[a];
+    g.other_strides[a] = os[a];
+  }
+  return g;
+}
+
+IndexGeometry dim_geometry(const Shape& box, int d, int64_t dim_size, const Shape& data_strides,
+                           const Shape& other_strides) {
+  IndexGeometry g;
+  g.ndim = box.size();
+  g.dim = d;
+  g.dim_size = dim_size;
+  const Shape is = contiguous_strides(box);
+  for (int a = 0; a < box.size(); ++a) {
+    g.sizes[a] = box[a];
+    g.idx_strides[a] = is[a];
+    g.data_strides[a] = data_strides[a];
+    g.other_strides[a] = other_strides[a];
+  }
+  return g;
 }
 
 }  // namespace detail
@@ -71,19 +120,24 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Shape out_shape = xs.shape();
   out_shape[d] = idx.numel();
   Tensor out = empty(out_shape, x.dtype(), x.device());
+  detail::check_index_range(idx, xs.size(d), true, "index_select", dim_what(d, xs.size(d)));
+  if (out.numel() == 0) return out;
+  Tensor xc = xs.contiguous();
+  int64_t outer = 1, inner = 1;
+  for (int a = 0; a < d; ++a) outer *= xs.size(a);
+  for (int a = d + 1; a < xs.dim(); ++a) inner *= xs.size(a);
   switch (x.device().type) {
-    case DeviceType::CPU: {
-      detail::check_index_range(idx, xs.size(d), true, "index_select", dim_what(d, xs.size(d)));
-      if (out.numel() == 0) break;
-      Tensor xc = xs.contiguous();
-      int64_t outer = 1, inner = 1;
-      for (int a = 0; a < d; ++a) outer *= xs.size(a);
-      for (int a = d + 1; a < xs.dim(); ++a) inner *= xs.size(a);
+    case DeviceType::CPU:
       cpu::index_select_rows(x.element_size(), xc.data_ptr(), outer, xs.size(d), inner, idx.data<int64_t>(),
                              idx.numel(), out.data_ptr());
       break;
-    }
-    case DeviceType::CUDA: unsupported_device("index_select", x.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      cuda::gather(x.element_size(), detail::rows_geometry(outer, xs.size(d), idx.numel(), inner),
+                   idx.data<int64_t>(), xc.data_ptr(), out.data_ptr(), cuda::prepare(x.device().index));
+      break;
+#endif
+      unsupported_device("index_select", x.device());
   }
   return out;
 }
@@ -101,9 +155,9 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
     KILN_CHECK(a == d || idx.size(a) <= xs.size(a), "gather: index has size ", idx.size(a), " in dimension ", a,
                " but x has only ", xs.size(a), " (index shape ", index.shape(), ", x shape ", x.shape(), ")");
   Tensor out = empty(idx.shape(), x.dtype(), x.device());
+  detail::check_index_range(idx, xs.size(d), true, "gather", dim_what(d, xs.size(d)));
   switch (x.device().type) {
     case DeviceType::CPU: {
-      detail::check_index_range(idx, xs.size(d), true, "gather", dim_what(d, xs.size(d)));
       if (out.numel() == 0) break;
       Tensor xv = dim_base_view(xs, idx.shape(), d);
       Loop loop = make_loop(idx.shape(), {&out, &idx, &xv});
@@ -111,7 +165,14 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
                        xs.size(d));
       break;
     }
-    case DeviceType::CUDA: unsupported_device("gather", x.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      if (out.numel() == 0) break;
+      cuda::gather(x.element_size(), detail::dim_geometry(idx.shape(), d, xs.size(d), xs.strides(), out.strides()),
+                   idx.data<int64_t>(), xs.data_ptr(), out.data_ptr(), cuda::prepare(x.device().index));
+      break;
+#endif
+      unsupported_device("gather", x.device());
   }
   return x.dim() == 0 ? out.reshape(index.shape()) : out;
 }
@@ -158,9 +219,9 @@ void scatter_into(const Tensor& self, int64_t dim, const Tensor& index, const Te
   }
   if (idx.numel() == 0) return;
   check_writable(self, op);
+  detail::check_index_range(idx, s.size(d), true, op, dim_what(d, s.size(d)));
   switch (self.device().type) {
     case DeviceType::CPU: {
-      detail::check_index_range(idx, s.size(d), true, op, dim_what(d, s.size(d)));
       Tensor dv = dim_base_view(s, idx.shape(), d);
       Tensor srcv = sv.as_strided(idx.shape(), sv.strides(), sv.offset());
       // dv has stride 0 along d, so make_loop makes d the innermost dimension: one loop row
@@ -174,7 +235,15 @@ void scatter_into(const Tensor& self, int64_t dim, const Tensor& index, const Te
                           s.size(d));
       break;
     }
-    case DeviceType::CUDA: unsupported_device(op, self.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      // Note [Deterministic CUDA scatter]: the same winners and sums as the CPU loop above.
+      cuda::scatter(s.dtype(), add ? ScatterMode::add_each : ScatterMode::assign,
+                    detail::dim_geometry(idx.shape(), d, s.size(d), s.strides(), sv.strides()), idx.data<int64_t>(),
+                    s.data_ptr(), sv.data_ptr(), 1.0, 1, cuda::prepare(self.device().index));
+      break;
+#endif
+      unsupported_device(op, self.device());
   }
   self.bump_version();
 }

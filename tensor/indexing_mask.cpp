@@ -7,6 +7,13 @@
 #include "kiln/tensor/indexing.h"
 #include "kiln/tensor/iterator.h"
 
+#if KILN_HAVE_CUDA
+#include <cstring>
+
+#include "kiln/kernels/cuda/indexing.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
 namespace {
 
@@ -47,7 +54,18 @@ Tensor masked_fill_(const Tensor& self, const Tensor& mask, Scalar value) {
       cpu::masked_fill_loop(loop, self.element_size(), self.data_ptr(), mask.data<bool>(), v.data_ptr());
       break;
     }
-    case DeviceType::CUDA: unsupported_device("masked_fill", self.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      Tensor v = scalar_tensor(value, self.dtype());
+      uint64_t bits = 0;
+      std::memcpy(&bits, v.data_ptr(), size_t(self.element_size()));
+      Tensor m = mask.expand(self.shape());
+      cuda::masked_fill(self.element_size(), self.dim(), self.shape().data(), self.strides().data(),
+                        m.strides().data(), self.data_ptr(), m.data<bool>(), bits, cuda::prepare(self.device().index));
+      break;
+#endif
+      unsupported_device("masked_fill", self.device());
+    }
   }
   self.bump_version();
   return self;
@@ -75,7 +93,23 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
         cpu::masked_select(x.element_size(), xb.data_ptr(), mb.data<bool>(), mb.numel(), offsets.data(), out.data_ptr());
       return out;
     }
-    case DeviceType::CUDA: unsupported_device("masked_select", x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      Tensor xb = x.expand(b).contiguous();
+      Tensor mb = mask.expand(b).contiguous();
+      const int64_t n = mb.numel();
+      Tensor incl = empty({n}, DType::i64, x.device());
+      cuda::Stream stream = cuda::prepare(x.device().index);
+      // One synchronisation: the output size is the number of true values.
+      const int64_t total = cuda::mask_count(mb.data<bool>(), n, incl.data<int64_t>(), stream);
+      Tensor out = empty({total}, x.dtype(), x.device());
+      if (total > 0)
+        cuda::masked_select(x.element_size(), xb.data_ptr(), mb.data<bool>(), incl.data<int64_t>(), n, out.data_ptr(),
+                            stream);
+      return out;
+#endif
+      unsupported_device("masked_select", x.device());
+    }
   }
   return Tensor();
 }
@@ -92,7 +126,21 @@ Tensor nonzero(const Tensor& x) {
         cpu::nonzero_coords(mask.data<bool>(), x.dim(), x.shape().data(), offsets.data(), out.data<int64_t>());
       return out;
     }
-    case DeviceType::CUDA: unsupported_device("nonzero", x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      Tensor mask = x.to(DType::b8).contiguous();
+      const int64_t n = mask.numel();
+      Tensor incl = empty({n}, DType::i64, x.device());
+      cuda::Stream stream = cuda::prepare(x.device().index);
+      const int64_t total = cuda::mask_count(mask.data<bool>(), n, incl.data<int64_t>(), stream);
+      Tensor out = empty({total, int64_t(x.dim())}, DType::i64, x.device());
+      if (total > 0 && x.dim() > 0)
+        cuda::nonzero_coords(mask.data<bool>(), incl.data<int64_t>(), x.dim(), x.shape().data(), out.data<int64_t>(),
+                             stream);
+      return out;
+#endif
+      unsupported_device("nonzero", x.device());
+    }
   }
   return Tensor();
 }

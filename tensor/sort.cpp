@@ -5,6 +5,11 @@
 #include "kiln/kernels/cpu/sort.h"
 #include "kiln/tensor/creation.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/runtime.h"
+#include "kiln/kernels/cuda/sort.h"
+#endif
+
 namespace kiln {
 namespace {
 
@@ -22,20 +27,27 @@ ValuesIndices sort(const Tensor& x, int64_t dim, bool descending, bool stable) {
     return {x.clone(), zeros({}, DType::i64, x.device())};
   }
   int d = wrap_dim(dim, x.dim(), "sort");
-  switch (x.device().type) {
-    case DeviceType::CPU: {
-      Tensor xr = rows_last(x, d);
-      Tensor values = empty(xr.shape(), x.dtype(), x.device());
-      Tensor indices = empty(xr.shape(), DType::i64, x.device());
-      int64_t n = x.size(d);
-      if (xr.numel() > 0)
+  Tensor xr = rows_last(x, d);
+  Tensor values = empty(xr.shape(), x.dtype(), x.device());
+  Tensor indices = empty(xr.shape(), DType::i64, x.device());
+  int64_t n = x.size(d);
+  if (xr.numel() > 0) {
+    switch (x.device().type) {
+      case DeviceType::CPU:
         cpu::sort_rows(x.dtype(), xr.data_ptr(), xr.numel() / n, n, descending, values.data_ptr(),
                        indices.data<int64_t>());
-      return {from_rows_last(values, d), from_rows_last(indices, d)};
+        break;
+      case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+        // Always stable, as the CPU (Note [CUDA sort keys]).
+        cuda::sort_rows(x.dtype(), xr.data_ptr(), xr.numel() / n, n, descending, values.data_ptr(),
+                        indices.data<int64_t>(), cuda::prepare(x.device().index));
+        break;
+#endif
+        unsupported_device("sort", x.device());
     }
-    case DeviceType::CUDA: unsupported_device("sort", x.device());
   }
-  return {};
+  return {from_rows_last(values, d), from_rows_last(indices, d)};
 }
 
 Tensor argsort(const Tensor& x, int64_t dim, bool descending, bool stable) {
@@ -49,24 +61,30 @@ ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool s
   int64_t n = xs.size(d);
   KILN_CHECK(k >= 0 && k <= n, "topk: k ", k, " is out of range for dimension ", d, " of size ", n,
              " (expected 0 <= k <= ", n, ")");
-  switch (x.device().type) {
-    case DeviceType::CPU: {
-      Tensor xr = rows_last(xs, d);
-      Shape s = xr.shape();
-      s.back() = k;
-      Tensor values = empty(s, x.dtype(), x.device());
-      Tensor indices = empty(s, DType::i64, x.device());
-      if (values.numel() > 0)
+  Tensor xr = rows_last(xs, d);
+  Shape s = xr.shape();
+  s.back() = k;
+  Tensor values = empty(s, x.dtype(), x.device());
+  Tensor indices = empty(s, DType::i64, x.device());
+  if (values.numel() > 0) {
+    switch (x.device().type) {
+      case DeviceType::CPU:
         cpu::topk_rows(x.dtype(), xr.data_ptr(), xr.numel() / n, n, k, largest, values.data_ptr(),
                        indices.data<int64_t>());
-      values = from_rows_last(values, d);
-      indices = from_rows_last(indices, d);
-      if (x.dim() == 0) return {values.reshape({}), indices.reshape({})};
-      return {values, indices};
+        break;
+      case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+        cuda::topk_rows(x.dtype(), xr.data_ptr(), xr.numel() / n, n, k, largest, values.data_ptr(),
+                        indices.data<int64_t>(), cuda::prepare(x.device().index));
+        break;
+#endif
+        unsupported_device("topk", x.device());
     }
-    case DeviceType::CUDA: unsupported_device("topk", x.device());
   }
-  return {};
+  values = from_rows_last(values, d);
+  indices = from_rows_last(indices, d);
+  if (x.dim() == 0) return {values.reshape({}), indices.reshape({})};
+  return {values, indices};
 }
 
 UniqueResult unique(const Tensor& x, bool sorted, bool return_inverse, bool return_counts) {
@@ -89,7 +107,28 @@ UniqueResult unique(const Tensor& x, bool sorted, bool return_inverse, bool retu
       if (return_counts) r.counts = r.counts.narrow(0, 0, u).clone();
       return r;
     }
-    case DeviceType::CUDA: unsupported_device("unique", x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      Tensor flat = x.reshape({-1}).contiguous();
+      int64_t n = flat.numel();
+      Tensor sv = empty({n}, x.dtype(), x.device());
+      Tensor perm = empty({n}, DType::i64, x.device());
+      cuda::Stream stream = cuda::prepare(x.device().index);
+      cuda::sort_rows(x.dtype(), flat.data_ptr(), n > 0 ? 1 : 0, n, false, sv.data_ptr(), perm.data<int64_t>(), stream);
+      Tensor values = empty({n}, x.dtype(), x.device());
+      UniqueResult r;
+      if (return_inverse) r.inverse = empty(x.shape(), DType::i64, x.device());
+      if (return_counts) r.counts = empty({n}, DType::i64, x.device());
+      // One synchronisation: the number of distinct values sizes the results.
+      int64_t u = cuda::unique_sorted(x.dtype(), sv.data_ptr(), perm.data<int64_t>(), n, values.data_ptr(),
+                                      return_inverse ? r.inverse.data<int64_t>() : nullptr,
+                                      return_counts ? r.counts.data<int64_t>() : nullptr, stream);
+      r.values = values.narrow(0, 0, u).clone();
+      if (return_counts) r.counts = r.counts.narrow(0, 0, u).clone();
+      return r;
+#endif
+      unsupported_device("unique", x.device());
+    }
   }
   return {};
 }
