@@ -33,5 +33,7 @@ void where(const Loop& loop, DType dtype, void* out, const bool* cond, const voi
 // Fills n contiguous elements of dtype d with a value (floating dtypes use fvalue, integers
 // ivalue, bool "fvalue != 0 || ivalue != 0"), as cpu::fill.
 void fill(DType d, void* out, int64_t n, double fvalue, int64_t ivalue, Stream stream);
+// The same over a strided Loop (operand 0 = out; a view that is not contiguous).
+void fill_strided(const Loop& loop, DType d, void* out, double fvalue, int64_t ivalue, Stream stream);
 
 }  // namespace kiln::cuda

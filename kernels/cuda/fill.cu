@@ -22,6 +22,17 @@ __global__ void __launch_bounds__(ew::kThreads) fill_kernel(U* out, int64_t n, U
 }
 
 template <class U>
+__global__ void __launch_bounds__(ew::kThreads)
+    fill_strided_kernel(U* out, const Loop loop, int64_t n, bool small, U value) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    int64_t off[1];
+    ew::strided_offsets<1>(loop, i, small, off);
+    out[off[0]] = value;
+  }
+}
+
+template <class U>
 void run_fill(void* out_v, int64_t n, U value, Stream s) {
   U* out = static_cast<U*>(out_v);
   constexpr int V = ew::vec_width<U>();
@@ -32,10 +43,9 @@ void run_fill(void* out_v, int64_t n, U value, Stream s) {
   KILN_CUDA_CHECK_LAUNCH("fill");
 }
 
-}  // namespace
-
-void fill(DType d, void* out, int64_t n, double fvalue, int64_t ivalue, Stream s) {
-  if (n <= 0) return;
+// Calls f(bits) with the value converted to dtype d (as cpu::fill) as raw bits of its size.
+template <class F>
+void with_value_bits(DType d, double fvalue, int64_t ivalue, F&& f) {
   dispatch_dtype(d, [&](auto tag) {
     using T = decltype(tag);
     T v;
@@ -45,13 +55,30 @@ void fill(DType d, void* out, int64_t n, double fvalue, int64_t ivalue, Stream s
       v = (fvalue != 0.0) || (ivalue != 0);
     else
       v = static_cast<T>(ivalue);
-    // The value as raw bits of its size (bool is one byte, 0 or 1).
     using U = std::conditional_t<sizeof(T) == 1, uint8_t,
                                  std::conditional_t<sizeof(T) == 2, uint16_t,
                                                     std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
     U bits;
     std::memcpy(&bits, &v, sizeof(T));
-    run_fill<U>(out, n, bits, s);
+    f(bits);
+  });
+}
+
+}  // namespace
+
+void fill(DType d, void* out, int64_t n, double fvalue, int64_t ivalue, Stream s) {
+  if (n <= 0) return;
+  with_value_bits(d, fvalue, ivalue, [&](auto bits) { run_fill(out, n, bits, s); });
+}
+
+void fill_strided(const Loop& loop, DType d, void* out, double fvalue, int64_t ivalue, Stream s) {
+  const int64_t n = loop.numel();
+  if (n <= 0) return;
+  with_value_bits(d, fvalue, ivalue, [&](auto bits) {
+    using U = decltype(bits);
+    fill_strided_kernel<U><<<unsigned(ew::grid_for(n)), ew::kThreads, 0, s>>>(static_cast<U*>(out), loop, n,
+                                                                             ew::small_index(n), bits);
+    KILN_CUDA_CHECK_LAUNCH("fill_strided");
   });
 }
 
