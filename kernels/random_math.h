@@ -8,9 +8,9 @@
 // compares, conversions), which both devices round the same way, plus vm::log and vm::cos
 // (kernels/cpu/vec_math.h), which are themselves written from such operations. Two things would
 // still break bit-equality and are ruled out where the files are compiled:
-// - contraction of a * b + c into one fused multiply-add: nvcc does it by default, so
-//   kernels/cuda/random.cu is compiled with --fmad=false (kernels/CMakeLists.txt); the CPU build
-//   is ISO C++ (CMAKE_CXX_EXTENSIONS OFF), where GCC does not contract;
+// - contraction of a * b + c into one fused multiply-add: nvcc does it by default, and GCC does
+//   where the target has FMA, so kernels/cuda/random.cu is compiled with --fmad=false and
+//   kernels/cpu/random.cpp with -ffp-contract=off (kernels/CMakeLists.txt);
 // - libm / CUDA math library differences: the f32 normal uses vm::log / vm::cos instead of
 //   std::log / std::cos. The f64 normal still uses the double std::log / std::cos of each device
 //   (glibc vs CUDA's libdevice), so it agrees to about one ulp, not bit for bit.
