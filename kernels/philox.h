@@ -27,9 +27,10 @@
 //   randint, larger range            2   low + ((w0 << 32 | w1) mod range)
 //   randperm(n)                      2   sort 0..n-1 by the 64-bit key (w0 << 32 | w1), ties by index
 //
-// The words, and every sample made from them by integer or exactly rounded arithmetic (uniform,
-// bernoulli, dropout, randint, randperm), are bit-identical on every device. Normals also go through
-// log, cos and sqrt, whose last bit may differ between the CPU's libm and CUDA's intrinsics.
+// The words, and every sample made from them (uniform, bernoulli, dropout, randint, randperm, f32 /
+// f16 / bf16 normals), are bit-identical on every device: the formulas are in kernels/random_math.h
+// (Note [Bit-identical samplers]). f64 normals go through the double log and cos of each device's
+// math library, whose last bit may differ.
 #include <cstdint>
 
 #include "kiln/kernels/macros.h"

@@ -91,6 +91,7 @@ struct Abs {
 struct Sign {
   template <class C> KILN_HD C operator()(C x) const {
     if constexpr (std::is_same_v<C, bool>) return x;
+    else if constexpr (std::is_unsigned_v<C>) return C(x != C(0));
     else return C(int(C(0) < x) - int(x < C(0)));
   }
 };
@@ -109,7 +110,12 @@ struct Sigmoid { template <class C> KILN_HD C operator()(C x) const { return m_s
 struct Erf { template <class C> KILN_HD C operator()(C x) const { return m_erf(x); } };
 struct Erfc { template <class C> KILN_HD C operator()(C x) const { return m_erfc(x); } };
 // relu keeps NaN (x < 0 is false for NaN).
-struct Relu { template <class C> KILN_HD C operator()(C x) const { return x < C(0) ? C(0) : x; } };
+struct Relu {
+  template <class C> KILN_HD C operator()(C x) const {
+    if constexpr (std::is_unsigned_v<C>) return x;
+    else return x < C(0) ? C(0) : x;
+  }
+};
 template <class C> struct LeakyRelu {
   C slope;
   KILN_HD C operator()(C x) const { return x > C(0) ? x : x * slope; }
@@ -195,7 +201,8 @@ template <class C> struct PowInt {
 };
 struct IsNan { template <class C> KILN_HD bool operator()(C x) const { return x != x; } };
 struct IsInf {
-  template <class C> KILN_HD bool operator()(C x) const { return x == std::numeric_limits<C>::infinity() || x == -std::numeric_limits<C>::infinity(); }
+  // vm::kInf rather than numeric_limits (a host-only constexpr function for nvcc).
+  template <class C> KILN_HD bool operator()(C x) const { return x == C(vm::kInf) || x == C(-vm::kInf); }
 };
 struct IsFinite { template <class C> KILN_HD bool operator()(C x) const { return x - x == C(0); } };
 struct LogicalNot { template <class C> KILN_HD bool operator()(C x) const { return x == C(0); } };

@@ -4,6 +4,10 @@
 
 #include "kiln/kernels/convert.h"
 #include "kiln/kernels/cpu/copy.h"
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/elementwise.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
 
 namespace kiln {
 namespace {
@@ -18,6 +22,12 @@ void fill_tensor(Tensor& t, Scalar v, const char* op) {
     cpu::fill(t.dtype(), t.data_ptr(), t.numel(), v.to_double(), v.to_int());
     return;
   }
+#if KILN_HAVE_CUDA
+  if (t.device().type == DeviceType::CUDA) {
+    cuda::fill(t.dtype(), t.data_ptr(), t.numel(), v.to_double(), v.to_int(), cuda::prepare(t.device().index));
+    return;
+  }
+#endif
   unsupported_device(op, t.device());
 }
 

@@ -14,6 +14,10 @@
 #include "kiln/kernels/cpu/unary.h"
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/iterator.h"
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/elementwise.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
 
 namespace kiln::elementwise {
 
@@ -64,7 +68,16 @@ Tensor unary(const char* op_name, UnaryOp op, UnaryKind kind, const Tensor& x, c
       cpu::unary(op, loop, cdt, out.data_ptr(), src.data_ptr(), p);
       break;
     }
-    case DeviceType::CUDA: unsupported_device(op_name, x.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+    {
+      if (out.numel() == 0) break;
+      Loop loop = make_loop(out.shape(), {&out, &src});
+      cuda::unary(op, loop, cdt, out.data_ptr(), src.data_ptr(), p, cuda::prepare(x.device().index));
+      break;
+    }
+#endif
+      unsupported_device(op_name, x.device());
   }
   if (!self) return out;
   if (!out.is_same(*self)) Tensor(*self).copy_(out);  // copy_ bumps the version
@@ -94,6 +107,7 @@ Tensor binary(const char* op_name, BinaryOp op, Operand a, Operand b, DType comp
                       : a.t->shape() == b.t->shape() ? a.t->shape()
                                                      : broadcast_shapes(a.t->shape(), b.t->shape(), op_name);
   if (self) {
+    check_same_device(*self, any, op_name);
     check_inplace(*self, out_dtype, op_name);
     KILN_CHECK(shape == self->shape(), op_name, ": output with shape ", self->shape(),
                " doesn't match the broadcast shape ", shape);
@@ -123,7 +137,24 @@ Tensor binary(const char* op_name, BinaryOp op, Operand a, Operand b, DType comp
                   ta ? nullptr : &sa, tb ? nullptr : &sb, scalar_arg(alpha));
       break;
     }
-    case DeviceType::CUDA: unsupported_device(op_name, any.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+    {
+      if (out.numel() == 0) break;
+      Loop loop = make_loop(shape, {&out, ta ? ta : &out, tb ? tb : &out});
+      for (int d = 0; d < loop.ndim; ++d) {
+        if (!ta) loop.strides[1][d] = 0;
+        if (!tb) loop.strides[2][d] = 0;
+      }
+      ScalarArg sa, sb;
+      if (a.s) sa = scalar_arg(*a.s);
+      if (b.s) sb = scalar_arg(*b.s);
+      cuda::binary(op, loop, compute, out.data_ptr(), ta ? ta->data_ptr() : nullptr, tb ? tb->data_ptr() : nullptr,
+                   ta ? nullptr : &sa, tb ? nullptr : &sb, scalar_arg(alpha), cuda::prepare(any.device().index));
+      break;
+    }
+#endif
+      unsupported_device(op_name, any.device());
   }
   if (!self) return out;
   if (!out.is_same(*self)) Tensor(*self).copy_(out);

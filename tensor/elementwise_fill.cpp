@@ -5,6 +5,10 @@
 #include "kiln/kernels/cpu/copy.h"
 #include "kiln/tensor/elementwise.h"
 #include "kiln/tensor/iterator.h"
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/elementwise.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
 
 namespace kiln {
 
@@ -29,7 +33,20 @@ Tensor fill_(const Tensor& self, Scalar value) {
           cpu::copy_cast(loop, self.dtype(), self.data_ptr(), self.dtype(), buf);
         }
         break;
-      case DeviceType::CUDA: unsupported_device("fill_", self.device());
+      case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      {
+        const cuda::Stream s = cuda::prepare(self.device().index);
+        if (self.is_contiguous()) {
+          cuda::fill(self.dtype(), self.data_ptr(), self.numel(), value.to_double(), value.to_int(), s);
+        } else {
+          Loop loop = make_loop(self.shape(), {&self});
+          cuda::fill_strided(loop, self.dtype(), self.data_ptr(), value.to_double(), value.to_int(), s);
+        }
+        break;
+      }
+#endif
+        unsupported_device("fill_", self.device());
     }
   }
   self.bump_version();

@@ -3,6 +3,10 @@
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/elementwise_impl.h"
 #include "kiln/tensor/iterator.h"
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/elementwise.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
 
 namespace kiln {
 
@@ -25,7 +29,17 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       cpu::where(loop, d, out.data_ptr(), static_cast<const bool*>(cond.data_ptr()), ta.data_ptr(), tb.data_ptr());
       break;
     }
-    case DeviceType::CUDA: unsupported_device("where", a.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+    {
+      if (out.numel() == 0) break;
+      Loop loop = make_loop(shape, {&out, &cond, &ta, &tb});
+      cuda::where(loop, d, out.data_ptr(), static_cast<const bool*>(cond.data_ptr()), ta.data_ptr(), tb.data_ptr(),
+                  cuda::prepare(a.device().index));
+      break;
+    }
+#endif
+      unsupported_device("where", a.device());
   }
   return out;
 }

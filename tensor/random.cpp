@@ -10,6 +10,10 @@
 #include "kiln/kernels/philox.h"
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/iterator.h"
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/random.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
 
 namespace kiln {
 namespace {
@@ -30,14 +34,27 @@ Stream reserve(Generator* g, int64_t n, uint32_t words) {
   return {seed, gen.advance(philox_blocks(uint64_t(n), words))};
 }
 
-// Fills a contiguous tensor t (of any device) with a sampler over n elements.
-template <class F>
-void fill_random(Tensor& t, const char* op, F&& cpu_fill) {
+// Fills a contiguous tensor t (of any device) with a sampler over n elements: cpu_fill(ptr) on the
+// CPU, cuda_fill(ptr, stream) on CUDA.
+template <class F, class G>
+void fill_random(Tensor& t, const char* op, F&& cpu_fill, G&& cuda_fill) {
   switch (t.device().type) {
     case DeviceType::CPU: cpu_fill(t.data_ptr()); break;
-    case DeviceType::CUDA: unsupported_device(op, t.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      cuda_fill(t.data_ptr(), cuda::prepare(t.device().index));
+      break;
+#else
+      (void)cuda_fill;
+#endif
+      unsupported_device(op, t.device());
   }
 }
+#if !KILN_HAVE_CUDA
+namespace cuda {
+using Stream = void*;
+}  // namespace cuda
+#endif
 
 // Writes a freshly sampled contiguous tensor into t (t may be a non-contiguous view).
 Tensor& write_into(Tensor& t, const Tensor& values) {
@@ -55,21 +72,21 @@ Generator& default_generator() {
 
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
-Tensor rand(const Shape& shape, DType dtype, Generator* gen) {
+Tensor rand(const Shape& shape, DType dtype, Generator* gen, Device device) {
   check_floating_dtype(dtype, "rand");
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
   return uniform_(t, 0.0, 1.0, gen);
 }
 
-Tensor randn(const Shape& shape, DType dtype, Generator* gen) {
+Tensor randn(const Shape& shape, DType dtype, Generator* gen, Device device) {
   check_floating_dtype(dtype, "randn");
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
   return normal_(t, 0.0, 1.0, gen);
 }
 
-Tensor normal(double mean, double std, const Shape& shape, DType dtype, Generator* gen) {
+Tensor normal(double mean, double std, const Shape& shape, DType dtype, Generator* gen, Device device) {
   check_floating_dtype(dtype, "normal");
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
   return normal_(t, mean, std, gen);
 }
 
@@ -82,7 +99,13 @@ Tensor& uniform_(Tensor& t, double lo, double hi, Generator* gen) {
   Tensor dst = t.is_contiguous() ? t : empty(t.shape(), t.dtype(), t.device());
   const int64_t n = t.numel();
   Stream s = reserve(gen, n, cpu::uniform_words(t.dtype()));
-  fill_random(dst, "uniform_", [&](void* p) { cpu::random_uniform(t.dtype(), p, n, s.seed, s.offset, lo, hi); });
+  fill_random(
+      dst, "uniform_", [&](void* p) { cpu::random_uniform(t.dtype(), p, n, s.seed, s.offset, lo, hi); },
+      [&](void* p, cuda::Stream cs) {
+#if KILN_HAVE_CUDA
+        cuda::random_uniform(t.dtype(), p, n, s.seed, s.offset, lo, hi, cs);
+#endif
+      });
   write_into(t, dst);
   t.bump_version();
   return t;
@@ -97,13 +120,19 @@ Tensor& normal_(Tensor& t, double mean, double std, Generator* gen) {
   Tensor dst = t.is_contiguous() ? t : empty(t.shape(), t.dtype(), t.device());
   const int64_t n = t.numel();
   Stream s = reserve(gen, n, cpu::normal_words(t.dtype()));
-  fill_random(dst, "normal_", [&](void* p) { cpu::random_normal(t.dtype(), p, n, s.seed, s.offset, mean, std); });
+  fill_random(
+      dst, "normal_", [&](void* p) { cpu::random_normal(t.dtype(), p, n, s.seed, s.offset, mean, std); },
+      [&](void* p, cuda::Stream cs) {
+#if KILN_HAVE_CUDA
+        cuda::random_normal(t.dtype(), p, n, s.seed, s.offset, mean, std, cs);
+#endif
+      });
   write_into(t, dst);
   t.bump_version();
   return t;
 }
 
-Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype, Generator* gen) {
+Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype, Generator* gen, Device device) {
   KILN_CHECK(low < high, "randint: needs low < high, got low ", low, ", high ", high);
   KILN_CHECK(dtype != DType::b8, "randint: bool dtype is not supported");
   if (dtype == DType::u8 || dtype == DType::i32) {
@@ -111,30 +140,42 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype, Gener
     KILN_CHECK(low >= lo && high - 1 <= hi, "randint: range [", low, ", ", high, ") does not fit dtype ",
                dtype_name(dtype));
   }
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
   const int64_t n = t.numel();
   const uint64_t range = uint64_t(high) - uint64_t(low);
   Stream s = reserve(gen, n, cpu::randint_words(range));
-  fill_random(t, "randint", [&](void* p) { cpu::random_int(dtype, p, n, s.seed, s.offset, low, range); });
+  fill_random(
+      t, "randint", [&](void* p) { cpu::random_int(dtype, p, n, s.seed, s.offset, low, range); },
+      [&](void* p, cuda::Stream cs) {
+#if KILN_HAVE_CUDA
+        cuda::random_int(dtype, p, n, s.seed, s.offset, low, range, cs);
+#endif
+      });
   return t;
 }
 
-Tensor randperm(int64_t n, Generator* gen) {
+Tensor randperm(int64_t n, Generator* gen, Device device) {
   KILN_CHECK(n >= 0, "randperm: n must be non-negative, got ", n);
+  // On the CPU on every device (a sort of n 64-bit keys), then copied.
   Tensor t = empty({n}, DType::i64);
   Stream s = reserve(gen, n, cpu::kRandpermWords);
-  fill_random(t, "randperm", [&](void* p) { cpu::random_perm(static_cast<int64_t*>(p), n, s.seed, s.offset); });
-  return t;
+  cpu::random_perm(t.data<int64_t>(), n, s.seed, s.offset);
+  return device.is_cpu() ? t : t.to(device);
 }
 
-Tensor bernoulli(Scalar p, const Shape& shape, DType dtype, Generator* gen) {
+Tensor bernoulli(Scalar p, const Shape& shape, DType dtype, Generator* gen, Device device) {
   double pv = p.to_double();
   KILN_CHECK(pv >= 0 && pv <= 1, "bernoulli: p must be in [0, 1], got ", pv);
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
   const int64_t n = t.numel();
   Stream s = reserve(gen, n, cpu::kBernoulliWords);
-  fill_random(t, "bernoulli",
-              [&](void* ptr) { cpu::random_threshold(dtype, ptr, n, s.seed, s.offset, pv, 1.0, 0.0); });
+  fill_random(
+      t, "bernoulli", [&](void* ptr) { cpu::random_threshold(dtype, ptr, n, s.seed, s.offset, pv, 1.0, 0.0); },
+      [&](void* ptr, cuda::Stream cs) {
+#if KILN_HAVE_CUDA
+        cuda::random_threshold(dtype, ptr, n, s.seed, s.offset, pv, 1.0, 0.0, cs);
+#endif
+      });
   return t;
 }
 
@@ -150,21 +191,32 @@ Tensor bernoulli(const Tensor& probs, Generator* gen) {
   }
   Tensor t = empty(pr.shape(), pr.dtype(), pr.device());
   Stream s = reserve(gen, n, cpu::kBernoulliWords);
-  fill_random(t, "bernoulli", [&](void* ptr) {
-    cpu::random_bernoulli_tensor(t.dtype(), ptr, pr.dtype(), pr.data_ptr(), n, s.seed, s.offset);
-  });
+  fill_random(
+      t, "bernoulli",
+      [&](void* ptr) { cpu::random_bernoulli_tensor(t.dtype(), ptr, pr.dtype(), pr.data_ptr(), n, s.seed, s.offset); },
+      [&](void* ptr, cuda::Stream cs) {
+#if KILN_HAVE_CUDA
+        // Not checked on the device (see random.h): a check would cost a host synchronisation.
+        cuda::random_bernoulli_tensor(t.dtype(), ptr, pr.data_ptr(), n, s.seed, s.offset, cs);
+#endif
+      });
   return t;
 }
 
-Tensor dropout_mask(const Shape& shape, double p, Generator* gen, DType dtype) {
+Tensor dropout_mask(const Shape& shape, double p, Generator* gen, DType dtype, Device device) {
   KILN_CHECK(p >= 0 && p < 1, "dropout_mask: p must be in [0, 1), got ", p);
   check_floating_dtype(dtype, "dropout_mask");
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
   const int64_t n = t.numel();
   Stream s = reserve(gen, n, cpu::kBernoulliWords);
   const double scale = 1.0 / (1.0 - p);
-  fill_random(t, "dropout_mask",
-              [&](void* ptr) { cpu::random_threshold(dtype, ptr, n, s.seed, s.offset, p, 0.0, scale); });
+  fill_random(
+      t, "dropout_mask", [&](void* ptr) { cpu::random_threshold(dtype, ptr, n, s.seed, s.offset, p, 0.0, scale); },
+      [&](void* ptr, cuda::Stream cs) {
+#if KILN_HAVE_CUDA
+        cuda::random_threshold(dtype, ptr, n, s.seed, s.offset, p, 0.0, scale, cs);
+#endif
+      });
   return t;
 }
 

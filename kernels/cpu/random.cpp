@@ -1,4 +1,6 @@
-// CPU side of the Philox streams (Note [Philox streams] in kernels/philox.h).
+// CPU side of the Philox streams (Note [Philox streams] in kernels/philox.h); the per-element
+// formulas are in kernels/random_math.h, shared with kernels/cuda/random.cu (Note [Bit-identical
+// samplers]).
 #include "kiln/kernels/cpu/random.h"
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include "kiln/kernels/convert.h"
 #include "kiln/kernels/cpu/parallel.h"
 #include "kiln/kernels/philox.h"
+#include "kiln/kernels/random_math.h"
 
 namespace kiln::cpu {
 namespace {
@@ -34,13 +37,6 @@ void for_each_element(int64_t n, uint64_t seed, uint64_t offset, F&& f) {
 }
 
 template <class T>
-constexpr int uniform_bits() {
-  if constexpr (std::is_same_v<T, Half>) return 11;
-  if constexpr (std::is_same_v<T, BFloat16>) return 8;
-  return 24;
-}
-
-template <class T>
 constexpr bool is_float_type() {
   return std::is_floating_point_v<compute_t<T>>;
 }
@@ -54,16 +50,13 @@ void random_uniform(DType d, void* out, int64_t n, uint64_t seed, uint64_t offse
       T* o = static_cast<T*>(out);
       if constexpr (std::is_same_v<T, double>) {
         for_each_element<2>(n, seed, offset, [&](int64_t i, const uint32_t* w) {
-          double v = lo + (hi - lo) * philox_u53(w[0], w[1]);
-          o[i] = v < hi ? v : lo;
+          o[i] = rnd::uniform_f64(w[0], w[1], lo, hi);
         });
       } else {
-        const float flo = float(lo), fw = float(hi - lo);
+        const float flo = float(lo), fw = float(hi - lo), fhi = float(hi);
+        const bool degenerate = lo == hi;
         for_each_element<1>(n, seed, offset, [&](int64_t i, const uint32_t* w) {
-          float v = flo + fw * philox_uniform_bits(w[0], uniform_bits<T>());
-          T t = T(v);
-          // Rounding to the dtype may land on hi; fold it back to lo to keep [lo, hi).
-          o[i] = float(compute_t<T>(t)) < float(hi) || lo == hi ? t : T(flo);
+          o[i] = rnd::uniform_small<T>(w[0], flo, fw, fhi, degenerate);
         });
       }
     }
@@ -77,16 +70,12 @@ void random_normal(DType d, void* out, int64_t n, uint64_t seed, uint64_t offset
       T* o = static_cast<T*>(out);
       if constexpr (std::is_same_v<T, double>) {
         for_each_element<4>(n, seed, offset, [&](int64_t i, const uint32_t* w) {
-          double u1 = philox_u53(w[0], w[1]), u2 = philox_u53(w[2], w[3]);
-          double z = std::sqrt(-2.0 * std::log(1.0 - u1)) * std::cos(6.283185307179586 * u2);
-          o[i] = mean + std * z;
+          o[i] = rnd::normal_f64(w[0], w[1], w[2], w[3], mean, std);
         });
       } else {
         const float fm = float(mean), fs = float(std);
         for_each_element<2>(n, seed, offset, [&](int64_t i, const uint32_t* w) {
-          float u1 = philox_u24(w[0]), u2 = philox_u24(w[1]);
-          float z = std::sqrt(-2.0f * std::log(1.0f - u1)) * std::cos(6.2831853f * u2);
-          o[i] = T(fm + fs * z);
+          o[i] = T(rnd::normal_f32(w[0], w[1], fm, fs));
         });
       }
     }
@@ -100,7 +89,7 @@ void random_threshold(DType d, void* out, int64_t n, uint64_t seed, uint64_t off
     T* o = static_cast<T*>(out);
     const T vb = convert<T>(below), va = convert<T>(above);
     for_each_element<kBernoulliWords>(n, seed, offset, [&](int64_t i, const uint32_t* w) {
-      o[i] = double(philox_u24(w[0])) < p ? vb : va;
+      o[i] = rnd::threshold(w[0], p, vb, va);
     });
   });
 }
@@ -115,7 +104,7 @@ void random_bernoulli_tensor(DType d, void* out, DType pd, const void* prob, int
       const P* pr = static_cast<const P*>(prob);
       const T one = convert<T>(1), zero = convert<T>(0);
       for_each_element<kBernoulliWords>(n, seed, offset, [&](int64_t i, const uint32_t* w) {
-        o[i] = double(philox_u24(w[0])) < convert<double>(pr[i]) ? one : zero;
+        o[i] = rnd::threshold(w[0], convert<double>(pr[i]), one, zero);
       });
     });
   });
@@ -127,13 +116,11 @@ void random_int(DType d, void* out, int64_t n, uint64_t seed, uint64_t offset, i
     T* o = static_cast<T*>(out);
     if (randint_words(range) == 1) {
       for_each_element<1>(n, seed, offset, [&](int64_t i, const uint32_t* w) {
-        uint64_t r = (uint64_t(w[0]) * range) >> 32;
-        o[i] = convert<T>(int64_t(uint64_t(low) + r));
+        o[i] = convert<T>(rnd::randint_one_word(w[0], low, range));
       });
     } else {
       for_each_element<2>(n, seed, offset, [&](int64_t i, const uint32_t* w) {
-        uint64_t r = (uint64_t(w[0]) << 32 | w[1]) % range;
-        o[i] = convert<T>(int64_t(uint64_t(low) + r));
+        o[i] = convert<T>(rnd::randint_two_words(w[0], w[1], low, range));
       });
     }
   });
