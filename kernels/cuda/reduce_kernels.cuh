@@ -41,6 +41,12 @@ constexpr int kColSlices = kThreads / 32;
 KILN_HD int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 KILN_HD int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// gridDim.x for `blocks` blocks (at most 2^31 - 1).
+inline unsigned grid_x(int64_t blocks, const char* what) {
+  KILN_CHECK(blocks > 0 && blocks <= 2147483647, what, ": ", blocks, " blocks is outside the CUDA grid limit");
+  return unsigned(blocks);
+}
+
 // __shfl_down_sync of any accumulator: scalars of up to 8 bytes by their bits, ArgAcc by field.
 template <class V>
 __device__ __forceinline__ V shfl_down(V v, int off) {
@@ -255,7 +261,7 @@ void run_segments(const Op& op, const T* x, Segments L, const typename Op::Acc* 
   if (per_output <= 4096 && L.nchunk == 1) {
     // Short reductions: a warp per output.
     const int64_t blocks = ceil_div(L.outputs, kThreads / 32);
-    segment_kernel<32, false><<<unsigned(blocks), kThreads, 0, s>>>(op, x, L, (Acc*)nullptr, centre);
+    segment_kernel<32, false><<<grid_x(blocks, "reduce"), kThreads, 0, s>>>(op, x, L, (Acc*)nullptr, centre);
     KILN_CUDA_CHECK_LAUNCH("segment_kernel");
     return;
   }
@@ -266,13 +272,13 @@ void run_segments(const Op& op, const T* x, Segments L, const typename Op::Acc* 
     L.nchunk = ceil_div(groups, L.chunk_groups);
   }
   if (L.nchunk == 1) {
-    segment_kernel<kThreads, false><<<unsigned(L.outputs), kThreads, 0, s>>>(op, x, L, (Acc*)nullptr, centre);
+    segment_kernel<kThreads, false><<<grid_x(L.outputs, "reduce"), kThreads, 0, s>>>(op, x, L, (Acc*)nullptr, centre);
     KILN_CUDA_CHECK_LAUNCH("segment_kernel");
     return;
   }
   Scratch part(size_t(L.outputs * L.nchunk) * sizeof(Acc), s);
   segment_kernel<kThreads, false>
-      <<<unsigned(L.outputs * L.nchunk), kThreads, 0, s>>>(op, x, L, part.template as<Acc>(), centre);
+      <<<grid_x(L.outputs * L.nchunk, "reduce"), kThreads, 0, s>>>(op, x, L, part.template as<Acc>(), centre);
   KILN_CUDA_CHECK_LAUNCH("segment_kernel");
   launch_segments(op, part.template as<Acc>(), L.outputs, L.nchunk, centre, s);
 }
@@ -289,10 +295,10 @@ void launch_segments(const Op& op, const typename Op::Acc* partial, int64_t outp
   P.chunk_groups = nchunk;
   P.nchunk = 1;
   if (nchunk <= 256) {
-    segment_kernel<32, true><<<unsigned(ceil_div(outputs, kThreads / 32)), kThreads, 0, s>>>(
+    segment_kernel<32, true><<<grid_x(ceil_div(outputs, kThreads / 32), "reduce"), kThreads, 0, s>>>(
         op, partial, P, (Acc*)nullptr, centre);
   } else {
-    segment_kernel<kThreads, true><<<unsigned(outputs), kThreads, 0, s>>>(op, partial, P, (Acc*)nullptr, centre);
+    segment_kernel<kThreads, true><<<grid_x(outputs, "reduce"), kThreads, 0, s>>>(op, partial, P, (Acc*)nullptr, centre);
   }
   KILN_CUDA_CHECK_LAUNCH("segment_kernel (partials)");
 }
@@ -313,16 +319,16 @@ void run_columns(const Op& op, const T* x, int64_t outer, int64_t R, int64_t inn
     L.nchunk = ceil_div(R, L.chunk_rows);
   }
   if (L.nchunk == 1) {
-    column_kernel<false><<<dim3(unsigned(col_blocks), 1), kThreads, 0, s>>>(op, x, L, (Acc*)nullptr, centre);
+    column_kernel<false><<<dim3(grid_x(col_blocks, "reduce"), 1), kThreads, 0, s>>>(op, x, L, (Acc*)nullptr, centre);
     KILN_CUDA_CHECK_LAUNCH("column_kernel");
     return;
   }
   Scratch part(size_t(outputs * L.nchunk) * sizeof(Acc), s);
-  column_kernel<false><<<dim3(unsigned(col_blocks), unsigned(L.nchunk)), kThreads, 0, s>>>(
+  column_kernel<false><<<dim3(grid_x(col_blocks, "reduce"), unsigned(L.nchunk)), kThreads, 0, s>>>(
       op, x, L, part.template as<Acc>(), centre);
   KILN_CUDA_CHECK_LAUNCH("column_kernel");
   Columns P{1, L.nchunk, outputs, L.nchunk, 1};
-  column_kernel<true><<<dim3(unsigned(col_blocks), 1), kThreads, 0, s>>>(op, part.template as<const Acc>(), P,
+  column_kernel<true><<<dim3(grid_x(col_blocks, "reduce"), 1), kThreads, 0, s>>>(op, part.template as<const Acc>(), P,
                                                                           (Acc*)nullptr, centre);
   KILN_CUDA_CHECK_LAUNCH("column_kernel (partials)");
 }

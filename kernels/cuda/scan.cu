@@ -155,7 +155,7 @@ void scan_typed(const T* x, int64_t outer, int64_t R, int64_t inner, scan_out_t<
     while (nt < kMaxThreads && int64_t(nt) * kItems < R) nt *= 2;
     const int64_t chunk = int64_t(nt) * kItems;
     const int64_t nchunk = ceil_div(R, chunk);
-    const unsigned blocks = unsigned(outer * nchunk);
+    const unsigned blocks = red::grid_x(outer * nchunk, "cumsum");
     if (nchunk == 1) {
       scan_rows_kernel<T, kProd><<<blocks, nt, 0, s>>>(x, y, R, chunk, 1, nullptr, nullptr);
       KILN_CUDA_CHECK_LAUNCH("scan_rows_kernel");
@@ -176,7 +176,7 @@ void scan_typed(const T* x, int64_t outer, int64_t R, int64_t inner, scan_out_t<
     chunk_rows = std::max<int64_t>(512, ceil_div(R, want));
     nchunk = ceil_div(R, chunk_rows);
   }
-  const dim3 grid(unsigned(ceil_div(lines, 256)), unsigned(nchunk));
+  const dim3 grid(red::grid_x(ceil_div(lines, 256), "cumsum"), unsigned(nchunk));
   if (nchunk == 1) {
     scan_cols_kernel<T, kProd><<<grid, 256, 0, s>>>(x, y, outer, R, inner, chunk_rows, 1, nullptr, nullptr);
     KILN_CUDA_CHECK_LAUNCH("scan_cols_kernel");

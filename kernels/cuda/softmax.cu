@@ -17,6 +17,7 @@
 
 #include "kiln/kernels/cpu/vec_math.h"
 #include "kiln/kernels/cuda/check.h"
+#include "kiln/kernels/cuda/reduce_kernels.cuh"
 #include "kiln/kernels/cuda/softmax.h"
 
 namespace kiln::cuda {
@@ -212,7 +213,8 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using red::ceil_div;
+using red::grid_x;
 
 template <class F>
 void dispatch_softmax_dtype(DType dtype, F&& f) {
@@ -235,11 +237,11 @@ void softmax_forward(DType dtype, const void* xv, void* yv, int64_t outer, int64
     const T* x = static_cast<const T*>(xv);
     T* y = static_cast<T*>(yv);
     if (inner > 1) {
-      forward_strided_kernel<T><<<unsigned(ceil_div(outer * inner, 32)), kThreads, 0, s>>>(x, y, outer, D, inner, log);
+      forward_strided_kernel<T><<<grid_x(ceil_div(outer * inner, 32), "softmax"), kThreads, 0, s>>>(x, y, outer, D, inner, log);
     } else if (D <= kWarpRow) {
-      forward_rows_kernel<T, 32><<<unsigned(ceil_div(outer, kThreads / 32)), kThreads, 0, s>>>(x, y, outer, D, log);
+      forward_rows_kernel<T, 32><<<grid_x(ceil_div(outer, kThreads / 32), "softmax"), kThreads, 0, s>>>(x, y, outer, D, log);
     } else {
-      forward_rows_kernel<T, kThreads><<<unsigned(outer), kThreads, 0, s>>>(x, y, outer, D, log);
+      forward_rows_kernel<T, kThreads><<<grid_x(outer, "softmax"), kThreads, 0, s>>>(x, y, outer, D, log);
     }
     KILN_CUDA_CHECK_LAUNCH("softmax_forward");
   });
@@ -255,11 +257,11 @@ void softmax_backward(DType dtype, const void* dyv, const void* yv, void* dxv, i
     T* dx = static_cast<T*>(dxv);
     if (inner > 1) {
       backward_strided_kernel<T>
-          <<<unsigned(ceil_div(outer * inner, 32)), kThreads, 0, s>>>(dy, y, dx, outer, D, inner, log);
+          <<<grid_x(ceil_div(outer * inner, 32), "softmax"), kThreads, 0, s>>>(dy, y, dx, outer, D, inner, log);
     } else if (D <= kWarpRow) {
-      backward_rows_kernel<T, 32><<<unsigned(ceil_div(outer, kThreads / 32)), kThreads, 0, s>>>(dy, y, dx, outer, D, log);
+      backward_rows_kernel<T, 32><<<grid_x(ceil_div(outer, kThreads / 32), "softmax"), kThreads, 0, s>>>(dy, y, dx, outer, D, log);
     } else {
-      backward_rows_kernel<T, kThreads><<<unsigned(outer), kThreads, 0, s>>>(dy, y, dx, outer, D, log);
+      backward_rows_kernel<T, kThreads><<<grid_x(outer, "softmax"), kThreads, 0, s>>>(dy, y, dx, outer, D, log);
     }
     KILN_CUDA_CHECK_LAUNCH("softmax_backward");
   });
