@@ -14,6 +14,7 @@
 #include "kiln/tensor/ops.h"
 #if KILN_HAVE_CUDA
 #include "kiln/kernels/cuda/optim.h"
+#include "kiln/kernels/cuda/runtime.h"
 #endif
 
 namespace kiln::optim {
@@ -118,7 +119,7 @@ bool Optimizer::fused_step(const StepOptions& options) {
       cpu::fused_optim_step(a, pd, gd, ts.data(), int64_t(ts.size()));
     } else {
 #if KILN_HAVE_CUDA
-      cuda::fused_optim_step(a, pd, gd, ts.data(), int64_t(ts.size()), nullptr, nullptr);
+      cuda::fused_optim_step(a, pd, gd, ts.data(), int64_t(ts.size()), nullptr, cuda::prepare(dev.index));
 #endif
     }
   }

@@ -7,6 +7,7 @@
 #include "kiln/autograd/node.h"
 #include "kiln/autograd/view.h"
 #include "kiln/tensor/creation.h"
+#include "kiln/tensor/cross_entropy.h"
 #include "kiln/tensor/elementwise.h"
 #include "kiln/tensor/indexing.h"
 #include "kiln/tensor/reduce.h"
@@ -29,6 +30,15 @@ struct Coeffs {
   double denom = 1;
 };
 
+// Throws naming the first target outside [0, C) that is not ignore_index (one host sync).
+void check_target_range(const Tensor& t, const Tensor& ignored, int64_t C, int64_t ignore, const char* op) {
+  Tensor bad = kiln::logical_and(kiln::logical_not(ignored), kiln::logical_or(kiln::lt(t, 0), kiln::ge(t, C)));
+  if (bad.numel() > 0 && kiln::any(bad).item<bool>()) {
+    int64_t v = kiln::masked_select(t, bad).to_vector<int64_t>()[0];
+    KILN_CHECK(false, op, ": target class ", v, " is out of range [0, ", C, ") and is not ignore_index=", ignore);
+  }
+}
+
 Coeffs class_index_coeffs(const Tensor& x, const Tensor& target, const Tensor& w, int64_t ignore, double eps,
                           const char* op) {
   const int64_t C = x.size(1);
@@ -38,11 +48,7 @@ Coeffs class_index_coeffs(const Tensor& x, const Tensor& target, const Tensor& w
              " does not match input ", x.shape(), " (expected ", expect, ")");
   Tensor t = target.to(DType::i64);
   Tensor ignored = kiln::eq(t, ignore);
-  Tensor bad = kiln::logical_and(kiln::logical_not(ignored), kiln::logical_or(kiln::lt(t, 0), kiln::ge(t, C)));
-  if (bad.numel() > 0 && kiln::any(bad).item<bool>()) {
-    int64_t v = kiln::masked_select(t, bad).to_vector<int64_t>()[0];
-    KILN_CHECK(false, op, ": target class ", v, " is out of range [0, ", C, ") and is not ignore_index=", ignore);
-  }
+  check_target_range(t, ignored, C, ignore, op);
   Tensor tc = kiln::where(ignored, Scalar(int64_t(0)), t);
   Tensor keep = kiln::logical_not(ignored).to(x.dtype());
   // (1 - eps) at each target class along dim 1, written straight into an [B, C, *] tensor of x's
@@ -75,6 +81,50 @@ Coeffs probability_coeffs(const Tensor& x, const Tensor& target, const Tensor& w
   return out;
 }
 
+// Note [Fused cross-entropy path]
+// cross_entropy with class-index targets runs the fused row kernels (tensor/cross_entropy.h: one
+// pass forward, one backward, on the CPU and on CUDA) instead of log_softmax + coefficient
+// tensors: it needs no [B, C] temporaries besides the gradient. Inputs [B, C, d1, ...] are moved to
+// rows [B * d1 * ..., C] first (one copy) and the gradient moved back. The numbers are those of
+// the composed path (Note [Fused cross-entropy] states the same formulas); probability targets
+// and nll_loss keep the composed path.
+Tensor fused_cross_entropy(const Tensor& x, const Tensor& target, const Tensor& w, int64_t ignore,
+                           Reduction reduction, double eps, const char* op) {
+  const int64_t C = x.size(1);
+  Shape expect = x.shape();
+  expect.erase(1);
+  KILN_CHECK(target.shape() == expect, op, ": class-index target of shape ", target.shape(),
+             " does not match input ", x.shape(), " (expected ", expect, ")");
+  Tensor t = target.to(DType::i64).reshape({-1}).contiguous();
+  check_target_range(t, kiln::eq(t, ignore), C, ignore, op);
+  // [B, C, *] -> [B, *, C] -> rows [N, C]
+  std::vector<int64_t> perm;
+  perm.push_back(0);
+  for (int d = 2; d < x.dim(); ++d) perm.push_back(d);
+  perm.push_back(1);
+  Tensor rows = x.dim() == 2 ? x.contiguous() : x.permute(perm).reshape({-1, C}).contiguous();
+  CrossEntropyParams p;
+  p.ignore_index = ignore;
+  p.label_smoothing = eps;
+  p.reduction = reduction == Reduction::none ? CeReduction::none
+                : reduction == Reduction::sum ? CeReduction::sum
+                                              : CeReduction::mean;
+  CrossEntropyRows fwd = kiln::cross_entropy_rows_forward(rows, t, w, p);
+  Tensor y = reduction == Reduction::none ? fwd.loss.reshape(target.shape()) : fwd.loss.reshape({});
+  if (!ag::any_requires_grad({&x})) return y;
+  ag::SavedTensor s_rows(rows, op), s_t(t, op), s_w(w, op), s_lse(fwd.lse, op), s_denom(fwd.denom, op);
+  Shape moved = x.dim() == 2 ? x.shape() : x.permute(perm).shape();
+  std::vector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inverse[size_t(perm[i])] = int64_t(i);
+  auto fn = [s_rows, s_t, s_w, s_lse, s_denom, p, moved, inverse](const ag::Grads& g) -> std::vector<Tensor> {
+    CrossEntropyRows saved{Tensor(), s_lse.get(), s_denom.get()};
+    Tensor dx = kiln::cross_entropy_rows_backward(g[0].reshape({-1}), s_rows.get(), s_t.get(), s_w.get(), saved, p);
+    if (moved.size() != 2) dx = dx.reshape(moved).permute(inverse);
+    return {dx};
+  };
+  return ag::record(op, {x}, y, fn);
+}
+
 // The shared forward and node of cross_entropy (from_logits) and nll_loss.
 Tensor weighted_nll(const char* op, const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore,
                     Reduction reduction, double eps, bool from_logits) {
@@ -89,6 +139,7 @@ Tensor weighted_nll(const char* op, const Tensor& x, const Tensor& target, const
     KILN_CHECK(weight.dim() == 1 && weight.size(0) == C, op, ": weight must be [", C, "], got ", weight.shape());
     w = weight.to(x.dtype());
   }
+  if (from_logits && !is_floating(target.dtype()) && C >= 1) return fused_cross_entropy(x, target, w, ignore, reduction, eps, op);
   Coeffs k = is_floating(target.dtype()) ? probability_coeffs(x, target, w, eps, op)
                                          : class_index_coeffs(x, target, w, ignore, eps, op);
   Tensor lp = from_logits ? kiln::log_softmax(x, 1) : x.contiguous();

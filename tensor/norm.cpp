@@ -7,6 +7,11 @@
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/nn_support.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/norm.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
 namespace {
 
@@ -26,6 +31,17 @@ std::vector<double> values_or(const Tensor& t, int64_t n, double v) {
 Tensor vector_tensor(const std::vector<double>& v, DType dtype) {
   return from_vector(v, Shape{int64_t(v.size())}).to(dtype);
 }
+
+#if KILN_HAVE_CUDA
+const void* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+void* mut_ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+
+// The dtype the CUDA kernels read dy and x in: their common dtype, or the compute dtype when they
+// differ (the kernels take one data dtype; parameters and statistics are in the compute dtype).
+DType data_dtype(const Tensor& dy, const Tensor& x) {
+  return dy.dtype() == x.dtype() ? x.dtype() : nn_detail::compute_dtype(x.dtype());
+}
+#endif
 
 // x as [N, C, S].
 void nchs(const Shape& s, int64_t& N, int64_t& C, int64_t& S) {
@@ -92,7 +108,38 @@ BatchNormResult batch_norm_forward(const Tensor& x, const Tensor& weight, const 
       cpu::batch_norm_apply(cd, xc.data_ptr(), y.data_ptr(), N, C, S, scale.data(), shift.data());
       return {y.to(x.dtype()), vector_tensor(mean, cd), vector_tensor(invstd, cd)};
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = x.device();
+      const DType cd = nn_detail::compute_dtype(x.dtype());
+      Tensor xc = x.contiguous();
+      Tensor wc = weight.defined() ? nn_detail::contiguous_as(weight, cd) : Tensor();
+      Tensor bc = bias.defined() ? nn_detail::contiguous_as(bias, cd) : Tensor();
+      // The kernels update the running statistics in place in the compute dtype; a buffer of
+      // another dtype or layout is updated through a copy.
+      Tensor rm = running_mean.defined() ? nn_detail::contiguous_as(running_mean, cd) : Tensor();
+      Tensor rv = running_var.defined() ? nn_detail::contiguous_as(running_var, cd) : Tensor();
+      Tensor y = empty(x.shape(), x.dtype(), dev);
+      Tensor save_mean = empty({C}, cd, dev), save_invstd = empty({C}, cd, dev);
+      cuda::batch_norm_forward(x.dtype(), xc.data_ptr(), y.data_ptr(), ptr_or_null(wc), ptr_or_null(bc),
+                               mut_ptr_or_null(rm), mut_ptr_or_null(rv), save_mean.data_ptr(), save_invstd.data_ptr(),
+                               N, C, S, training, momentum, eps, dev.index, cuda::prepare(dev.index));
+      if (training && running_mean.defined()) {
+        auto write_back = [](const Tensor& buf, const Tensor& upd) {
+          if (upd.shares_storage(buf) && upd.data_ptr() == buf.data_ptr()) {
+            buf.bump_version();  // the kernel updated the buffer itself
+          } else {
+            Tensor b = buf;
+            b.copy_(upd);
+          }
+        };
+        write_back(running_mean, rm);
+        write_back(running_var, rv);
+      }
+      return {y, save_mean, save_invstd};
+#endif
+    }
+      unsupported_device(op, x.device());
   }
   return {};
 }
@@ -142,7 +189,21 @@ NormGrads batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& w
                                      d.data());
       return {dx.to(x.dtype()), vector_tensor(dw, x.dtype()), vector_tensor(sum_dy, x.dtype())};
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = x.device();
+      const DType cd = nn_detail::compute_dtype(x.dtype()), kd = data_dtype(dy, x);
+      Tensor xc = x.to(kd).contiguous(), gc = dy.to(kd).contiguous();
+      Tensor wc = weight.defined() ? nn_detail::contiguous_as(weight, cd) : Tensor();
+      Tensor mc = nn_detail::contiguous_as(save_mean, cd), ic = nn_detail::contiguous_as(save_invstd, cd);
+      Tensor dx = empty(x.shape(), kd, dev), dw = empty({C}, cd, dev), db = empty({C}, cd, dev);
+      cuda::batch_norm_backward(kd, gc.data_ptr(), xc.data_ptr(), ptr_or_null(wc), mc.data_ptr(), ic.data_ptr(),
+                                dx.data_ptr(), dw.data_ptr(), db.data_ptr(), N, C, S, training, dev.index,
+                                cuda::prepare(dev.index));
+      return {dx.to(x.dtype()), dw.to(x.dtype()), db.to(x.dtype())};
+#endif
+    }
+      unsupported_device(op, x.device());
   }
   return {};
 }
@@ -183,7 +244,21 @@ LayerNormResult layer_norm(const Tensor& x, const Shape& normalized_shape, const
                               N > 0 ? M : 0, N, eps);
       return {y.to(x.dtype()), mean, rstd};
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = x.device();
+      const DType cd = nn_detail::compute_dtype(x.dtype());
+      Tensor xc = x.contiguous();
+      Tensor wc = weight.defined() ? nn_detail::contiguous_as(weight, cd) : Tensor();
+      Tensor bc = bias.defined() ? nn_detail::contiguous_as(bias, cd) : Tensor();
+      Tensor y = empty(x.shape(), x.dtype(), dev), mean = empty(stat_shape, cd, dev), rstd = empty(stat_shape, cd, dev);
+      cuda::layer_norm_forward(x.dtype(), xc.data_ptr(), ptr_or_null(wc), ptr_or_null(bc), y.data_ptr(),
+                               mean.data_ptr(), rstd.data_ptr(), N > 0 ? M : 0, N, eps, dev.index,
+                               cuda::prepare(dev.index));
+      return {y, mean, rstd};
+#endif
+    }
+      unsupported_device(op, x.device());
   }
   return {};
 }
@@ -232,7 +307,22 @@ NormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& m
       const DType pd = weight.defined() ? weight.dtype() : x.dtype();
       return {dx.to(x.dtype()), dw.to(pd), db.to(pd)};
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = x.device();
+      const DType cd = nn_detail::compute_dtype(x.dtype()), kd = data_dtype(dy, x);
+      Tensor xc = x.to(kd).contiguous(), gc = dy.to(kd).contiguous();
+      Tensor mc = nn_detail::contiguous_as(mean, cd), rc = nn_detail::contiguous_as(rstd, cd);
+      Tensor wc = weight.defined() ? nn_detail::contiguous_as(weight, cd) : Tensor();
+      Tensor dx = empty(x.shape(), kd, dev), dw = empty(pshape, cd, dev), db = empty(pshape, cd, dev);
+      // M == 0 still writes dw = db = 0 (N > 0); N == 0 leaves nothing to write.
+      cuda::layer_norm_backward(kd, gc.data_ptr(), xc.data_ptr(), mc.data_ptr(), rc.data_ptr(), ptr_or_null(wc),
+                                dx.data_ptr(), dw.data_ptr(), db.data_ptr(), M, N, dev.index, cuda::prepare(dev.index));
+      const DType pd = weight.defined() ? weight.dtype() : x.dtype();
+      return {dx.to(x.dtype()), dw.to(pd), db.to(pd)};
+#endif
+    }
+      unsupported_device(op, x.device());
   }
   return {};
 }
@@ -266,7 +356,22 @@ GroupNormResult group_norm(const Tensor& x, int64_t num_groups, const Tensor& we
                               C, S, num_groups, eps);
       return {y.to(x.dtype()), mean, rstd};
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = x.device();
+      const DType cd = nn_detail::compute_dtype(x.dtype());
+      Tensor xc = x.contiguous();
+      Tensor wc = weight.defined() ? nn_detail::contiguous_as(weight, cd) : Tensor();
+      Tensor bc = bias.defined() ? nn_detail::contiguous_as(bias, cd) : Tensor();
+      Tensor y = empty(x.shape(), x.dtype(), dev);
+      Tensor mean = empty({N, num_groups}, cd, dev), rstd = empty({N, num_groups}, cd, dev);
+      cuda::group_norm_forward(x.dtype(), xc.data_ptr(), ptr_or_null(wc), ptr_or_null(bc), y.data_ptr(),
+                               mean.data_ptr(), rstd.data_ptr(), N, C, S, num_groups, eps, dev.index,
+                               cuda::prepare(dev.index));
+      return {y, mean, rstd};
+#endif
+    }
+      unsupported_device(op, x.device());
   }
   return {};
 }
@@ -300,7 +405,22 @@ NormGrads group_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& m
       const DType pd = weight.defined() ? weight.dtype() : x.dtype();
       return {dx.to(x.dtype()), dw.to(pd), db.to(pd)};
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = x.device();
+      const DType cd = nn_detail::compute_dtype(x.dtype()), kd = data_dtype(dy, x);
+      Tensor xc = x.to(kd).contiguous(), gc = dy.to(kd).contiguous();
+      Tensor mc = nn_detail::contiguous_as(mean, cd), rc = nn_detail::contiguous_as(rstd, cd);
+      Tensor wc = weight.defined() ? nn_detail::contiguous_as(weight, cd) : Tensor();
+      Tensor dx = empty(x.shape(), kd, dev), dw = empty({C}, cd, dev), db = empty({C}, cd, dev);
+      cuda::group_norm_backward(kd, gc.data_ptr(), xc.data_ptr(), mc.data_ptr(), rc.data_ptr(), ptr_or_null(wc),
+                                dx.data_ptr(), dw.data_ptr(), db.data_ptr(), N, C, S, num_groups, dev.index,
+                                cuda::prepare(dev.index));
+      const DType pd = weight.defined() ? weight.dtype() : x.dtype();
+      return {dx.to(x.dtype()), dw.to(pd), db.to(pd)};
+#endif
+    }
+      unsupported_device(op, x.device());
   }
   return {};
 }

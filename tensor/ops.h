@@ -2,6 +2,7 @@
 // Everything of the tensor layer in one include.
 #include "kiln/tensor/conv.h"
 #include "kiln/tensor/creation.h"
+#include "kiln/tensor/cross_entropy.h"
 #include "kiln/tensor/elementwise.h"
 #include "kiln/tensor/grid_sample.h"
 #include "kiln/tensor/indexing.h"

@@ -4,6 +4,11 @@
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/nn_support.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/pool.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
 namespace {
 
@@ -69,7 +74,10 @@ void check_indices(const Tensor& dy, const Tensor& indices, const char* op) {
   check_same_device(dy, indices, op);
 }
 
-Tensor scatter_max_grad(const Tensor& dy, const Tensor& indices, const Shape& input_shape, const char* op) {
+// dx of a max pool from dy and the saved indices. `adaptive`: the forward was adaptive_max_pool2d
+// (its windows follow from the shapes, so the CUDA kernel can gather; max_pool2d's cannot).
+Tensor scatter_max_grad(const Tensor& dy, const Tensor& indices, const Shape& input_shape, bool adaptive,
+                        const char* op) {
   switch (dy.device().type) {
     case DeviceType::CPU: {
       Tensor g = nn_detail::to_compute(dy);
@@ -82,7 +90,27 @@ Tensor scatter_max_grad(const Tensor& dy, const Tensor& indices, const Shape& in
       KILN_CHECK(ok, op, ": indices contain a position outside the input plane of ", H, "x", W);
       return dx.to(dy.dtype());
     }
-    case DeviceType::CUDA: unsupported_device(op, dy.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      // Indices outside the plane are ignored here rather than reported: checking them would
+      // need a synchronising copy back to the host (they come from the forward).
+      const Device dev = dy.device();
+      Tensor g = dy.contiguous();
+      Tensor ic = indices.contiguous();
+      Tensor dx = empty(input_shape, dy.dtype(), dev);
+      const int64_t H = input_shape[input_shape.size() - 2], W = input_shape[input_shape.size() - 1];
+      const int64_t OH = dy.size(-2), OW = dy.size(-1);
+      const cuda::Stream stream = cuda::prepare(dev.index);
+      if (adaptive)
+        cuda::adaptive_max_pool2d_backward(dy.dtype(), g.data_ptr(), ic.data<int64_t>(), dx.data_ptr(),
+                                           planes_of(input_shape), H, W, OH, OW, stream);
+      else
+        cuda::max_pool2d_backward(dy.dtype(), g.data_ptr(), ic.data<int64_t>(), dx.data_ptr(), planes_of(input_shape),
+                                  H * W, OH * OW, dev.index, stream);
+      return dx;
+#endif
+    }
+      unsupported_device(op, dy.device());
   }
   return {};
 }
@@ -114,7 +142,17 @@ ValuesIndices max_pool2d(const Tensor& x, I2 kernel, I2 stride, I2 padding, I2 d
       cpu::max_pool2d_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), idx.data<int64_t>(), planes_of(x.shape()), g);
       return {y.to(x.dtype()), idx};
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = x.device();
+      Tensor xc = x.contiguous();
+      Tensor y = empty(out_shape, x.dtype(), dev), idx = empty(out_shape, DType::i64, dev);
+      cuda::max_pool2d_forward(x.dtype(), xc.data_ptr(), y.data_ptr(), idx.data<int64_t>(), planes_of(x.shape()), g,
+                               cuda::prepare(dev.index));
+      return {y, idx};
+#endif
+    }
+      unsupported_device(op, x.device());
   }
   return {};
 }
@@ -126,7 +164,7 @@ Tensor max_pool2d_backward(const Tensor& dy, const Tensor& indices, const Shape&
   KILN_CHECK(dy.dim() == input_shape.size(), op, ": dy has shape ", dy.shape(), " but input_shape is ", input_shape);
   check_grad(dy, input_shape, dy.size(-2), dy.size(-1), op);
   check_indices(dy, indices, op);
-  return scatter_max_grad(dy, indices, input_shape, op);
+  return scatter_max_grad(dy, indices, input_shape, false, op);
 }
 
 Tensor avg_pool2d(const Tensor& x, I2 kernel, I2 stride, I2 padding, bool ceil_mode, bool count_include_pad,
@@ -145,7 +183,17 @@ Tensor avg_pool2d(const Tensor& x, I2 kernel, I2 stride, I2 padding, bool ceil_m
                               divisor_override.value_or(0));
       return y.to(x.dtype());
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = x.device();
+      Tensor xc = x.contiguous();
+      Tensor y = empty(out_shape, x.dtype(), dev);
+      cuda::avg_pool2d_forward(x.dtype(), xc.data_ptr(), y.data_ptr(), planes_of(x.shape()), g, count_include_pad,
+                               divisor_override.value_or(0), cuda::prepare(dev.index));
+      return y;
+#endif
+    }
+      unsupported_device(op, x.device());
   }
   return {};
 }
@@ -166,7 +214,17 @@ Tensor avg_pool2d_backward(const Tensor& dy, const Shape& input_shape, I2 kernel
                                count_include_pad, divisor_override.value_or(0));
       return dx.to(dy.dtype());
     }
-    case DeviceType::CUDA: unsupported_device(op, dy.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = dy.device();
+      Tensor gc = dy.contiguous();
+      Tensor dx = empty(input_shape, dy.dtype(), dev);
+      cuda::avg_pool2d_backward(dy.dtype(), gc.data_ptr(), dx.data_ptr(), planes_of(input_shape), g, count_include_pad,
+                                divisor_override.value_or(0), cuda::prepare(dev.index));
+      return dx;
+#endif
+    }
+      unsupported_device(op, dy.device());
   }
   return {};
 }
@@ -185,7 +243,17 @@ Tensor adaptive_avg_pool2d(const Tensor& x, I2 output_size) {
                                        x.size(-1), output_size[0], output_size[1]);
       return y.to(x.dtype());
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = x.device();
+      Tensor xc = x.contiguous();
+      Tensor y = empty(out_shape, x.dtype(), dev);
+      cuda::adaptive_avg_pool2d_forward(x.dtype(), xc.data_ptr(), y.data_ptr(), planes_of(x.shape()), x.size(-2),
+                                        x.size(-1), output_size[0], output_size[1], cuda::prepare(dev.index));
+      return y;
+#endif
+    }
+      unsupported_device(op, x.device());
   }
   return {};
 }
@@ -206,7 +274,18 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& dy, const Shape& input_shape) 
                                         dy.size(-2), dy.size(-1));
       return dx.to(dy.dtype());
     }
-    case DeviceType::CUDA: unsupported_device(op, dy.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = dy.device();
+      Tensor gc = dy.contiguous();
+      Tensor dx = empty(input_shape, dy.dtype(), dev);
+      cuda::adaptive_avg_pool2d_backward(dy.dtype(), gc.data_ptr(), dx.data_ptr(), planes_of(input_shape),
+                                         input_shape[input_shape.size() - 2], input_shape[input_shape.size() - 1],
+                                         dy.size(-2), dy.size(-1), cuda::prepare(dev.index));
+      return dx;
+#endif
+    }
+      unsupported_device(op, dy.device());
   }
   return {};
 }
@@ -226,7 +305,18 @@ ValuesIndices adaptive_max_pool2d(const Tensor& x, I2 output_size) {
                                        planes_of(x.shape()), x.size(-2), x.size(-1), output_size[0], output_size[1]);
       return {y.to(x.dtype()), idx};
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      const Device dev = x.device();
+      Tensor xc = x.contiguous();
+      Tensor y = empty(out_shape, x.dtype(), dev), idx = empty(out_shape, DType::i64, dev);
+      cuda::adaptive_max_pool2d_forward(x.dtype(), xc.data_ptr(), y.data_ptr(), idx.data<int64_t>(),
+                                        planes_of(x.shape()), x.size(-2), x.size(-1), output_size[0], output_size[1],
+                                        cuda::prepare(dev.index));
+      return {y, idx};
+#endif
+    }
+      unsupported_device(op, x.device());
   }
   return {};
 }
@@ -238,7 +328,7 @@ Tensor adaptive_max_pool2d_backward(const Tensor& dy, const Tensor& indices, con
   KILN_CHECK(dy.dim() == input_shape.size(), op, ": dy has shape ", dy.shape(), " but input_shape is ", input_shape);
   check_grad(dy, input_shape, dy.size(-2), dy.size(-1), op);
   check_indices(dy, indices, op);
-  return scatter_max_grad(dy, indices, input_shape, op);
+  return scatter_max_grad(dy, indices, input_shape, true, op);
 }
 
 }  // namespace kiln

@@ -59,6 +59,8 @@ struct Printer {
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
   std::ostringstream os;
+  // to_vector brings a CUDA tensor to the host first (one synchronous copy, ordered after the work
+  // queued on its stream), so the values printed are those the device computed.
   std::vector<double> v = numel() ? to_vector<double>() : std::vector<double>{};
   bool floating = is_floating(dtype());
   int precision = 4;

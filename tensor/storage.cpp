@@ -3,9 +3,13 @@
 #include <cstdlib>
 #include <new>
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/allocator.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
 namespace {
-DeviceAllocator g_cuda_alloc;
 constexpr size_t kAlign = 64;
 
 // Note [Small block cache]
@@ -58,11 +62,6 @@ size_t round_up(size_t nbytes) { return (nbytes + kAlign - 1) / kAlign * kAlign;
 
 }  // namespace
 
-void set_device_allocator(DeviceType type, DeviceAllocator alloc) {
-  KILN_CHECK(type == DeviceType::CUDA, "set_device_allocator: only CUDA allocators can be installed");
-  g_cuda_alloc = alloc;
-}
-
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   if (device.is_cpu()) {
     if (nbytes == 0) return;
@@ -72,13 +71,23 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
     deleter_ = [rounded](void* p) { cpu_free(p, rounded); };  // small enough for std::function's inline buffer
     return;
   }
-  KILN_CHECK(g_cuda_alloc.allocate != nullptr, "Storage: cannot allocate on ", device.str(),
-             ": this build has no CUDA backend");
+#if KILN_HAVE_CUDA
+  cuda::check_device_index(device.index);
   if (nbytes == 0) return;
-  int idx = device.index;
-  data_ = g_cuda_alloc.allocate(nbytes, idx);
-  auto dealloc = g_cuda_alloc.deallocate;
-  deleter_ = [dealloc, idx](void* p) { dealloc(p, idx); };
+  const int idx = device.index;
+  data_ = cuda::device_allocate(nbytes, idx, cuda::prepare(idx));
+  // A deleter runs inside ~Storage and must not throw; device_free only fails for pointers it did
+  // not hand out (impossible here) or when the CUDA context is already broken, which the next
+  // checked CUDA call reports anyway.
+  deleter_ = [](void* p) {
+    try {
+      cuda::device_free(p);
+    } catch (...) {
+    }
+  };
+#else
+  KILN_FAIL("Storage: cannot allocate on ", device.str(), ": kiln was built without CUDA (nvcc not found at configure time)");
+#endif
 }
 
 Storage::Storage(void* data, size_t nbytes, Device device, Deleter deleter)

@@ -13,7 +13,10 @@ namespace kiln {
 class Storage {
  public:
   using Deleter = std::function<void(void*)>;
-  // Allocates nbytes on device (CPU memory is 64-byte aligned and uninitialised).
+  // Allocates nbytes on device, uninitialised. CPU memory is 64-byte aligned; CUDA memory comes
+  // from the caching allocator (kernels/cuda/allocator.h), 256-byte aligned, for use on the
+  // device's current stream (Note [Current stream]). A CUDA device that does not exist, or a build
+  // without CUDA, is a clear error.
   Storage(size_t nbytes, Device device);
   // Wraps memory owned elsewhere; deleter (may be empty) runs when the storage dies.
   Storage(void* data, size_t nbytes, Device device, Deleter deleter);
@@ -34,13 +37,5 @@ class Storage {
   Deleter deleter_;
   uint64_t version_ = 0;
 };
-
-// Device allocation hooks: the CUDA backend installs its allocator here (the tensor layer itself
-// knows only the CPU). Without one, allocating on CUDA throws a clear error.
-struct DeviceAllocator {
-  void* (*allocate)(size_t nbytes, int device_index) = nullptr;
-  void (*deallocate)(void* p, int device_index) = nullptr;
-};
-void set_device_allocator(DeviceType type, DeviceAllocator alloc);
 
 }  // namespace kiln

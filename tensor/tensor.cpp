@@ -4,6 +4,12 @@
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/iterator.h"
 
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/allocator.h"
+#include "kiln/kernels/cuda/copy.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
+
 namespace kiln {
 
 Tensor::Tensor(std::shared_ptr<Storage> storage, const Shape& shape, const Shape& strides, int64_t offset,
@@ -87,7 +93,99 @@ bool Tensor::item<bool>() const {
   return to(DType::u8).item<uint8_t>() != 0;
 }
 
-Tensor& Tensor::copy_(const Tensor& src) {
+#if KILN_HAVE_CUDA
+namespace {
+
+// Note [Copies between devices]
+// CUDA -> CUDA on one device is the copy kernel (kernels/cuda/copy.h) on the device's current
+// stream. Between two devices the source is made contiguous on its device and copied over
+// (cuda::memcpy_peer_sync), then cast / broadcast / scattered on the destination device when the
+// destination is not simply a contiguous tensor of the same dtype and size.
+// CPU <-> CUDA moves bytes with one memcpy when both sides are contiguous with the same dtype and
+// element count; otherwise the source is first made contiguous in its own dtype on its own device
+// (its copy kernel), transferred, and the destination's copy kernel casts and scatters it. A
+// transfer is synchronous (the host side may be freed or read at once) except with non_blocking
+// when the host side is pinned: then it is queued on the CUDA device's current stream and the
+// pinned block is recorded on that stream (Note [Pinned memory]), so freeing the host tensor early
+// cannot let a later user overwrite it before the transfer has read it.
+bool same_bytes(const Tensor& dst, const Tensor& src) {
+  return dst.dtype() == src.dtype() && dst.numel() == src.numel() && dst.is_contiguous() && src.is_contiguous();
+}
+
+void copy_on_device(Tensor& dst, const Tensor& src) {
+  Loop loop = make_loop(dst.shape(), {&dst, &src});
+  cuda::copy_cast(loop, dst.dtype(), dst.data_ptr(), src.dtype(), src.data_ptr(), cuda::prepare(dst.device().index));
+}
+
+void transfer(void* dst, const void* src, size_t nbytes, cuda::CopyKind kind, cuda::Stream s, void* host,
+              bool non_blocking) {
+  if (non_blocking && cuda::is_pinned(host)) {
+    cuda::memcpy_async(dst, src, nbytes, kind, s);
+    cuda::pinned_record_stream(host, s);
+  } else {
+    cuda::memcpy_sync(dst, src, nbytes, kind, s);
+  }
+}
+
+void copy_with_cuda(Tensor& dst, const Tensor& src, bool non_blocking) {
+  const Device dd = dst.device(), sd = src.device();
+  if (dd.is_cuda() && sd.is_cuda()) {
+    if (dd.index == sd.index) {
+      copy_on_device(dst, src);
+      return;
+    }
+    const Tensor s = src.contiguous();
+    Tensor d = same_bytes(dst, s) ? dst : empty(s.shape(), s.dtype(), dd);
+    cuda::memcpy_peer_sync(d.data_ptr(), dd.index, s.data_ptr(), sd.index, size_t(s.nbytes()));
+    if (!d.is_same(dst)) copy_on_device(dst, d);
+    return;
+  }
+  if (dd.is_cuda()) {  // host -> device
+    const cuda::Stream stream = cuda::prepare(dd.index);
+    if (same_bytes(dst, src)) {
+      transfer(dst.data_ptr(), src.data_ptr(), size_t(dst.nbytes()), cuda::CopyKind::host_to_device, stream,
+               src.data_ptr(), non_blocking);
+      return;
+    }
+    const Tensor h = src.contiguous();
+    Tensor d = empty(h.shape(), h.dtype(), dd);
+    transfer(d.data_ptr(), h.data_ptr(), size_t(h.nbytes()), cuda::CopyKind::host_to_device, stream, h.data_ptr(),
+             non_blocking);
+    copy_on_device(dst, d);  // queued on the same stream, after the transfer
+    return;
+  }
+  // device -> host
+  const cuda::Stream stream = cuda::prepare(sd.index);
+  if (same_bytes(dst, src)) {
+    transfer(dst.data_ptr(), src.data_ptr(), size_t(dst.nbytes()), cuda::CopyKind::device_to_host, stream,
+             dst.data_ptr(), non_blocking);
+    return;
+  }
+  const Tensor d = src.contiguous();
+  Tensor h = empty(d.shape(), d.dtype(), kCPU);
+  cuda::memcpy_sync(h.data_ptr(), d.data_ptr(), size_t(d.nbytes()), cuda::CopyKind::device_to_host, stream);
+  Loop loop = make_loop(dst.shape(), {&dst, &h});
+  cpu::copy_cast(loop, dst.dtype(), dst.data_ptr(), h.dtype(), h.data_ptr());
+}
+
+// An uninitialised CPU tensor in pinned memory.
+Tensor empty_pinned(const Shape& shape, DType dtype) {
+  const size_t nbytes = size_t(shape.numel()) * size_t(dtype_size(dtype));
+  void* p = nbytes ? cuda::pinned_allocate(nbytes) : nullptr;
+  auto deleter = [](void* q) {
+    try {
+      cuda::pinned_free(q);
+    } catch (...) {  // a deleter must not throw (see tensor/storage.cpp)
+    }
+  };
+  auto st = std::make_shared<Storage>(p, nbytes, kCPU, Storage::Deleter(deleter));
+  return Tensor(std::move(st), shape, contiguous_strides(shape), 0, dtype);
+}
+
+}  // namespace
+#endif
+
+Tensor& Tensor::copy_(const Tensor& src, bool non_blocking) {
   check_defined(*this, "copy_", "self");
   check_defined(src, "copy_", "src");
   Shape b = broadcast_shapes(shape(), src.shape(), "copy_");
@@ -99,10 +197,47 @@ Tensor& Tensor::copy_(const Tensor& src) {
     Loop loop = make_loop(shape(), {this, &src});
     cpu::copy_cast(loop, dtype(), data_ptr(), src.dtype(), src.data_ptr());
   } else {
+#if KILN_HAVE_CUDA
+    copy_with_cuda(*this, src, non_blocking);
+#else
+    (void)non_blocking;
     unsupported_device("copy_", device().is_cpu() ? src.device() : device());
+#endif
   }
   bump_version();
   return *this;
+}
+
+Tensor Tensor::pin_memory() const {
+  KILN_CHECK(defined(), "pin_memory: tensor is undefined");
+  KILN_CHECK(device().is_cpu(), "pin_memory: only CPU tensors can be pinned, this one is on ", device().str());
+#if KILN_HAVE_CUDA
+  if (is_pinned()) return *this;
+  Tensor out = empty_pinned(shape(), dtype());
+  out.copy_(*this);
+  return out;
+#else
+  KILN_FAIL("pin_memory: kiln was built without CUDA");
+#endif
+}
+
+bool Tensor::is_pinned() const {
+  if (!defined() || !device().is_cpu()) return false;
+#if KILN_HAVE_CUDA
+  return storage()->data() != nullptr && cuda::is_pinned(storage()->data());
+#else
+  return false;
+#endif
+}
+
+void Tensor::record_stream(cuda::Stream s) const {
+  KILN_CHECK(defined() && device().is_cuda(), "record_stream: needs a CUDA tensor");
+#if KILN_HAVE_CUDA
+  if (storage()->data()) cuda::record_stream(storage()->data(), s);
+#else
+  (void)s;
+  KILN_FAIL("record_stream: kiln was built without CUDA");
+#endif
 }
 
 Tensor Tensor::contiguous() const {
@@ -123,10 +258,17 @@ Tensor Tensor::to(DType d) const {
   return out;
 }
 
-Tensor Tensor::to(Device dev) const {
+Tensor Tensor::to(Device dev) const { return to(dev, false); }
+
+Tensor Tensor::to(Device dev, bool non_blocking) const {
   if (dev == device()) return *this;
+#if KILN_HAVE_CUDA
+  // A non-blocking download needs a pinned destination to be asynchronous at all.
+  Tensor out = non_blocking && dev.is_cpu() ? empty_pinned(shape(), dtype()) : empty(shape(), dtype(), dev);
+#else
   Tensor out = empty(shape(), dtype(), dev);
-  out.copy_(*this);
+#endif
+  out.copy_(*this, non_blocking);
   return out;
 }
 

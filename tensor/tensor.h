@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/kernels/cuda/stream.h"
 #include "kiln/kernels/dtype.h"
 #include "kiln/tensor/device.h"
 #include "kiln/tensor/dtype.h"
@@ -101,10 +102,26 @@ class Tensor {
   // ---- conversion
   Tensor to(DType dtype) const;    // this tensor if already of that dtype, else a cast copy
   Tensor to(Device device) const;  // this tensor if already there, else a copy
+  // non_blocking (Note [Copies between devices] in tensor.cpp): a CPU -> CUDA copy from pinned
+  // memory and a CUDA -> CPU copy (into a pinned result) return before the transfer is done; read
+  // the result only after cuda::synchronize() or later work on the same stream.
+  Tensor to(Device device, bool non_blocking) const;
   Tensor cpu() const { return to(kCPU); }
 
-  // Copies src (broadcast to this shape, cast to this dtype) into this tensor, in place.
-  Tensor& copy_(const Tensor& src);
+  // Copies src (broadcast to this shape, cast to this dtype) into this tensor, in place, between
+  // any two devices. non_blocking: see to(Device, bool); without it the copy is complete (as seen
+  // from the host) when copy_ returns, except CUDA -> CUDA copies, which are queued on the current
+  // stream like every CUDA op.
+  Tensor& copy_(const Tensor& src, bool non_blocking = false);
+
+  // ---- pinned memory and streams (CUDA builds; errors otherwise)
+  // A copy of this CPU tensor in page-locked memory (this tensor if it already is), from which
+  // non_blocking copies to the GPU overlap with compute.
+  Tensor pin_memory() const;
+  bool is_pinned() const;  // a CPU tensor in page-locked memory
+  // Tells the caching allocator that this CUDA tensor's memory is also used by work on stream s, so
+  // it is not reused before that work completes (Note [Caching allocator]).
+  void record_stream(cuda::Stream s) const;
 
   std::string str() const;  // readable printing, see print.h
 

@@ -68,7 +68,8 @@ const RandomBlock& random_block(DType dt, float lo, float hi) {
   auto key = std::make_tuple(int(dt), lo, hi);
   auto it = blocks().find(key);
   if (it != blocks().end()) return it->second;
-  KILN_CHECK(dt == DType::f32 || dt == DType::bf16, "fill_random: dtype ", dtype_name(dt), " is not f32 or bf16");
+  KILN_CHECK(dt == DType::f32 || dt == DType::f16 || dt == DType::bf16, "fill_random: dtype ", dtype_name(dt),
+             " is not f32, f16 or bf16");
   uint64_t state = 0x5EEDull ^ (uint64_t(dt) << 32) ^ uint64_t(std::llround(double(lo) * 1e6)) ^
                    (uint64_t(std::llround(double(hi) * 1e6)) << 16);
   std::vector<float> values(kBlockElems);
@@ -76,6 +77,7 @@ const RandomBlock& random_block(DType dt, float lo, float hi) {
     const double u = double(next_random(state) >> 11) * 0x1.0p-53;  // [0, 1)
     float v = float(lo + (hi - lo) * u);
     if (dt == DType::bf16) v = bf16_bits_to_float(float_to_bf16_bits(v));
+    if (dt == DType::f16) v = half_bits_to_float(float_to_half_bits(v));
     if (v == 0.0f) v = 0.5f * (lo + hi) != 0.0f ? 0.5f * (lo + hi) : hi;  // never exactly zero
     x = v;
   }
@@ -86,7 +88,8 @@ const RandomBlock& random_block(DType dt, float lo, float hi) {
     KILN_CUDA_CHECK(cudaMemcpy(blk.dev, values.data(), values.size() * sizeof(float), cudaMemcpyHostToDevice));
   } else {
     std::vector<uint16_t> bits(values.size());
-    for (size_t i = 0; i < values.size(); ++i) bits[i] = float_to_bf16_bits(values[i]);
+    for (size_t i = 0; i < values.size(); ++i)
+      bits[i] = dt == DType::f16 ? float_to_half_bits(values[i]) : float_to_bf16_bits(values[i]);
     KILN_CUDA_CHECK(cudaMemcpy(blk.dev, bits.data(), bits.size() * sizeof(uint16_t), cudaMemcpyHostToDevice));
   }
   return blocks().emplace(key, blk).first->second;

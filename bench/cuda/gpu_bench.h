@@ -56,7 +56,7 @@ class DeviceArena {
   size_t size_ = 0, used_ = 0;
 };
 
-// Fills n elements of dtype dt (f32 or bf16) at dst with uniform random values in [lo, hi),
+// Fills n elements of dtype dt (f32, f16 or bf16) at dst with uniform random values in [lo, hi),
 // never exactly zero. The values come from a host-made random block, uploaded once per
 // (dtype, lo, hi) and copied device to device from a position chosen by `seed`, so filling GBs
 // stays fast while neighbouring tensors get different data.

@@ -7,6 +7,7 @@
 
 #include "kiln/kernels/cpu/parallel.h"
 #include "kiln/kernels/dtype.h"
+#include "kiln/kernels/pool_math.h"
 
 namespace kiln::cpu {
 namespace {
@@ -14,8 +15,9 @@ namespace {
 // Planes per parallel chunk: about 16K elements of work each.
 int64_t plane_grain(int64_t work_per_plane) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_plane)); }
 
-inline int64_t adaptive_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
-inline int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
+using pool::adaptive_end;
+using pool::adaptive_start;
+using pool::first_valid;
 
 // Max over the window rows h0, h0+hs, ... < h1 and columns w0, w0+ws, ... < w1. As PyTorch, a
 // NaN replaces the running max (so the last NaN wins) and the index starts at the first position.
@@ -28,18 +30,12 @@ inline void window_max(const C* xp, int64_t W, int64_t h0, int64_t h1, int64_t h
     const C* row = xp + ih * W;
     for (int64_t iw = w0; iw < w1; iw += ws) {
       const C v = row[iw];
-      if (v > best || std::isnan(v)) {
+      if (pool::max_takes(v, best)) {
         best = v;
         best_i = ih * W + iw;
       }
     }
   }
-}
-
-// First index >= start that is start + k*step and >= 0.
-inline int64_t first_valid(int64_t start, int64_t step) {
-  if (start >= 0) return start;
-  return start + ((-start + step - 1) / step) * step;
 }
 
 }  // namespace
@@ -110,15 +106,8 @@ struct AvgWindow {
   double div;
 };
 inline AvgWindow avg_window(const Pool2dGeom& g, int64_t oh, int64_t ow, bool count_include_pad, int64_t divisor) {
-  int64_t hs = oh * g.sh - g.ph, ws = ow * g.sw - g.pw;
-  int64_t he = std::min(hs + g.kh, g.H + g.ph), we = std::min(ws + g.kw, g.W + g.pw);
-  const int64_t padded = (he - hs) * (we - ws);
-  hs = std::max<int64_t>(hs, 0);
-  ws = std::max<int64_t>(ws, 0);
-  he = std::min(he, g.H);
-  we = std::min(we, g.W);
-  double div = divisor > 0 ? double(divisor) : count_include_pad ? double(padded) : double((he - hs) * (we - ws));
-  return {hs, he, ws, we, div};
+  const pool::AvgSpan h = pool::avg_span(oh, g.H, g.kh, g.sh, g.ph), w = pool::avg_span(ow, g.W, g.kw, g.sw, g.pw);
+  return {h.lo, h.hi, w.lo, w.hi, pool::avg_divisor(h, w, count_include_pad, divisor)};
 }
 }  // namespace
 

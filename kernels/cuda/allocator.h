@@ -1,6 +1,6 @@
 #pragma once
 // The caching CUDA allocator (DESIGN.md section 3), plain C++ interface; defined in
-// kernels/cuda/allocator.cpp (compiled with the CUDA runtime headers, only when KILN_HAVE_CUDA).
+// kernels/cuda/allocator.cu (host code, compiled only when KILN_HAVE_CUDA).
 //
 // Note [Caching allocator]
 // Device memory is taken from CUDA in segments and cut into blocks. Requests are rounded up (512 B
@@ -27,6 +27,7 @@
 
 namespace kiln::cuda {
 
+// Byte counts are of blocks: requests rounded up to 512 bytes (plus the guards in guard mode).
 struct AllocatorStats {
   size_t allocated_bytes = 0;       // in blocks handed out now
   size_t reserved_bytes = 0;        // in segments taken from CUDA now

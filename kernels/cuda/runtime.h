@@ -65,6 +65,7 @@ class StreamGuard {
 
  private:
   Stream previous_;
+  int device_ = 0;  // the device whose stream is restored
 };
 
 // Waits for all work on the current device / on one stream. Reports errors (sticky ones included).
@@ -100,13 +101,18 @@ enum class CopyKind { host_to_device, device_to_host, device_to_device };
 void memcpy_async(void* dst, const void* src, size_t nbytes, CopyKind kind, Stream s);
 void memcpy_sync(void* dst, const void* src, size_t nbytes, CopyKind kind, Stream s);
 void memset_async(void* dst, int byte, size_t nbytes, Stream s);
+// Copies between two devices and returns when done: waits for the source device's current stream,
+// copies on the destination device's current stream (peer access when the hardware has it,
+// otherwise the driver stages through the host) and waits for that stream.
+void memcpy_peer_sync(void* dst, int dst_device, const void* src, int src_device, size_t nbytes);
 
 // Pinned (page-locked) host memory, from a small cache of freed blocks (Note [Pinned memory] in
 // runtime.cu): a block freed while a copy from it is still queued is reused only after that
 // copy has completed.
 void* pinned_allocate(size_t nbytes);
 void pinned_free(void* p);
-// Records that `s` still reads or writes pinned block `p` (its reuse waits for the stream).
+// Records that `s` (a stream of the current device) still reads or writes pinned block `p` (its
+// reuse waits for the stream).
 void pinned_record_stream(void* p, Stream s);
 // True when p points into memory allocated by pinned_allocate (or otherwise page-locked).
 bool is_pinned(const void* p);

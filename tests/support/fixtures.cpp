@@ -104,6 +104,30 @@ Tol default_tol(DType d) {
   return tensors_close(actual, expected, 0, 0);
 }
 
+double normalised_squared_error(const Tensor& actual, const Tensor& expected) {
+  auto a = actual.to_vector<double>();
+  auto e = expected.to_vector<double>();
+  KILN_CHECK(a.size() == e.size(), "normalised_squared_error: ", a.size(), " vs ", e.size(), " elements");
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if ((std::isnan(a[i]) && std::isnan(e[i])) || (std::isinf(e[i]) && a[i] == e[i])) continue;
+    if (!std::isfinite(a[i]) || !std::isfinite(e[i])) return INFINITY;
+    num += (a[i] - e[i]) * (a[i] - e[i]);
+    den += e[i] * e[i];
+  }
+  if (num == 0) return 0;
+  return den > 0 ? num / den : INFINITY;
+}
+
+::testing::AssertionResult tensors_nse_close(const Tensor& actual, const Tensor& expected, double max_nse) {
+  if (!actual.defined() || !expected.defined()) return ::testing::AssertionFailure() << "undefined tensor";
+  if (actual.shape() != expected.shape())
+    return ::testing::AssertionFailure() << "shape " << actual.shape() << " != expected " << expected.shape();
+  double nse = normalised_squared_error(actual, expected);
+  if (nse <= max_nse) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "normalised squared error " << nse << " > " << max_nse;
+}
+
 Tensor make_noncontiguous(const Tensor& t) {
   if (t.dim() == 0) return t;
   Shape wide = t.shape();

@@ -11,6 +11,11 @@ int64_t Ref::index(const std::vector<int64_t>& idx) const {
   return flat;
 }
 
+std::vector<OpRow> with_parity(std::vector<OpRow> rows, Parity p) {
+  for (auto& r : rows) r.parity = p;
+  return rows;
+}
+
 Ref to_ref(const Tensor& t) { return Ref(t.shape(), t.to_vector<double>()); }
 
 Tensor from_ref(const Ref& r, DType dtype) { return from_vector(r.v, r.shape).to(dtype); }

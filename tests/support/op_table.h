@@ -5,8 +5,9 @@
 // broadcasting and large), the dtypes to run, the value domain of each input, a `run` that calls
 // kiln, and a `ref` that computes the expected result in float64 from the input values with
 // plain loops (never with the kiln op under test). tests/tensor/test_op_table.cpp checks every
-// row: forward vs reference for contiguous and non-contiguous inputs. Later issues add
-// CPU-vs-CUDA parity and float64 gradient checks over the same rows.
+// row: forward vs reference for contiguous and non-contiguous inputs;
+// tests/tensor/test_op_table_cuda.cpp checks CPU-vs-CUDA parity of every row (Note [CUDA parity]
+// there) and tests/autograd/ the float64 gradient checks over the same rows.
 //
 // Rows are added from any test file with a static registrar:
 //   static test::OpRegistrar reg({ OpRow{...}, ... });
@@ -42,6 +43,12 @@ Ref ref_zip3(const Ref& a, const Ref& b, const Ref& c, const std::function<doubl
 Ref ref_reduce(const Ref& a, std::vector<int64_t> dims, bool keepdim,
                const std::function<double(const std::vector<double>&)>& f);
 
+// How CPU-vs-CUDA parity is judged for a row (issue 3's tolerances): elementwise closeness per
+// element (rtol/atol per dtype), or, for results that accumulate many terms (reductions, GEMM,
+// convolutions, normalisation, backward passes that sum), the normalised squared error
+// sum((cuda - cpu)^2) / sum(cpu^2), which does not punish cancellation in single elements.
+enum class Parity { elementwise, accumulated };
+
 enum class Domain {
   any,       // uniform in (-3, 3)
   positive,  // uniform in (0.1, 3)
@@ -63,9 +70,12 @@ struct OpRow {
   bool check_noncontiguous = true;
   // Rows of differentiable ops; the autograd issue adds a gradient check for each.
   bool differentiable = false;
+  Parity parity = Parity::elementwise;
 };
 
 std::vector<OpRow>& op_table();
+// The rows with their parity metric set to p (for a file whose rows all accumulate).
+std::vector<OpRow> with_parity(std::vector<OpRow> rows, Parity p);
 struct OpRegistrar {
   explicit OpRegistrar(std::vector<OpRow> rows);
 };

@@ -251,7 +251,7 @@ std::vector<OpRow> conv_rows() {
   }
   return rows;
 }
-static OpRegistrar reg(conv_rows());
+static OpRegistrar reg(with_parity(conv_rows(), Parity::accumulated));
 
 // ---- golden fixtures from torch (tools/golden/gen_conv.py) -------------------------------------
 

@@ -120,7 +120,7 @@ std::vector<OpRow> make_rows() {
   return rows;
 }
 
-static OpRegistrar reg(make_rows());
+static OpRegistrar reg(with_parity(make_rows(), Parity::accumulated));
 
 TEST(GridSample, GoldenTorch) {
   auto f = load_fixture("nn_grid_sample");

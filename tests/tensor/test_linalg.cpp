@@ -163,7 +163,7 @@ std::vector<OpRow> linalg_rows() {
   rows.push_back({.name = "dot_int", .cases = kDotCases, .run = run_dot, .ref = ref_mm, .dtypes = kInt});
   return rows;
 }
-static OpRegistrar reg(linalg_rows());
+static OpRegistrar reg(with_parity(linalg_rows(), Parity::accumulated));
 
 // ---- GEMM kernel against a float64 loop ---------------------------------------------------------
 

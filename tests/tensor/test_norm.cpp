@@ -260,7 +260,7 @@ std::vector<OpRow> make_rows() {
   return rows;
 }
 
-static OpRegistrar reg(make_rows());
+static OpRegistrar reg(with_parity(make_rows(), Parity::accumulated));
 
 TEST(GroupNorm, GoldenTorch) {
   auto f = load_fixture("nn_norm");

@@ -269,7 +269,7 @@ std::vector<OpRow> make_rows() {
   return rows;
 }
 
-static OpRegistrar reg(make_rows());
+static OpRegistrar reg(with_parity(make_rows(), Parity::accumulated));
 
 I2 pair(const Tensor& t) {
   auto v = t.to_vector<int64_t>();

@@ -323,7 +323,7 @@ std::vector<OpRow> reduce_rows() {
   return rows;
 }
 
-static OpRegistrar reg(reduce_rows());
+static OpRegistrar reg(with_parity(reduce_rows(), Parity::accumulated));
 
 }  // namespace
 }  // namespace kiln::test

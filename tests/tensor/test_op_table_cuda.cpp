@@ -1,0 +1,137 @@
+// CPU-vs-CUDA parity over every row of the op table (DESIGN.md section 6, issue 3).
+//
+// Note [CUDA parity]
+// For each row, shape case and dtype, the inputs are made on the CPU (the row's `make` or
+// random_tensor), copied to the GPU, and the row's `run` executes on both devices. The CUDA result
+// must live on the GPU and equal the CPU result by the row's parity metric (op_table.h):
+//   elementwise: per element, rtol/atol of default_tol(dtype) (f32 1.3e-6 / 1e-5, f16 1e-3 / 1e-5,
+//                bf16 1.6e-2 / 1e-5, f64 1e-7), integers and bools exactly;
+//   accumulated: normalised squared error <= 1e-7 (f32), 1e-5 (f16), 1e-4 (bf16), 1e-20 (f64),
+//                integers and bools exactly.
+// Dtypes: the row's own, plus f16 and bf16 when the row takes f32 and the CPU accepts them (a
+// dtype the CPU refuses is skipped on both devices; one the CPU accepts must work on CUDA).
+// Every row is run again with non-contiguous GPU inputs (when the row allows it). Guard mode is
+// on throughout: every CUDA allocation gets 256-byte guard regions, checked after each run, so a
+// kernel that writes outside any buffer (output or scratch) fails its row.
+#include "support/op_table.h"
+
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/allocator.h"
+#include "support/cuda_test.h"
+
+namespace kiln::test {
+namespace {
+
+struct RowParam {
+  size_t row;
+  std::string name;
+};
+void PrintTo(const RowParam& p, std::ostream* os) { *os << p.name; }
+
+// Guard mode for one test's lifetime.
+class GuardScope {
+ public:
+  GuardScope() : previous_(cuda::guard_bytes()) { cuda::set_guard_bytes(256); }
+  ~GuardScope() { cuda::set_guard_bytes(previous_); }
+
+ private:
+  size_t previous_;
+};
+
+double max_nse(DType d) {
+  switch (d) {
+    case DType::f64: return 1e-20;
+    case DType::f32: return 1e-7;
+    case DType::f16: return 1e-5;
+    case DType::bf16: return 1e-4;
+    default: return 0;
+  }
+}
+
+::testing::AssertionResult same_result(const OpRow& row, const Tensor& gpu, const Tensor& cpu) {
+  if (!gpu.device().is_cuda()) return ::testing::AssertionFailure() << "the result is on " << gpu.device() << ", not CUDA";
+  if (gpu.dtype() != cpu.dtype())
+    return ::testing::AssertionFailure() << "dtype " << dtype_name(gpu.dtype()) << " on CUDA, " << dtype_name(cpu.dtype())
+                                         << " on the CPU";
+  Tensor host = gpu.cpu();
+  if (!is_floating(cpu.dtype())) return tensors_equal(host, cpu);
+  if (row.parity == Parity::accumulated) return tensors_nse_close(host, cpu, max_nse(cpu.dtype()));
+  Tol tol = default_tol(cpu.dtype());
+  return tensors_close(host, cpu, tol.rtol, tol.atol);
+}
+
+std::vector<DType> parity_dtypes(const OpRow& row) {
+  std::vector<DType> d = row.dtypes;
+  bool has_f32 = std::find(d.begin(), d.end(), DType::f32) != d.end();
+  for (DType h : {DType::f16, DType::bf16})
+    if (has_f32 && std::find(d.begin(), d.end(), h) == d.end()) d.push_back(h);
+  return d;
+}
+
+std::vector<Tensor> to_device(const std::vector<Tensor>& xs, Device dev, bool noncontiguous) {
+  std::vector<Tensor> out;
+  for (const Tensor& x : xs) {
+    Tensor y = x.to(dev);
+    out.push_back(noncontiguous ? make_noncontiguous(y) : y);
+  }
+  return out;
+}
+
+class OpCuda : public ::testing::TestWithParam<RowParam> {};
+
+TEST_P(OpCuda, MatchesCpu) {
+  KILN_REQUIRE_GPU();
+  GuardScope guards;
+  const OpRow& row = op_table()[GetParam().row];
+  bool any_run = false;
+  for (size_t c = 0; c < row.cases.size(); ++c) {
+    for (DType dt : parity_dtypes(row)) {
+      SCOPED_TRACE(row.name + " case " + std::to_string(c) + " dtype " + dtype_name(dt));
+      std::vector<Tensor> inputs;
+      Tensor expected;
+      const bool extra = std::find(row.dtypes.begin(), row.dtypes.end(), dt) == row.dtypes.end();
+      try {
+        inputs = make_inputs(row, c, dt, 2000 + c);
+        expected = row.run(inputs);
+      } catch (const Error& e) {
+        if (extra) continue;  // an added 16-bit dtype the CPU op does not take
+        FAIL() << "the CPU run failed: " << e.what();
+      }
+      any_run = true;
+      for (bool nc : {false, true}) {
+        if (nc && !row.check_noncontiguous) continue;
+        SCOPED_TRACE(nc ? "non-contiguous GPU inputs" : "contiguous GPU inputs");
+        Tensor got;
+        try {
+          got = row.run(to_device(inputs, kCUDA, nc));
+        } catch (const Error& e) {
+          FAIL() << "the CUDA run failed: " << e.what();
+        }
+        ASSERT_TRUE(same_result(row, got, expected));
+        std::string report;
+        ASSERT_TRUE(cuda::check_guards(&report)) << "out-of-bounds write: " << report;
+      }
+    }
+  }
+  ASSERT_TRUE(any_run) << row.name << ": no case ran";
+}
+
+std::vector<RowParam> all_rows() {
+  std::vector<RowParam> p;
+  for (size_t i = 0; i < op_table().size(); ++i) p.push_back({i, op_table()[i].name});
+  return p;
+}
+
+std::string row_name(const ::testing::TestParamInfo<RowParam>& info) {
+  std::string s = info.param.name;
+  for (char& ch : s)
+    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s + "_" + std::to_string(info.param.row);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, OpCuda, ::testing::ValuesIn(all_rows()), row_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OpCuda);
+
+}  // namespace
+}  // namespace kiln::test
+#endif  // KILN_HAVE_CUDA
