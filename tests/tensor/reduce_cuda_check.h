@@ -9,7 +9,8 @@
 #include "support/cuda_test.h"
 #include "support/op_table.h"
 
-namespace kiln::test {
+// In their own namespace: other CUDA test files of the binary may define helpers of the same names.
+namespace kiln::test::reduce_cuda {
 
 // Guard mode for the scope of a test: every CUDA allocation gets 256 guard bytes on both sides.
 struct GuardScope {
@@ -85,4 +86,4 @@ inline bool same_bits(const Tensor& a_dev, const Tensor& b_dev) {
          std::memcmp(a.data_ptr(), b.data_ptr(), size_t(a.nbytes())) == 0;
 }
 
-}  // namespace kiln::test
+}  // namespace kiln::test::reduce_cuda

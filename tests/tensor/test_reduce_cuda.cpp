@@ -12,6 +12,8 @@
 namespace kiln::test {
 namespace {
 
+using namespace reduce_cuda;
+
 struct Case {
   Shape shape;
   Shape dims;

@@ -11,6 +11,8 @@
 namespace kiln::test {
 namespace {
 
+using namespace reduce_cuda;
+
 struct SoftmaxCase {
   Shape shape;
   int64_t dim;
