@@ -7,9 +7,9 @@
 //  - segments: output o reduces A segments of B contiguous elements, segment a starting at
 //    o * out_stride + a * seg_stride. A row reduce of x[outer, R] is A = 1, B = R, out_stride = R;
 //    the split reduce of x[A, K, B] over dims 0 and 2 is out_stride = B, seg_stride = K * B.
-//    A warp (short rows) or a block of kThreads threads reduces one output
-//    (segment_kernel). The elements are walked in groups of G = 16 / sizeof(T) consecutive
-//    elements of one segment; thread t takes groups t, t + S, t + 2S... (S threads per output)
+//    Four lanes (at most 16 groups, see below), a warp (at most 4096 elements) or a block of
+//    kThreads threads reduces one output (segment_kernel). The elements are walked in groups of
+//    G = 16 / sizeof(T) consecutive elements of one segment; thread t takes groups t, t + S, t + 2S... (S threads per output)
 //    and absorbs each group's elements in order. When every group is full and 16-byte aligned a
 //    group is one vector load, else G scalar loads: the order of the folds is the same either
 //    way, so the result does not depend on where the allocator put the tensor.
@@ -47,25 +47,26 @@ inline unsigned grid_x(int64_t blocks, const char* what) {
   return unsigned(blocks);
 }
 
-// __shfl_down_sync of any accumulator: scalars of up to 8 bytes by their bits, ArgAcc by field.
+// __shfl_down_sync of any accumulator within segments of `width` lanes (a power of two <= 32):
+// scalars of up to 8 bytes by their bits, ArgAcc by field. All 32 lanes must call it.
 template <class V>
-__device__ __forceinline__ V shfl_down(V v, int off) {
+__device__ __forceinline__ V shfl_down(V v, int off, int width = 32) {
   if constexpr (sizeof(V) == 8) {
     unsigned long long u;
     memcpy(&u, &v, 8);
-    u = __shfl_down_sync(0xffffffffu, u, off);
+    u = __shfl_down_sync(0xffffffffu, u, off, width);
     memcpy(&v, &u, 8);
     return v;
   } else if constexpr (sizeof(V) <= 4) {
     unsigned u = 0;
     memcpy(&u, &v, sizeof(V));
-    u = __shfl_down_sync(0xffffffffu, u, off);
+    u = __shfl_down_sync(0xffffffffu, u, off, width);
     memcpy(&v, &u, sizeof(V));
     return v;
   } else {
     V r;
-    r.v = shfl_down(v.v, off);
-    r.i = shfl_down(v.i, off);
+    r.v = shfl_down(v.v, off, width);
+    r.i = shfl_down(v.i, off, width);
     return r;
   }
 }
@@ -88,10 +89,11 @@ __device__ __forceinline__ V shfl_up(V v, int off) {
   return v;
 }
 
-// Fixed tree over the 32 lanes of a warp (all lanes active); lane 0 gets the result.
-template <class Op, class Acc>
+// Fixed tree over each segment of W lanes of a warp (all 32 lanes call it); the first lane of each
+// segment gets its segment's result.
+template <int W = 32, class Op, class Acc>
 __device__ __forceinline__ Acc warp_fold(const Op& op, Acc v) {
-  for (int off = 16; off > 0; off >>= 1) v = op.combine(v, shfl_down(v, off));
+  for (int off = W / 2; off > 0; off >>= 1) v = op.combine(v, shfl_down(v, off, W));
   return v;
 }
 
@@ -108,8 +110,9 @@ struct Segments {
   bool vec = false;          // every group full and 16-byte aligned
 };
 
-// S = 32: one warp per output, kThreads / 32 outputs per block; S = kThreads: one block per
-// (output, chunk). In: T (kCombine false: op.step) or Op::Acc (kCombine: op.combine).
+// S <= 32: S lanes of a warp per output (S = 4 for very short reductions, 32 otherwise),
+// kThreads / S outputs per block, no chunks; S = kThreads: one block per (output, chunk).
+// In: T (kCombine false: op.step) or Op::Acc (kCombine: op.combine).
 // partial: null (write the output through op.write) or [outputs * nchunk] accumulators.
 template <int S, bool kCombine, class Op, class In>
 __global__ void __launch_bounds__(kThreads)
@@ -118,19 +121,22 @@ __global__ void __launch_bounds__(kThreads)
   using Acc = typename Op::Acc;
   constexpr int G = kGroup<In, kCombine>;
   __shared__ Acc warp_part[kThreads / 32];
+  constexpr bool kSub = S <= 32;
   const int tid = threadIdx.x % S;
   int64_t o, c;
-  if constexpr (S == 32) {
-    o = int64_t(blockIdx.x) * (kThreads / 32) + threadIdx.x / 32;
+  bool live = true;
+  if constexpr (kSub) {
+    // Lanes past the last output stay (without work) for the shuffles, which need the whole warp.
+    o = int64_t(blockIdx.x) * (kThreads / S) + threadIdx.x / S;
     c = 0;
-    if (o >= L.outputs) return;  // whole warps leave together
+    live = o < L.outputs;
   } else {
     o = int64_t(blockIdx.x) / L.nchunk;
     c = int64_t(blockIdx.x) % L.nchunk;
   }
-  const Acc cen = Op::kCenter ? centre[o] : Acc{};
+  const Acc cen = Op::kCenter && live ? centre[o] : Acc{};
   const int64_t gps = L.B > 0 ? ceil_div(L.B, G) : 1;  // groups per segment (no division by 0)
-  const int64_t q_end = imin((c + 1) * L.chunk_groups, L.B > 0 ? L.A * gps : 0);
+  const int64_t q_end = live ? imin((c + 1) * L.chunk_groups, L.B > 0 ? L.A * gps : 0) : 0;
   int64_t q = c * L.chunk_groups + tid;
   int64_t a = q / gps, g = q % gps;
   Acc acc = op.init();
@@ -178,8 +184,8 @@ __global__ void __launch_bounds__(kThreads)
       g %= gps;
     }
   }
-  acc = warp_fold(op, acc);
-  if constexpr (S != 32) {
+  acc = warp_fold<kSub ? S : 32>(op, acc);
+  if constexpr (!kSub) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     if (lane == 0) warp_part[warp] = acc;
     __syncthreads();
@@ -187,7 +193,7 @@ __global__ void __launch_bounds__(kThreads)
     acc = lane < kThreads / 32 ? warp_part[lane] : op.init();
     acc = warp_fold(op, acc);
   }
-  if ((threadIdx.x & 31) != 0) return;
+  if (tid != 0 || !live) return;  // (block mode: only warp 0 is left, tid = threadIdx.x)
   if (partial)
     partial[o * L.nchunk + c] = acc;
   else
@@ -280,7 +286,14 @@ void run_segments(const Op& op, const T* x, Segments L, const typename Op::Acc* 
           L.seg_stride % G == 0;
   L.nchunk = 1;
   L.chunk_groups = groups;
-  if (per_output <= 4096 && L.nchunk == 1) {
+  if (groups <= 16) {
+    // Very short reductions: 4 lanes per output.
+    const int64_t blocks = ceil_div(L.outputs, kThreads / 4);
+    segment_kernel<4, false><<<grid_x(blocks, "reduce"), kThreads, 0, s>>>(op, x, L, (Acc*)nullptr, centre);
+    KILN_CUDA_CHECK_LAUNCH("segment_kernel");
+    return;
+  }
+  if (per_output <= 4096) {
     // Short reductions: a warp per output.
     const int64_t blocks = ceil_div(L.outputs, kThreads / 32);
     segment_kernel<32, false><<<grid_x(blocks, "reduce"), kThreads, 0, s>>>(op, x, L, (Acc*)nullptr, centre);

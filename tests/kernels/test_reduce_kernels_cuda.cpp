@@ -74,7 +74,7 @@ std::vector<double> doubles(const Bytes& b, DType d) {
 }
 
 double tol_of(DType d) {
-  return d == DType::f32 ? 1e-7 : d == DType::f64 ? 1e-20 : d == DType::f16 ? 1e-5 : d == DType::bf16 ? 3e-4 : 0;
+  return d == DType::f32 ? 1e-7 : d == DType::f64 ? 1e-20 : d == DType::f16 ? 1e-5 : d == DType::bf16 ? 1e-4 : 0;
 }
 
 DeviceBuffer<unsigned char> upload(const Bytes& b) { return DeviceBuffer<unsigned char>(b); }

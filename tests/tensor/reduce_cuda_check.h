@@ -55,7 +55,7 @@ inline double reduce_tol(DType d) {
     case DType::f32: return 1e-7;
     case DType::f64: return 1e-20;
     case DType::f16: return 1e-5;
-    case DType::bf16: return 3e-4;
+    case DType::bf16: return 1e-4;
     default: return 0;
   }
 }
