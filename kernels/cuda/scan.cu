@@ -4,7 +4,7 @@
 // Note [CUDA scan]
 // Rows (inner == 1) are cut into chunks of nt * kItems elements (nt threads, from the row length
 // only). A block scans one chunk: the chunk is staged through shared memory (coalesced loads and
-// stores), each thread scans its kItems consecutive elements sequentially, and the threads' totals
+// stores, padded against bank conflicts), each thread scans its kItems consecutive elements sequentially, and the threads' totals
 // go through a fixed warp-shuffle scan. A row of several chunks takes three launches: the chunk
 // totals (the same block code, writing only the total), a sequential exclusive scan of each row's
 // chunk totals (one thread per row), and the chunk scans started from that carry.
@@ -33,6 +33,11 @@ constexpr int kItems = 16;
 constexpr int kMaxThreads = 256;
 constexpr int kMaxChunk = kItems * kMaxThreads;
 
+// Staging index with one pad element per 32: thread t reads elements 16t .. 16t + 15, and without
+// the padding the threads of a warp would hit the same few shared-memory banks.
+__device__ __forceinline__ int pad(int i) { return i + (i >> 5); }
+constexpr int kStageElems = kMaxChunk + kMaxChunk / 32;
+
 template <bool kProd, class Acc>
 __device__ __forceinline__ Acc sop(Acc a, Acc b) {
   return kProd ? a * b : a + b;
@@ -55,7 +60,7 @@ __global__ void __launch_bounds__(kMaxThreads)
   using Acc = scan_acc_t<T>;
   using Out = scan_out_t<T>;
   static_assert(sizeof(T) <= 8 && sizeof(Out) <= 8);
-  __shared__ alignas(16) unsigned char stage[kMaxChunk * 8];
+  __shared__ alignas(16) unsigned char stage[kStageElems * 8];
   __shared__ Acc warp_total[kMaxThreads / 32];
   const Acc id = kProd ? Acc(1) : Acc(0);
   const int64_t o = int64_t(blockIdx.x) / nchunk, c = int64_t(blockIdx.x) % nchunk;
@@ -63,13 +68,13 @@ __global__ void __launch_bounds__(kMaxThreads)
   const int n = int(imin(chunk, R - start));
   const T* xr = x + o * R + start;
   T* sx = reinterpret_cast<T*>(stage);
-  for (int i = threadIdx.x; i < n; i += blockDim.x) sx[i] = xr[i];
+  for (int i = threadIdx.x; i < n; i += blockDim.x) sx[pad(i)] = xr[i];
   __syncthreads();
   Acc v[kItems];
   Acc run = id;
   const int i0 = threadIdx.x * kItems;
   for (int k = 0; k < kItems; ++k) {
-    if (i0 + k < n) run = sop<kProd>(run, Acc(compute_t<T>(sx[i0 + k])));
+    if (i0 + k < n) run = sop<kProd>(run, Acc(compute_t<T>(sx[pad(i0 + k)])));
     v[k] = run;
   }
   // Exclusive scan of the thread totals: within each warp, then over the warp totals.
@@ -100,10 +105,10 @@ __global__ void __launch_bounds__(kMaxThreads)
   base = sop<kProd>(base, warp > 0 ? sop<kProd>(warp_total[warp - 1], excl) : excl);
   Out* so = reinterpret_cast<Out*>(stage);
   for (int k = 0; k < kItems; ++k)
-    if (i0 + k < n) so[i0 + k] = to_out<T>(sop<kProd>(base, v[k]));
+    if (i0 + k < n) so[pad(i0 + k)] = to_out<T>(sop<kProd>(base, v[k]));
   __syncthreads();
   Out* yr = y + o * R + start;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) yr[i] = so[i];
+  for (int i = threadIdx.x; i < n; i += blockDim.x) yr[i] = so[pad(i)];
 }
 
 // In place: t[line, c] (the chunk totals) becomes the exclusive scan over c of each line.
