@@ -154,6 +154,7 @@ __global__ void __launch_bounds__(kThreads)
         for (int k = 0; k < U; ++k) {
           In v[G];
           memcpy(v, &u[k], 16);
+#pragma unroll
           for (int e = 0; e < G; ++e) acc = op.step(acc, compute_t<In>(v[e]), cen, (q + k * S) * G + e);
         }
       }
@@ -167,16 +168,19 @@ __global__ void __launch_bounds__(kThreads)
     if constexpr (kCombine) {
       acc = op.combine(acc, *p);
     } else {
-      In v[G];
-      int n = G;
+      const int64_t r0 = a * L.B + b0;
       if (L.vec) {
         const uint4 u = *reinterpret_cast<const uint4*>(p);
+        In v[G];
         memcpy(v, &u, 16);
+#pragma unroll
+        for (int e = 0; e < G; ++e) acc = op.step(acc, compute_t<In>(v[e]), cen, r0 + e);
       } else {
-        n = int(imin(G, L.B - b0));
-        for (int e = 0; e < n; ++e) v[e] = p[e];
+        const int64_t n = imin(G, L.B - b0);
+#pragma unroll
+        for (int e = 0; e < G; ++e)
+          if (e < n) acc = op.step(acc, compute_t<In>(p[e]), cen, r0 + e);
       }
-      for (int e = 0; e < n; ++e) acc = op.step(acc, compute_t<In>(v[e]), cen, a * L.B + b0 + e);
     }
     g += S;
     if (g >= gps) {

@@ -9,7 +9,8 @@
 // a +inf (exp(inf - inf)), as on the CPU. Rows of up to kWarpRow values take one warp each, longer
 // rows one block; along a non-last dim (inner > 1) a block covers 32 consecutive inner positions
 // (coalesced) x 8 slices of D, and the 8 partial pairs of a position are merged in slice order.
-// The second read of a row mostly hits L2. The backward is one fixed-tree sum per row, then an
+// Rows of a warp are kept in registers between the passes (one read); the second read of a
+// block row mostly hits L2. The backward is one fixed-tree sum per row, then an
 // elementwise pass. All choices depend on the shape only: deterministic, no atomics.
 #include <cuda_runtime.h>
 
@@ -26,6 +27,7 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kSlices = kThreads / 32;
 constexpr int64_t kWarpRow = 1024;
+constexpr int kWarpItems = int(kWarpRow / 32);  // values per lane of a warp row
 
 // exp as the CPU kernels compute it (vexp in kernels/cpu/vec/softmax.cpp).
 __device__ __forceinline__ float sexp(float x) { return x < -87.33f ? 0.0f : vm::exp(x); }
@@ -100,7 +102,21 @@ __global__ void __launch_bounds__(kThreads)
   const int t = threadIdx.x % S;
   const T* xr = x + row * D;
   MaxSum<C> st{neg_inf<C>(), C(0)};
-  for (int64_t j = t; j < D; j += S) st = absorb(st, C(xr[j]));
+  // Warp rows (D <= kWarpRow) stay in registers between the two passes: one read of x. Same
+  // element order as the loop of block rows.
+  C vals[S == 32 ? kWarpItems : 1];
+  if constexpr (S == 32) {
+#pragma unroll
+    for (int k = 0; k < kWarpItems; ++k) {
+      const int64_t j = t + k * 32;
+      if (j < D) {
+        vals[k] = C(xr[j]);
+        st = absorb(st, vals[k]);
+      }
+    }
+  } else {
+    for (int64_t j = t; j < D; j += S) st = absorb(st, C(xr[j]));
+  }
   st = warp_merge(st);
   if constexpr (S == 32) {
     st.m = __shfl_sync(0xffffffffu, st.m, 0);
@@ -119,7 +135,15 @@ __global__ void __launch_bounds__(kThreads)
   }
   st = finish_stats(st, log);
   T* yr = y + row * D;
-  for (int64_t j = t; j < D; j += S) yr[j] = out_value<T>(C(xr[j]), st, log);
+  if constexpr (S == 32) {
+#pragma unroll
+    for (int k = 0; k < kWarpItems; ++k) {
+      const int64_t j = t + k * 32;
+      if (j < D) yr[j] = out_value<T>(vals[k], st, log);
+    }
+  } else {
+    for (int64_t j = t; j < D; j += S) yr[j] = out_value<T>(C(xr[j]), st, log);
+  }
 }
 
 // Block: 32 positions along inner (lane) x kSlices slices of D.
