@@ -2,6 +2,10 @@
 #include "kiln/kernels/cpu/reduce.h"
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/reduce.h"
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/reduce.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
 
 namespace kiln {
 namespace {
@@ -17,7 +21,12 @@ Tensor run_scan(bool prod, const Tensor& x0, int64_t dim, std::optional<DType> d
   Tensor out = empty(x.shape(), out_dtype, x.device());
   switch (x.device().type) {
     case DeviceType::CPU: cpu::scan(prod, x.dtype(), x.data_ptr(), outer, R, inner, out.data_ptr()); break;
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      cuda::scan(prod, x.dtype(), x.data_ptr(), outer, R, inner, out.data_ptr(), cuda::prepare(x.device().index));
+      break;
+#endif
+      unsupported_device(op, x.device());
   }
   return dtype ? out.to(*dtype) : out;
 }

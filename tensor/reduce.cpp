@@ -6,6 +6,10 @@
 #include "kiln/kernels/cpu/reduce.h"
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/reduce_plan.h"
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/reduce.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
 
 namespace kiln {
 namespace {
@@ -30,7 +34,20 @@ Tensor run(ReduceKind kind, const Tensor& x, const Shape& dims, bool keepdim, co
         cpu::reduce(kind, x.dtype(), p.input.data_ptr(), p.outer, p.R, p.inner, out.data_ptr(),
                     aux ? aux->data_ptr() : nullptr, params);
       break;
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+    {
+      const cuda::Stream s = cuda::prepare(x.device().index);
+      if (p.split)
+        cuda::reduce_split(kind, x.dtype(), p.input.data_ptr(), p.outer, p.R, p.inner, out.data_ptr(),
+                           aux ? aux->data_ptr() : nullptr, params, s);
+      else
+        cuda::reduce(kind, x.dtype(), p.input.data_ptr(), p.outer, p.R, p.inner, out.data_ptr(),
+                     aux ? aux->data_ptr() : nullptr, params, s);
+      break;
+    }
+#endif
+      unsupported_device(op, x.device());
   }
   return out;
 }

@@ -5,6 +5,10 @@
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/reduce.h"
 #include "kiln/tensor/reduce_plan.h"
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/reduce.h"
+#include "kiln/kernels/cuda/runtime.h"
+#endif
 
 namespace kiln {
 namespace {
@@ -22,7 +26,14 @@ Tensor run_arg(bool is_max, const Tensor& x, const Shape& dims, bool keepdim, Te
       cpu::reduce_arg(is_max, x.dtype(), p.input.data_ptr(), p.outer, p.R, p.inner,
                       values ? values->data_ptr() : nullptr, static_cast<int64_t*>(idx.data_ptr()));
       break;
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA:
+#if KILN_HAVE_CUDA
+      cuda::reduce_arg(is_max, x.dtype(), p.input.data_ptr(), p.outer, p.R, p.inner,
+                       values ? values->data_ptr() : nullptr, static_cast<int64_t*>(idx.data_ptr()),
+                       cuda::prepare(x.device().index));
+      break;
+#endif
+      unsupported_device(op, x.device());
   }
   return idx;
 }

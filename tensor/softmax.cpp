@@ -3,6 +3,10 @@
 #include "kiln/kernels/cpu/softmax.h"
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/nn_support.h"
+#if KILN_HAVE_CUDA
+#include "kiln/kernels/cuda/runtime.h"
+#include "kiln/kernels/cuda/softmax.h"
+#endif
 
 namespace kiln {
 namespace {
@@ -31,7 +35,17 @@ Tensor forward(const Tensor& x, int64_t dim, bool log, const char* op) {
       cpu::softmax_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), sp.outer, sp.D, sp.inner, log);
       return y.to(x.dtype());
     }
-    case DeviceType::CUDA: unsupported_device(op, x.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      // 16-bit dtypes are read and written as stored and computed in f32 inside the kernel.
+      Tensor xc = x.contiguous();
+      Tensor y = empty(x.shape(), x.dtype(), x.device());
+      cuda::softmax_forward(xc.dtype(), xc.data_ptr(), y.data_ptr(), sp.outer, sp.D, sp.inner, log,
+                            cuda::prepare(x.device().index));
+      return y;
+#endif
+      unsupported_device(op, x.device());
+    }
   }
   return {};
 }
@@ -52,7 +66,16 @@ Tensor backward(const Tensor& dy, const Tensor& y, int64_t dim, bool log, const 
       cpu::softmax_backward(yc.dtype(), gc.data_ptr(), yc.data_ptr(), dx.data_ptr(), sp.outer, sp.D, sp.inner, log);
       return dx.to(y.dtype());
     }
-    case DeviceType::CUDA: unsupported_device(op, y.device());
+    case DeviceType::CUDA: {
+#if KILN_HAVE_CUDA
+      Tensor gc = dy.contiguous(), yc = y.contiguous();
+      Tensor dx = empty(y.shape(), y.dtype(), y.device());
+      cuda::softmax_backward(yc.dtype(), gc.data_ptr(), yc.data_ptr(), dx.data_ptr(), sp.outer, sp.D, sp.inner, log,
+                             cuda::prepare(y.device().index));
+      return dx;
+#endif
+      unsupported_device(op, y.device());
+    }
   }
   return {};
 }
