@@ -13,7 +13,7 @@ namespace {
 Tensor apply_mask(const char* name, const Tensor& x, const Shape& mask_shape, double p, Generator* gen) {
   // p == 1 drops everything; dropout_mask takes p < 1 only (its scale 1 / (1 - p) would be inf).
   Tensor mask = p >= 1.0 ? kiln::zeros(mask_shape, x.dtype(), x.device())
-                         : kiln::dropout_mask(mask_shape, p, gen, x.dtype()).to(x.device());
+                         : kiln::dropout_mask(mask_shape, p, gen, x.dtype(), x.device());
   Tensor y = kiln::mul(x, mask);
   if (!any_requires_grad({&x})) return y;
   SavedTensor sm(mask, name);

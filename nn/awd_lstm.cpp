@@ -24,9 +24,9 @@ namespace kiln::nn {
 namespace {
 
 // Bernoulli keep-mask of `shape` scaled 1/(1-p) (all zeros for p = 1), in x's dtype.
-Tensor scaled_mask(const Shape& shape, double p, DType dtype, Generator* gen) {
+Tensor scaled_mask(const Shape& shape, double p, DType dtype, Device device, Generator* gen) {
   ag::NoGradGuard ng;
-  Tensor m = kiln::bernoulli(1.0 - p, shape, dtype, gen);
+  Tensor m = kiln::bernoulli(1.0 - p, shape, dtype, gen, device);
   return p < 1.0 ? kiln::div(m, 1.0 - p) : m;
 }
 
@@ -46,7 +46,7 @@ Tensor EmbeddingDropout::forward_impl(const Tensor& words) {
   const int64_t pad = emb->padding_idx == Embedding::kNoPadding ? -1 : emb->padding_idx;
   if (!is_training() || embed_p == 0) return ag::embedding(emb->weight, words, pad);
   // One mask value per vocabulary row: a dropped word is dropped at every position it occurs.
-  last_mask = scaled_mask({emb->num_embeddings, 1}, embed_p, emb->weight.dtype(), gen);
+  last_mask = scaled_mask({emb->num_embeddings, 1}, embed_p, emb->weight.dtype(), emb->weight.device(), gen);
   return ag::embedding(ag::mul(emb->weight, last_mask), words, pad);
 }
 
@@ -57,7 +57,7 @@ RNNDropout::RNNDropout(double p_, Generator* g) : Module("RNNDropout"), p(p_), g
 Tensor RNNDropout::forward_impl(const Tensor& x) {
   if (!is_training() || p == 0) return x;
   KILN_CHECK(x.dim() == 3, "RNNDropout: expected x [B, T, F], got ", x.shape());
-  last_mask = scaled_mask({x.size(0), 1, x.size(2)}, p, x.dtype(), gen);
+  last_mask = scaled_mask({x.size(0), 1, x.size(2)}, p, x.dtype(), x.device(), gen);
   return ag::mul(x, last_mask);
 }
 
@@ -185,10 +185,10 @@ Tensor masked_concat_pool(const Tensor& output, const Tensor& mask, int64_t bptt
     KILN_CHECK(kiln::max(pads).item<int64_t>() < T, "masked_concat_pool: a row is all padding");
     mask3 = mask.unsqueeze(2).expand({B, T, E}).contiguous();
   }
-  Tensor lens = kiln::sub(kiln::full({B, 1}, double(T), output.dtype()), pads.to(output.dtype()).unsqueeze(1));
+  Tensor lens = kiln::sub(kiln::full({B, 1}, double(T), output.dtype(), output.device()), pads.to(output.dtype()).unsqueeze(1));
   Tensor avg = ag::div(ag::sum(ag::masked_fill(output, mask3, 0.0), {1}), lens);
   Tensor mx = ag::amax(ag::masked_fill(output, mask3, -std::numeric_limits<double>::infinity()), {1});
-  Tensor idx = kiln::sub(kiln::full({B}, int64_t(T - 1), DType::i64), last_pads);  // [B]
+  Tensor idx = kiln::sub(kiln::full({B}, int64_t(T - 1), DType::i64, output.device()), last_pads);  // [B]
   idx = idx.view({B, 1, 1}).expand({B, 1, E}).contiguous();
   Tensor last = ag::squeeze(ag::gather(output, 1, idx), 1);
   return ag::cat({last, mx, avg}, 1);

@@ -91,7 +91,9 @@ DynamicUnet::DynamicUnet(std::shared_ptr<Sequential> encoder, int64_t n_out, std
       probes.push_back(ch->register_forward_hook(
           [this](Module&, const std::vector<Tensor>&, Tensor& out) { encoder_sizes.push_back(out.shape()); }));
     ag::NoGradGuard ng;
-    (*encoder)(kiln::zeros({1, c_in, img_size[0], img_size[1]}));
+    auto ps = encoder->parameters();
+    const Device dev = ps.empty() ? kCPU : ps.front().device();  // the probe runs where the encoder lives
+    (*encoder)(kiln::zeros({1, c_in, img_size[0], img_size[1]}, DType::f32, dev));
     for (auto& h : probes) h.remove();
     encoder->train(was_training);
   }
