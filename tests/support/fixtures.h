@@ -31,8 +31,9 @@ Tol default_tol(DType d);
 // Exact equality of values and shape (integers, indices, bools).
 ::testing::AssertionResult tensors_equal(const Tensor& actual, const Tensor& expected);
 
-// Normalised squared error sum((a - e)^2) / sum(e^2) over all elements (0 when both are all zero;
-// NaN / inf at the same places in both count as equal) and a check that it is <= max_nse.
+// Normalised squared error sum((a - e)^2) / sum(e^2) over all elements (the absolute sum((a - e)^2)
+// when e is all zero; NaN / inf at the same places in both count as equal, elsewhere a non-finite
+// value makes it infinite) and a check that it is <= max_nse.
 double normalised_squared_error(const Tensor& actual, const Tensor& expected);
 ::testing::AssertionResult tensors_nse_close(const Tensor& actual, const Tensor& expected, double max_nse);
 

@@ -16,7 +16,7 @@
 #if KILN_HAVE_CUDA
 #include "kiln/kernels/cuda/allocator.h"
 #include "kiln/kernels/cuda/runtime.h"
-#include "support/cuda_test.h"
+#include "support/cuda_parity.h"
 #endif
 
 namespace kiln::test {
@@ -53,22 +53,6 @@ Tensor values(const Shape& shape, DType dtype, int salt = 0) {
   return from_vector<double>(v, shape).to(dtype);
 }
 
-// Bitwise equality of two CPU tensors of the same dtype and shape (any layout).
-::testing::AssertionResult bits_equal(const Tensor& a, const Tensor& b) {
-  if (a.dtype() != b.dtype()) return ::testing::AssertionFailure() << "dtypes differ";
-  if (a.shape() != b.shape()) return ::testing::AssertionFailure() << "shapes differ: " << a.shape() << " vs " << b.shape();
-  const Tensor ca = a.cpu().contiguous(), cb = b.cpu().contiguous();
-  if (ca.numel() == 0) return ::testing::AssertionSuccess();
-  const auto* pa = static_cast<const unsigned char*>(ca.data_ptr());
-  const auto* pb = static_cast<const unsigned char*>(cb.data_ptr());
-  const int64_t es = ca.element_size();
-  for (int64_t i = 0; i < ca.numel(); ++i)
-    if (std::memcmp(pa + i * es, pb + i * es, size_t(es)) != 0)
-      return ::testing::AssertionFailure() << "element " << i << " differs (" << dtype_name(a.dtype()) << ", shape "
-                                           << a.shape() << ")";
-  return ::testing::AssertionSuccess();
-}
-
 // Guard mode for the whole test; the guards are checked at its end.
 class CudaTensor : public ::testing::Test {
  protected:
@@ -93,7 +77,7 @@ TEST_F(CudaTensor, RoundTripIsBitExactForEveryDtype) {
       const Tensor x = values({n}, d);
       const Tensor g = x.to(kCUDA);
       EXPECT_TRUE(g.device().is_cuda());
-      EXPECT_TRUE(bits_equal(g.cpu(), x)) << dtype_name(d) << " n=" << n;
+      EXPECT_TRUE(bit_identical(g.cpu(), x)) << dtype_name(d) << " n=" << n;
     }
     // Non-contiguous views go through the staging path on the way up (and arrive contiguous), and
     // the same views of a CUDA tensor come down through the device's copy kernel.
@@ -105,8 +89,8 @@ TEST_F(CudaTensor, RoundTripIsBitExactForEveryDtype) {
     for (size_t k = 0; k < host_views.size(); ++k) {
       const Tensor up = host_views[k].to(kCUDA);
       EXPECT_TRUE(up.is_contiguous());
-      EXPECT_TRUE(bits_equal(up.cpu(), host_views[k])) << dtype_name(d) << " view " << k;
-      EXPECT_TRUE(bits_equal(device_views[k].cpu(), host_views[k])) << dtype_name(d) << " view " << k;
+      EXPECT_TRUE(bit_identical(up.cpu(), host_views[k])) << dtype_name(d) << " view " << k;
+      EXPECT_TRUE(bit_identical(device_views[k].cpu(), host_views[k])) << dtype_name(d) << " view " << k;
     }
   }
 }
@@ -121,20 +105,20 @@ TEST_F(CudaTensor, CastsOnTheDeviceEqualTheCpu) {
       expect.copy_(x);
       Tensor got = empty(x.shape(), to, kCUDA);
       got.copy_(g);
-      EXPECT_TRUE(bits_equal(got.cpu(), expect)) << dtype_name(from) << " -> " << dtype_name(to);
+      EXPECT_TRUE(bit_identical(got.cpu(), expect)) << dtype_name(from) << " -> " << dtype_name(to);
       // transposed source (tiled path) and strided source (every other column)
       Tensor et = empty({41, 37}, to);
       et.copy_(x.t());
       Tensor gt = empty({41, 37}, to, kCUDA);
       gt.copy_(g.t());
-      EXPECT_TRUE(bits_equal(gt.cpu(), et)) << dtype_name(from) << " -> " << dtype_name(to) << " transposed";
+      EXPECT_TRUE(bit_identical(gt.cpu(), et)) << dtype_name(from) << " -> " << dtype_name(to) << " transposed";
       Tensor es = empty({37, 21}, to);
       es.copy_(x.slice(1, 0, 41, 2));
       Tensor gs = empty({37, 21}, to, kCUDA);
       gs.copy_(g.slice(1, 0, 41, 2));
-      EXPECT_TRUE(bits_equal(gs.cpu(), es)) << dtype_name(from) << " -> " << dtype_name(to) << " strided";
+      EXPECT_TRUE(bit_identical(gs.cpu(), es)) << dtype_name(from) << " -> " << dtype_name(to) << " strided";
       // to(dtype) on the device
-      EXPECT_TRUE(bits_equal(g.to(to).cpu(), x.to(to))) << dtype_name(from) << " -> " << dtype_name(to);
+      EXPECT_TRUE(bit_identical(g.to(to).cpu(), x.to(to))) << dtype_name(from) << " -> " << dtype_name(to);
     }
   }
 }
@@ -144,21 +128,22 @@ TEST_F(CudaTensor, TransposedCopiesUseTilesOfAnySize) {
     for (auto [a, b] : {std::pair<int64_t, int64_t>{1, 1}, {33, 65}, {1024, 1000}, {16, 17}, {5, 300}}) {
       const Tensor x = values({a, b}, d, int(a));
       const Tensor g = x.to(kCUDA);
-      EXPECT_TRUE(bits_equal(g.t().contiguous().cpu(), x.t().contiguous())) << dtype_name(d) << " " << a << "x" << b;
+      EXPECT_TRUE(bit_identical(g.t().contiguous().cpu(), x.t().contiguous())) << dtype_name(d) << " " << a << "x" << b;
       // a transposed destination: writing a contiguous source into out.t()
       Tensor out = empty({b, a}, d, kCUDA);
       out.t().copy_(g);
-      EXPECT_TRUE(bits_equal(out.cpu(), x.t().contiguous())) << dtype_name(d) << " " << a << "x" << b;
+      EXPECT_TRUE(bit_identical(out.cpu(), x.t().contiguous())) << dtype_name(d) << " " << a << "x" << b;
     }
   }
   // Batched (3-d) and channels-last <-> channels-first permutes, with a cast.
   const Tensor x3 = values({3, 40, 70}, DType::f32, 5);
-  EXPECT_TRUE(bits_equal(x3.to(kCUDA).permute({0, 2, 1}).contiguous().cpu(), x3.permute({0, 2, 1}).contiguous()));
+  EXPECT_TRUE(bit_identical(x3.to(kCUDA).permute({0, 2, 1}).contiguous().cpu(), x3.permute({0, 2, 1}).contiguous()));
   const Tensor nhwc = values({2, 9, 11, 48}, DType::f32, 6);
-  EXPECT_TRUE(bits_equal(nhwc.to(kCUDA).permute({0, 3, 1, 2}).to(DType::bf16).contiguous().cpu(),
-                         nhwc.permute({0, 3, 1, 2}).to(DType::bf16).contiguous()));
+  EXPECT_TRUE(bit_identical(nhwc.to(kCUDA).permute({0, 3, 1, 2}).to(DType::bf16).contiguous().cpu(),
+                            nhwc.permute({0, 3, 1, 2}).to(DType::bf16).contiguous()));
   const Tensor nchw = values({2, 48, 9, 11}, DType::f16, 7);
-  EXPECT_TRUE(bits_equal(nchw.to(kCUDA).permute({0, 2, 3, 1}).contiguous().cpu(), nchw.permute({0, 2, 3, 1}).contiguous()));
+  EXPECT_TRUE(
+      bit_identical(nchw.to(kCUDA).permute({0, 2, 3, 1}).contiguous().cpu(), nchw.permute({0, 2, 3, 1}).contiguous()));
 }
 
 TEST_F(CudaTensor, BroadcastsAndNonContiguousDestinationsOnBothSides) {
@@ -168,24 +153,24 @@ TEST_F(CudaTensor, BroadcastsAndNonContiguousDestinationsOnBothSides) {
   g.copy_(row);
   Tensor e = empty({4, 5}, DType::f32);
   e.copy_(row);
-  EXPECT_TRUE(bits_equal(g.cpu(), e));
+  EXPECT_TRUE(bit_identical(g.cpu(), e));
   // device -> host into a transposed CPU destination with a cast
   Tensor h = empty({5, 4}, DType::i32);
   h.t().copy_(g);
   Tensor he = empty({5, 4}, DType::i32);
   he.t().copy_(e);
-  EXPECT_TRUE(bits_equal(h, he));
+  EXPECT_TRUE(bit_identical(h, he));
   // device -> device into a strided slice; a 0-d source broadcast over it
   Tensor wide = values({6, 8}, DType::f32, 9).to(kCUDA);
   Tensor we = values({6, 8}, DType::f32, 9);
   wide.slice(1, 1, 8, 3).copy_(scalar_tensor(2.5, DType::f32).to(kCUDA));
   we.slice(1, 1, 8, 3).copy_(scalar_tensor(2.5, DType::f32));
-  EXPECT_TRUE(bits_equal(wide.cpu(), we));
+  EXPECT_TRUE(bit_identical(wide.cpu(), we));
   // a misaligned same-dtype contiguous copy (no 16-byte vector path)
   const Tensor src = values({1001}, DType::u8, 4).to(kCUDA);
   Tensor dst = empty({1003}, DType::u8, kCUDA);
   dst.slice(0, 1, 1002).copy_(src.slice(0, 0, 1001));
-  EXPECT_TRUE(bits_equal(dst.slice(0, 1, 1002).cpu(), values({1001}, DType::u8, 4)));
+  EXPECT_TRUE(bit_identical(dst.slice(0, 1, 1002).cpu(), values({1001}, DType::u8, 4)));
 }
 
 TEST_F(CudaTensor, NonBlockingCopiesThroughPinnedMemory) {
@@ -198,11 +183,11 @@ TEST_F(CudaTensor, NonBlockingCopiesThroughPinnedMemory) {
   const Tensor back = g.to(kCPU, true);
   EXPECT_TRUE(back.is_pinned());
   cuda::synchronize();
-  EXPECT_TRUE(bits_equal(back, x));
+  EXPECT_TRUE(bit_identical(back, x));
   // into an existing tensor, with a cast on the device after the asynchronous transfer
   Tensor h = empty({100003}, DType::f16, kCUDA);
   h.copy_(pinned, true);
-  EXPECT_TRUE(bits_equal(h.cpu(), x.to(DType::f16)));
+  EXPECT_TRUE(bit_identical(h.cpu(), x.to(DType::f16)));
   EXPECT_KILN_ERROR(g.pin_memory(), "only CPU tensors");
 }
 
@@ -228,10 +213,10 @@ TEST_F(CudaTensor, CopiesBetweenTwoDevices) {
   const Device d1(DeviceType::CUDA, 1);
   const Tensor x = values({300, 7}, DType::f32, 3);
   const Tensor g0 = x.to(kCUDA);
-  EXPECT_TRUE(bits_equal(g0.to(d1).cpu(), x));
+  EXPECT_TRUE(bit_identical(g0.to(d1).cpu(), x));
   Tensor g1 = empty({7, 300}, DType::bf16, d1);
   g1.copy_(g0.t());
-  EXPECT_TRUE(bits_equal(g1.cpu(), x.t().to(DType::bf16)));
+  EXPECT_TRUE(bit_identical(g1.cpu(), x.t().to(DType::bf16)));
 }
 
 #endif  // KILN_HAVE_CUDA

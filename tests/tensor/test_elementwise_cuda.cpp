@@ -12,8 +12,7 @@
 #include "support/op_table.h"
 
 #if KILN_HAVE_CUDA
-#include "kiln/kernels/cuda/allocator.h"
-#include "support/cuda_test.h"
+#include "support/cuda_parity.h"
 
 namespace kiln {
 namespace {
@@ -21,31 +20,8 @@ namespace {
 using test::Domain;
 using test::random_tensor;
 
-// Guard regions around every CUDA allocation made during a test (Note [Caching allocator]).
-struct GuardScope {
-  GuardScope() { cuda::set_guard_bytes(256); }
-  ~GuardScope() { cuda::set_guard_bytes(0); }
-};
-
-::testing::AssertionResult guards_ok() {
-  std::string report;
-  if (cuda::check_guards(&report)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "guard region overwritten: " << report;
-}
-
-// The CUDA result, brought back, against the CPU result: same dtype and shape, values within the
-// default tolerance of the dtype (exact for integers and bool).
-::testing::AssertionResult parity(const Tensor& on_cuda, const Tensor& on_cpu, const std::string& what) {
-  if (on_cuda.device().type != DeviceType::CUDA)
-    return ::testing::AssertionFailure() << what << ": result is not on the CUDA device";
-  if (on_cuda.dtype() != on_cpu.dtype())
-    return ::testing::AssertionFailure() << what << ": dtype " << dtype_name(on_cuda.dtype()) << " vs "
-                                         << dtype_name(on_cpu.dtype());
-  const test::Tol t = test::default_tol(on_cpu.dtype());
-  auto r = test::tensors_close(on_cuda.to(kCPU), on_cpu, t.rtol, t.atol);
-  if (!r) return ::testing::AssertionFailure() << what << ": " << r.message();
-  return r;
-}
+using test::guards_intact;
+using test::GuardScope;
 
 // The same values on both devices in one layout: contiguous, non-contiguous (every other element
 // of a wider buffer), or misaligned (a 1-d view starting at element 1 of its storage).
@@ -135,15 +111,15 @@ TEST(ElementwiseCuda, UnaryEveryOpDtypeLayout) {
           if (n > 100000 && (l == Layout::noncontiguous || (d != DType::f32 && d != DType::f16))) continue;
           Pair x = both({n}, d, c.domain, seed++, l);
           const std::string what = c.name + " " + dtype_name(d) + " n=" + std::to_string(n) + " " + layout_name(l);
-          EXPECT_TRUE(parity(c.fn(x.cuda), c.fn(x.cpu), what));
+          EXPECT_TRUE(test::parity(c.fn(x.cuda), c.fn(x.cpu), false)) << what;
         }
       }
       // A 2-d transposed view (strided path with two dimensions).
       Tensor x = random_tensor({37, 41}, d, c.domain, seed++);
-      EXPECT_TRUE(parity(c.fn(x.to(kCUDA).t()), c.fn(x.t()), c.name + " transposed " + dtype_name(d)));
+      EXPECT_TRUE(test::parity(c.fn(x.to(kCUDA).t()), c.fn(x.t()), false)) << c.name + " transposed " + dtype_name(d);
     }
   }
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 // Special values: NaN, infinities, signed zeros, subnormals, huge sin / cos arguments (the
@@ -163,10 +139,10 @@ TEST(ElementwiseCuda, UnarySpecialValues) {
       bool has = false;
       for (DType e : c.dtypes) has = has || e == d;
       if (!has) continue;
-      EXPECT_TRUE(parity(c.fn(xc), c.fn(xd), c.name + " special " + dtype_name(d)));
+      EXPECT_TRUE(test::parity(c.fn(xc), c.fn(xd), false)) << c.name + " special " + dtype_name(d);
     }
   }
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 struct BinaryCase {
@@ -218,26 +194,29 @@ TEST(ElementwiseCuda, BinaryEveryOpDtypeLayout) {
           // b stays contiguous for the misaligned case, so one operand is aligned and one is not.
           Pair b = both({n}, d, db, seed++, l == Layout::misaligned ? Layout::contiguous : l);
           const std::string what = c.name + " " + dtype_name(d) + " n=" + std::to_string(n) + " " + layout_name(l);
-          EXPECT_TRUE(parity(c.fn(a.cuda, b.cuda), c.fn(a.cpu, b.cpu), what));
-          EXPECT_TRUE(parity(c.fn(b.cuda, b.cuda), c.fn(b.cpu, b.cpu), what + " same operand"));
+          EXPECT_TRUE(test::parity(c.fn(a.cuda, b.cuda), c.fn(a.cpu, b.cpu), false)) << what;
+          EXPECT_TRUE(test::parity(c.fn(b.cuda, b.cuda), c.fn(b.cpu, b.cpu), false)) << what + " same operand";
         }
       }
       // Broadcasts: [37, 1] x [1, 41] (strided path), [n] x [1] (a stride-0 operand on the
       // contiguous path), [1] x [n].
       Tensor a = random_tensor({37, 1}, d, Domain::any, seed++), b = random_tensor({1, 41}, d, db, seed++);
-      EXPECT_TRUE(parity(c.fn(a.to(kCUDA), b.to(kCUDA)), c.fn(a, b), c.name + " broadcast 2d " + dtype_name(d)));
+      EXPECT_TRUE(test::parity(c.fn(a.to(kCUDA), b.to(kCUDA)), c.fn(a, b), false))
+          << c.name + " broadcast 2d " + dtype_name(d);
       Tensor v = random_tensor({1001}, d, Domain::any, seed++), s = random_tensor({1}, d, db, seed++);
-      EXPECT_TRUE(parity(c.fn(v.to(kCUDA), s.to(kCUDA)), c.fn(v, s), c.name + " [n] x [1] " + dtype_name(d)));
+      EXPECT_TRUE(test::parity(c.fn(v.to(kCUDA), s.to(kCUDA)), c.fn(v, s), false))
+          << c.name + " [n] x [1] " + dtype_name(d);
       Tensor s2 = random_tensor({1}, d, Domain::any, seed++), v2 = random_tensor({1001}, d, db, seed++);
-      EXPECT_TRUE(parity(c.fn(s2.to(kCUDA), v2.to(kCUDA)), c.fn(s2, v2), c.name + " [1] x [n] " + dtype_name(d)));
+      EXPECT_TRUE(test::parity(c.fn(s2.to(kCUDA), v2.to(kCUDA)), c.fn(s2, v2), false))
+          << c.name + " [1] x [n] " + dtype_name(d);
       // Tensor-scalar (the scalar reaches the kernel as a ScalarArg).
       if (c.fn_scalar && d != DType::b8) {
         const Scalar sc = is_floating(d) ? Scalar(1.75) : Scalar(int64_t(3));
         for (int64_t n : {int64_t(1), int64_t(17), int64_t(1000003)}) {
           if (n > 100000 && d != DType::f32 && d != DType::f16) continue;
           Tensor x = random_tensor({n}, d, Domain::any, seed++);
-          EXPECT_TRUE(parity(c.fn_scalar(x.to(kCUDA), sc), c.fn_scalar(x, sc),
-                             c.name + " scalar " + dtype_name(d) + " n=" + std::to_string(n)));
+          EXPECT_TRUE(test::parity(c.fn_scalar(x.to(kCUDA), sc), c.fn_scalar(x, sc), false))
+              << c.name + " scalar " + dtype_name(d) + " n=" + std::to_string(n);
         }
       }
     }
@@ -245,13 +224,15 @@ TEST(ElementwiseCuda, BinaryEveryOpDtypeLayout) {
   // Scalar on the left (sub(Scalar, Tensor), div(Scalar, Tensor)).
   for (DType d : kFloat) {
     Tensor x = random_tensor({1003}, d, Domain::nonzero, seed++);
-    EXPECT_TRUE(parity(sub(Scalar(2.5), x.to(kCUDA)), sub(Scalar(2.5), x), std::string("scalar - x ") + dtype_name(d)));
-    EXPECT_TRUE(parity(div(Scalar(2.5), x.to(kCUDA)), div(Scalar(2.5), x), std::string("scalar / x ") + dtype_name(d)));
+    EXPECT_TRUE(test::parity(sub(Scalar(2.5), x.to(kCUDA)), sub(Scalar(2.5), x), false))
+        << std::string("scalar - x ") + dtype_name(d);
+    EXPECT_TRUE(test::parity(div(Scalar(2.5), x.to(kCUDA)), div(Scalar(2.5), x), false))
+        << std::string("scalar / x ") + dtype_name(d);
   }
   // Mixed dtypes (promotion casts on the device first).
   Tensor i = random_tensor({257}, DType::i32, Domain::any, seed++), f = random_tensor({257}, DType::f16, Domain::any, seed++);
-  EXPECT_TRUE(parity(add(i.to(kCUDA), f.to(kCUDA)), add(i, f), "i32 + f16"));
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(test::parity(add(i.to(kCUDA), f.to(kCUDA)), add(i, f), false)) << "i32 + f16";
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(ElementwiseCuda, Where) {
@@ -265,21 +246,23 @@ TEST(ElementwiseCuda, Where) {
         Pair c = both({n}, DType::b8, Domain::any, seed++, l);
         Pair a = both({n}, d, Domain::any, seed++, Layout::contiguous);
         Pair b = both({n}, d, Domain::any, seed++, l);
-        EXPECT_TRUE(parity(where(c.cuda, a.cuda, b.cuda), where(c.cpu, a.cpu, b.cpu),
-                           std::string("where ") + dtype_name(d) + " n=" + std::to_string(n) + " " + layout_name(l)));
+        EXPECT_TRUE(test::parity(where(c.cuda, a.cuda, b.cuda), where(c.cpu, a.cpu, b.cpu), false))
+            << std::string("where ") + dtype_name(d) + " n=" + std::to_string(n) + " " + layout_name(l);
       }
     }
     Tensor c = random_tensor({37, 1}, DType::b8, Domain::any, seed++);
     Tensor a = random_tensor({1, 41}, d, Domain::any, seed++), b = random_tensor({41}, d, Domain::any, seed++);
-    EXPECT_TRUE(parity(where(c.to(kCUDA), a.to(kCUDA), b.to(kCUDA)), where(c, a, b),
-                       std::string("where broadcast ") + dtype_name(d)));
+    EXPECT_TRUE(test::parity(where(c.to(kCUDA), a.to(kCUDA), b.to(kCUDA)), where(c, a, b), false))
+        << std::string("where broadcast ") + dtype_name(d);
     if (d != DType::b8) {
       const Scalar s = is_floating(d) ? Scalar(0.5) : Scalar(int64_t(2));
-      EXPECT_TRUE(parity(where(c.to(kCUDA), a.to(kCUDA), s), where(c, a, s), std::string("where scalar ") + dtype_name(d)));
-      EXPECT_TRUE(parity(where(c.to(kCUDA), s, b.to(kCUDA)), where(c, s, b), std::string("scalar where ") + dtype_name(d)));
+      EXPECT_TRUE(test::parity(where(c.to(kCUDA), a.to(kCUDA), s), where(c, a, s), false))
+          << std::string("where scalar ") + dtype_name(d);
+      EXPECT_TRUE(test::parity(where(c.to(kCUDA), s, b.to(kCUDA)), where(c, s, b), false))
+          << std::string("scalar where ") + dtype_name(d);
     }
   }
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(ElementwiseCuda, FillFullZero) {
@@ -288,30 +271,32 @@ TEST(ElementwiseCuda, FillFullZero) {
   for (DType d : kAll) {
     const Scalar v = is_floating(d) ? Scalar(-2.75) : d == DType::b8 ? Scalar(true) : Scalar(int64_t(7));
     for (int64_t n : kSizes) {
-      EXPECT_TRUE(parity(full({n}, v, d, kCUDA), full({n}, v, d), std::string("full ") + dtype_name(d)));
-      EXPECT_TRUE(parity(zeros({n}, d, kCUDA), zeros({n}, d), std::string("zeros ") + dtype_name(d)));
-      EXPECT_TRUE(parity(ones({n}, d, kCUDA), ones({n}, d), std::string("ones ") + dtype_name(d)));
+      EXPECT_TRUE(test::parity(full({n}, v, d, kCUDA), full({n}, v, d), false)) << std::string("full ") + dtype_name(d);
+      EXPECT_TRUE(test::parity(zeros({n}, d, kCUDA), zeros({n}, d), false)) << std::string("zeros ") + dtype_name(d);
+      EXPECT_TRUE(test::parity(ones({n}, d, kCUDA), ones({n}, d), false)) << std::string("ones ") + dtype_name(d);
       // fill_ of a misaligned contiguous view and of a strided view leaves the rest untouched.
       Tensor base = random_tensor({n + 1}, d, Domain::any, uint64_t(n) + 7);
       Tensor bc = base.to(kCUDA);
       fill_(base.narrow(0, 1, n), v);
       fill_(bc.narrow(0, 1, n), v);
-      EXPECT_TRUE(parity(bc, base, std::string("fill_ misaligned ") + dtype_name(d)));
+      EXPECT_TRUE(test::parity(bc, base, false)) << std::string("fill_ misaligned ") + dtype_name(d);
       Tensor wide = random_tensor({2 * n}, d, Domain::any, uint64_t(n) + 9);
       Tensor wc = wide.to(kCUDA);
       fill_(wide.slice(0, 0, 2 * n, 2), v);
       fill_(wc.slice(0, 0, 2 * n, 2), v);
-      EXPECT_TRUE(parity(wc, wide, std::string("fill_ strided ") + dtype_name(d)));
+      EXPECT_TRUE(test::parity(wc, wide, false)) << std::string("fill_ strided ") + dtype_name(d);
     }
     Tensor m = random_tensor({19, 23}, d, Domain::any, 3).to(kCUDA);
     zero_(m.t());
-    EXPECT_TRUE(parity(m, zeros({19, 23}, d), std::string("zero_ transposed ") + dtype_name(d)));
+    EXPECT_TRUE(test::parity(m, zeros({19, 23}, d), false)) << std::string("zero_ transposed ") + dtype_name(d);
   }
-  EXPECT_TRUE(parity(arange(Scalar(int64_t(0)), Scalar(int64_t(100)), Scalar(int64_t(3)), DType::i64, kCUDA),
-                     arange(Scalar(int64_t(0)), Scalar(int64_t(100)), Scalar(int64_t(3)), DType::i64), "arange"));
-  EXPECT_TRUE(parity(linspace(-1, 2, 37, DType::f32, kCUDA), linspace(-1, 2, 37, DType::f32), "linspace"));
-  EXPECT_TRUE(parity(eye(5, 7, DType::bf16, kCUDA), eye(5, 7, DType::bf16), "eye"));
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(test::parity(arange(Scalar(int64_t(0)), Scalar(int64_t(100)), Scalar(int64_t(3)), DType::i64, kCUDA),
+                           arange(Scalar(int64_t(0)), Scalar(int64_t(100)), Scalar(int64_t(3)), DType::i64), false))
+      << "arange";
+  EXPECT_TRUE(test::parity(linspace(-1, 2, 37, DType::f32, kCUDA), linspace(-1, 2, 37, DType::f32), false))
+      << "linspace";
+  EXPECT_TRUE(test::parity(eye(5, 7, DType::bf16, kCUDA), eye(5, 7, DType::bf16), false)) << "eye";
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(ElementwiseCuda, InPlace) {
@@ -330,13 +315,14 @@ TEST(ElementwiseCuda, InPlace) {
       exp_(xc);
       sigmoid_(x);
       sigmoid_(xc);
-      EXPECT_TRUE(parity(xc, x, std::string("in-place chain ") + dtype_name(d) + " n=" + std::to_string(n)));
+      EXPECT_TRUE(test::parity(xc, x, false))
+          << std::string("in-place chain ") + dtype_name(d) + " n=" + std::to_string(n);
       // In place on a non-contiguous view.
       Tensor w = random_tensor({n, 2}, d, Domain::any, seed++);
       Tensor wc = w.to(kCUDA);
       relu_(w.select(1, 0));
       relu_(wc.select(1, 0));
-      EXPECT_TRUE(parity(wc, w, std::string("in-place view ") + dtype_name(d)));
+      EXPECT_TRUE(test::parity(wc, w, false)) << std::string("in-place view ") + dtype_name(d);
     }
   }
   // A result dtype that differs from self: f32 += f64 computes in f64 into a temporary that is
@@ -345,8 +331,8 @@ TEST(ElementwiseCuda, InPlace) {
   Tensor ic = i.to(kCUDA);
   add_(i, f);
   add_(ic, f.to(kCUDA));
-  EXPECT_TRUE(parity(ic, i, "add_ f32 += f64"));
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(test::parity(ic, i, false)) << "add_ f32 += f64";
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(ElementwiseCuda, MixedDevicesAreAnError) {

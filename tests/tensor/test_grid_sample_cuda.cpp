@@ -8,18 +8,10 @@
 #include <sstream>
 
 #include "kiln/tensor/grid_sample_backward.h"
-#include "spatial_cuda_support.h"
+#include "support/cuda_parity.h"
 
 namespace kiln::test {
 namespace {
-
-using spatial::bit_equal;
-using spatial::GuardScope;
-using spatial::guards_intact;
-using spatial::on_gpu;
-using spatial::parity;
-using spatial::random_cpu;
-using spatial::uniform_cpu;
 
 const GridSampleMode kModes[] = {GridSampleMode::bilinear, GridSampleMode::nearest};
 const GridSamplePadding kPaddings[] = {GridSamplePadding::zeros, GridSamplePadding::border,
@@ -186,8 +178,8 @@ TEST(GridSampleCuda, BackwardIsBitwiseRepeatable) {
     for (GridSamplePadding p : kPaddings) {
       const GridSampleGrads a = grid_sample_backward(dy, x, grid, m, p, false);
       const GridSampleGrads b = grid_sample_backward(dy, x, grid, m, p, false);
-      EXPECT_TRUE(bit_equal(a.dx, b.dx));
-      EXPECT_TRUE(bit_equal(a.dgrid, b.dgrid));
+      EXPECT_TRUE(bit_identical(a.dx, b.dx));
+      EXPECT_TRUE(bit_identical(a.dgrid, b.dgrid));
     }
   EXPECT_TRUE(guards_intact());
 }

@@ -13,9 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "kiln/kernels/cuda/allocator.h"
 #include "kiln/tensor/ops.h"
-#include "support/cuda_test.h"
+#include "support/cuda_parity.h"
 #include "support/fixtures.h"
 
 namespace kiln {
@@ -24,35 +23,8 @@ namespace {
 const std::vector<DType> kAllDTypes = {DType::f32, DType::f64, DType::f16, DType::bf16,
                                        DType::i64, DType::i32, DType::u8,  DType::b8};
 
-// Guard regions around every CUDA allocation of the test (Note [Caching allocator]).
-class GuardMode {
- public:
-  GuardMode() { cuda::set_guard_bytes(256); }
-  ~GuardMode() { cuda::set_guard_bytes(0); }
-};
-
-void expect_guards_intact() {
-  std::string report;
-  EXPECT_TRUE(cuda::check_guards(&report)) << report;
-}
-
-// Same dtype, shape and bytes (NaN payloads and -0.0 included).
-::testing::AssertionResult bits_equal(const Tensor& gpu, const Tensor& cpu) {
-  if (!gpu.device().is_cuda()) return ::testing::AssertionFailure() << "result is not on the GPU";
-  Tensor a = gpu.cpu().contiguous(), b = cpu.contiguous();
-  if (a.dtype() != b.dtype())
-    return ::testing::AssertionFailure() << "dtype " << dtype_name(a.dtype()) << " vs " << dtype_name(b.dtype());
-  if (a.shape() != b.shape()) return ::testing::AssertionFailure() << "shape " << a.shape() << " vs " << b.shape();
-  const int64_t es = a.element_size();
-  const char* pa = static_cast<const char*>(a.data_ptr());
-  const char* pb = static_cast<const char*>(b.data_ptr());
-  for (int64_t i = 0; i < a.numel(); ++i)
-    if (std::memcmp(pa + i * es, pb + i * es, size_t(es)) != 0)
-      return ::testing::AssertionFailure()
-             << "element " << i << " of " << a.numel() << " differs: cuda "
-             << a.reshape({-1}).select(0, i).item<double>() << ", cpu " << b.reshape({-1}).select(0, i).item<double>();
-  return ::testing::AssertionSuccess();
-}
+using test::GuardScope;
+using test::parity_bits;
 
 // Random values of a dtype with many ties (small integers, a few NaNs for floats when asked).
 Tensor random_values(const Shape& s, DType dt, uint64_t seed, bool nans = false) {
@@ -90,46 +62,46 @@ std::string error_of(F&& f) {
 
 TEST(IndexingCuda, IndexSelectAllDTypes) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes)
     for (int d = 0; d < 3; ++d)
       for (int64_t m : {0, 1, 17}) {
         Tensor x = random_values({7, 13, 5}, dt, 11 + d);
         Tensor idx = random_index({m}, x.size(d), 5 + m);
         Tensor cpu = index_select(x, d, idx);
-        EXPECT_TRUE(bits_equal(index_select(x.to(kCUDA), d, idx.to(kCUDA)), cpu)) << dtype_name(dt) << " d=" << d;
+        EXPECT_TRUE(parity_bits(index_select(x.to(kCUDA), d, idx.to(kCUDA)), cpu)) << dtype_name(dt) << " d=" << d;
         // Non-contiguous x and an i32 index.
         Tensor xt = x.transpose(0, 2);
         Tensor i32 = random_index({m}, xt.size(d), 9, false).to(DType::i32);
-        EXPECT_TRUE(bits_equal(index_select(xt.to(kCUDA), d, i32.to(kCUDA)), index_select(xt, d, i32)));
+        EXPECT_TRUE(parity_bits(index_select(xt.to(kCUDA), d, i32.to(kCUDA)), index_select(xt, d, i32)));
       }
-  expect_guards_intact();
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(IndexingCuda, GatherAndTakeAlongDim) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes)
     for (int d = 0; d < 3; ++d) {
       Tensor x = random_values({5, 11, 3}, dt, 21 + d);
       Shape is{4, 10, 2};
       is[d] = 19;
       Tensor idx = random_index(is, x.size(d), 3 + d);
-      EXPECT_TRUE(bits_equal(gather(x.to(kCUDA), d, idx.to(kCUDA)), gather(x, d, idx))) << dtype_name(dt);
+      EXPECT_TRUE(parity_bits(gather(x.to(kCUDA), d, idx.to(kCUDA)), gather(x, d, idx))) << dtype_name(dt);
       Tensor xt = x.transpose(0, 1).contiguous().transpose(0, 1);  // same shape, other strides
-      EXPECT_TRUE(bits_equal(gather(xt.to(kCUDA), d, idx.to(kCUDA)), gather(xt, d, idx)));
+      EXPECT_TRUE(parity_bits(gather(xt.to(kCUDA), d, idx.to(kCUDA)), gather(xt, d, idx)));
     }
   Tensor x = random_values({6, 7}, DType::f32, 1);
   Tensor idx = random_index({6, 1}, 7, 2, false);
-  EXPECT_TRUE(bits_equal(take_along_dim(x.to(kCUDA), idx.to(kCUDA), 1), take_along_dim(x, idx, 1)));
+  EXPECT_TRUE(parity_bits(take_along_dim(x.to(kCUDA), idx.to(kCUDA), 1), take_along_dim(x, idx, 1)));
   Tensor e = random_index({0, 7}, 6, 3);
-  EXPECT_TRUE(bits_equal(gather(x.to(kCUDA), 0, e.to(kCUDA)), gather(x, 0, e)));
-  expect_guards_intact();
+  EXPECT_TRUE(parity_bits(gather(x.to(kCUDA), 0, e.to(kCUDA)), gather(x, 0, e)));
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(IndexingCuda, ScatterDuplicatesKeepTheLastWrite) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes)
     for (int d = 0; d < 2; ++d) {
       Tensor x = random_values({6, 9}, dt, 31);
@@ -137,9 +109,9 @@ TEST(IndexingCuda, ScatterDuplicatesKeepTheLastWrite) {
       is[d] = 40;  // many more sources than destinations: every destination is hit several times
       Tensor idx = random_index(is, x.size(d), 7 + d);
       Tensor src = random_values(is, dt, 41 + d);
-      EXPECT_TRUE(bits_equal(scatter(x.to(kCUDA), d, idx.to(kCUDA), src.to(kCUDA)), scatter(x, d, idx, src)))
+      EXPECT_TRUE(parity_bits(scatter(x.to(kCUDA), d, idx.to(kCUDA), src.to(kCUDA)), scatter(x, d, idx, src)))
           << dtype_name(dt) << " d=" << d;
-      EXPECT_TRUE(bits_equal(scatter(x.to(kCUDA), d, idx.to(kCUDA), Scalar(1)), scatter(x, d, idx, Scalar(1))));
+      EXPECT_TRUE(parity_bits(scatter(x.to(kCUDA), d, idx.to(kCUDA), Scalar(1)), scatter(x, d, idx, Scalar(1))));
     }
   // In place into a non-contiguous view.
   Tensor base = random_values({9, 6}, DType::f32, 5);
@@ -148,13 +120,13 @@ TEST(IndexingCuda, ScatterDuplicatesKeepTheLastWrite) {
   Tensor src = random_values({6, 20}, DType::f32, 9);
   scatter_(base.transpose(0, 1), 1, idx, src);
   scatter_(gb.transpose(0, 1), 1, idx.to(kCUDA), src.to(kCUDA));
-  EXPECT_TRUE(bits_equal(gb, base));
-  expect_guards_intact();
+  EXPECT_TRUE(parity_bits(gb, base));
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(IndexingCuda, ScatterAddIsBitExact) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes)
     for (int d = 0; d < 3; ++d) {
       Tensor x = random_values({4, 5, 3}, dt, 51);
@@ -162,22 +134,22 @@ TEST(IndexingCuda, ScatterAddIsBitExact) {
       is[d] = 37;
       Tensor idx = random_index(is, x.size(d), 13 + d);
       Tensor src = is_floating(dt) ? randn(is).to(dt) : random_values(is, dt, 61);
-      EXPECT_TRUE(bits_equal(scatter_add(x.to(kCUDA), d, idx.to(kCUDA), src.to(kCUDA)), scatter_add(x, d, idx, src)))
+      EXPECT_TRUE(parity_bits(scatter_add(x.to(kCUDA), d, idx.to(kCUDA), src.to(kCUDA)), scatter_add(x, d, idx, src)))
           << dtype_name(dt) << " d=" << d;
     }
   // One destination hit by every source (a long serial segment), and an empty index.
   Tensor x = zeros({3});
   Tensor idx = zeros({100003}, DType::i64);
   Tensor src = randn({100003});
-  EXPECT_TRUE(bits_equal(scatter_add(x.to(kCUDA), 0, idx.to(kCUDA), src.to(kCUDA)), scatter_add(x, 0, idx, src)));
+  EXPECT_TRUE(parity_bits(scatter_add(x.to(kCUDA), 0, idx.to(kCUDA), src.to(kCUDA)), scatter_add(x, 0, idx, src)));
   Tensor e = zeros({0}, DType::i64);
-  EXPECT_TRUE(bits_equal(scatter_add(x.to(kCUDA), 0, e.to(kCUDA), src.to(kCUDA)), x));
-  expect_guards_intact();
+  EXPECT_TRUE(parity_bits(scatter_add(x.to(kCUDA), 0, e.to(kCUDA), src.to(kCUDA)), x));
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(IndexingCuda, IndexAddIsBitExact) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes)
     for (int d = 0; d < 3; ++d)
       for (int64_t m : {0, 1, 29}) {
@@ -187,10 +159,10 @@ TEST(IndexingCuda, IndexAddIsBitExact) {
         Tensor src = is_floating(dt) ? randn(ss).to(dt) : random_values(ss, dt, 81);
         Tensor idx = random_index({m}, x.size(d), 17 + m);
         Scalar alpha = is_floating(dt) ? Scalar(0.7) : Scalar(int64_t(dt == DType::b8 ? 1 : 3));
-        EXPECT_TRUE(bits_equal(index_add(x.to(kCUDA), d, idx.to(kCUDA), src.to(kCUDA), alpha),
-                               index_add(x, d, idx, src, alpha)))
+        EXPECT_TRUE(parity_bits(index_add(x.to(kCUDA), d, idx.to(kCUDA), src.to(kCUDA), alpha),
+                                index_add(x, d, idx, src, alpha)))
             << dtype_name(dt) << " d=" << d << " m=" << m;
-        EXPECT_TRUE(bits_equal(index_add(x.to(kCUDA), d, idx.to(kCUDA), src.to(kCUDA)), index_add(x, d, idx, src)));
+        EXPECT_TRUE(parity_bits(index_add(x.to(kCUDA), d, idx.to(kCUDA), src.to(kCUDA)), index_add(x, d, idx, src)));
       }
   // Into a non-contiguous destination (updated through a contiguous copy).
   Tensor base = randn({5, 8});
@@ -199,46 +171,46 @@ TEST(IndexingCuda, IndexAddIsBitExact) {
   Tensor src = randn({5, 12});
   index_add_(base.transpose(0, 1), 0, idx, src.transpose(0, 1));
   index_add_(gb.transpose(0, 1), 0, idx.to(kCUDA), src.to(kCUDA).transpose(0, 1));
-  EXPECT_TRUE(bits_equal(gb, base));
-  expect_guards_intact();
+  EXPECT_TRUE(parity_bits(gb, base));
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(IndexingCuda, IndexAndIndexPut) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes) {
     Tensor x = random_values({8, 5, 3}, dt, 91);
     Tensor i0 = random_index({10}, 8, 1), i1 = random_index({10}, 5, 2);
     std::vector<Tensor> ci{i0, i1}, gi{i0.to(kCUDA), i1.to(kCUDA)};
-    EXPECT_TRUE(bits_equal(index(x.to(kCUDA), gi), index(x, ci))) << dtype_name(dt);
+    EXPECT_TRUE(parity_bits(index(x.to(kCUDA), gi), index(x, ci))) << dtype_name(dt);
     Tensor v = is_floating(dt) ? randn({10, 3}).to(dt) : random_values({10, 3}, dt, 92);
     for (bool acc : {false, true})
-      EXPECT_TRUE(bits_equal(index_put(x.to(kCUDA), gi, v.to(kCUDA), acc), index_put(x, ci, v, acc)))
+      EXPECT_TRUE(parity_bits(index_put(x.to(kCUDA), gi, v.to(kCUDA), acc), index_put(x, ci, v, acc)))
           << dtype_name(dt) << " accumulate=" << acc;
     // Broadcast indices and a broadcast value.
     Tensor b0 = random_index({4, 1}, 8, 3), b1 = random_index({1, 6}, 5, 4);
     std::vector<Tensor> cb{b0, b1}, gb{b0.to(kCUDA), b1.to(kCUDA)};
     Tensor sv = random_values({3}, dt, 93);
     for (bool acc : {false, true})
-      EXPECT_TRUE(bits_equal(index_put(x.to(kCUDA), gb, sv.to(kCUDA), acc), index_put(x, cb, sv, acc)));
+      EXPECT_TRUE(parity_bits(index_put(x.to(kCUDA), gb, sv.to(kCUDA), acc), index_put(x, cb, sv, acc)));
     // A boolean mask index.
     Tensor mask = random_values({8, 5}, DType::b8, 94);
-    EXPECT_TRUE(bits_equal(index(x.to(kCUDA), {mask.to(kCUDA)}), index(x, {mask})));
-    EXPECT_TRUE(bits_equal(index_put(x.to(kCUDA), {mask.to(kCUDA)}, sv.to(kCUDA)), index_put(x, {mask}, sv)));
+    EXPECT_TRUE(parity_bits(index(x.to(kCUDA), {mask.to(kCUDA)}), index(x, {mask})));
+    EXPECT_TRUE(parity_bits(index_put(x.to(kCUDA), {mask.to(kCUDA)}, sv.to(kCUDA)), index_put(x, {mask}, sv)));
     // An empty index.
     Tensor e = zeros({0}, DType::i64);
-    EXPECT_TRUE(bits_equal(index(x.to(kCUDA), {e.to(kCUDA)}), index(x, {e})));
+    EXPECT_TRUE(parity_bits(index(x.to(kCUDA), {e.to(kCUDA)}), index(x, {e})));
   }
-  expect_guards_intact();
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(IndexingCuda, EmbeddingForwardAndBackward) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes) {
     Tensor w = random_values({50, 16}, dt, 101);
     Tensor idx = random_index({7, 9}, 50, 102, false);
-    EXPECT_TRUE(bits_equal(embedding(w.to(kCUDA), idx.to(kCUDA)), embedding(w, idx))) << dtype_name(dt);
+    EXPECT_TRUE(parity_bits(embedding(w.to(kCUDA), idx.to(kCUDA)), embedding(w, idx))) << dtype_name(dt);
   }
   for (DType dt : {DType::f32, DType::f64, DType::f16, DType::bf16, DType::i64, DType::i32}) {
     Tensor idx = random_index({7, 40}, 23, 103, false);  // ~12 repeats of every index
@@ -251,59 +223,59 @@ TEST(IndexingCuda, EmbeddingForwardAndBackward) {
         test::Tol t = test::default_tol(dt);
         EXPECT_TRUE(test::tensors_close(gpu.cpu(), cpu, t.rtol, t.atol * 10)) << dtype_name(dt);
         // ...and is bit-identical from run to run.
-        EXPECT_TRUE(bits_equal(embedding_backward(dout.to(kCUDA), idx.to(kCUDA), 23, pad), gpu.cpu()));
+        EXPECT_TRUE(parity_bits(embedding_backward(dout.to(kCUDA), idx.to(kCUDA), 23, pad), gpu.cpu()));
       } else {
-        EXPECT_TRUE(bits_equal(gpu, cpu)) << dtype_name(dt);
+        EXPECT_TRUE(parity_bits(gpu, cpu)) << dtype_name(dt);
       }
     }
   }
-  expect_guards_intact();
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(IndexingCuda, MaskedFillSelectNonzero) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes)
     for (const Shape& s : {Shape{0}, Shape{1}, Shape{13}, Shape{7, 31}, Shape{3, 5, 67}}) {
       Tensor x = random_values(s, dt, 111);
       Tensor mask = random_values(s, DType::b8, 112);
-      EXPECT_TRUE(bits_equal(masked_fill(x.to(kCUDA), mask.to(kCUDA), Scalar(2)), masked_fill(x, mask, Scalar(2))))
+      EXPECT_TRUE(parity_bits(masked_fill(x.to(kCUDA), mask.to(kCUDA), Scalar(2)), masked_fill(x, mask, Scalar(2))))
           << dtype_name(dt) << " " << s;
-      EXPECT_TRUE(bits_equal(masked_select(x.to(kCUDA), mask.to(kCUDA)), masked_select(x, mask)));
-      EXPECT_TRUE(bits_equal(nonzero(x.to(kCUDA)), nonzero(x)));
+      EXPECT_TRUE(parity_bits(masked_select(x.to(kCUDA), mask.to(kCUDA)), masked_select(x, mask)));
+      EXPECT_TRUE(parity_bits(nonzero(x.to(kCUDA)), nonzero(x)));
     }
   // Broadcast masks, a non-contiguous destination, a 0-d input, and a long input.
   Tensor x = randn({6, 1, 9});
   Tensor mask = random_values({5, 1}, DType::b8, 113);
-  EXPECT_TRUE(bits_equal(masked_fill(x.to(kCUDA), mask.to(kCUDA), Scalar(-1.5)), masked_fill(x, mask, Scalar(-1.5))));
-  EXPECT_TRUE(bits_equal(masked_select(x.to(kCUDA), mask.to(kCUDA)), masked_select(x, mask)));
+  EXPECT_TRUE(parity_bits(masked_fill(x.to(kCUDA), mask.to(kCUDA), Scalar(-1.5)), masked_fill(x, mask, Scalar(-1.5))));
+  EXPECT_TRUE(parity_bits(masked_select(x.to(kCUDA), mask.to(kCUDA)), masked_select(x, mask)));
   Tensor y = randn({9, 6});
   Tensor gy = y.to(kCUDA);
   Tensor m2 = random_values({6, 9}, DType::b8, 114);
   masked_fill_(y.transpose(0, 1), m2, Scalar(7));
   masked_fill_(gy.transpose(0, 1), m2.to(kCUDA), Scalar(7));
-  EXPECT_TRUE(bits_equal(gy, y));
+  EXPECT_TRUE(parity_bits(gy, y));
   Tensor z = scalar_tensor(3.0, DType::f32);
-  EXPECT_TRUE(bits_equal(nonzero(z.to(kCUDA)), nonzero(z)));
+  EXPECT_TRUE(parity_bits(nonzero(z.to(kCUDA)), nonzero(z)));
   Tensor big = random_values({(1 << 20) + 3}, DType::f32, 115);
-  EXPECT_TRUE(bits_equal(nonzero(big.to(kCUDA)), nonzero(big)));
-  expect_guards_intact();
+  EXPECT_TRUE(parity_bits(nonzero(big.to(kCUDA)), nonzero(big)));
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(IndexingCuda, OneHot) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   Tensor idx = random_index({4, 7}, 9, 121, false);
-  EXPECT_TRUE(bits_equal(one_hot(idx.to(kCUDA)), one_hot(idx)));
-  EXPECT_TRUE(bits_equal(one_hot(idx.to(kCUDA), 12), one_hot(idx, 12)));
+  EXPECT_TRUE(parity_bits(one_hot(idx.to(kCUDA)), one_hot(idx)));
+  EXPECT_TRUE(parity_bits(one_hot(idx.to(kCUDA), 12), one_hot(idx, 12)));
   Tensor e = zeros({0}, DType::i64);
-  EXPECT_TRUE(bits_equal(one_hot(e.to(kCUDA), 3), one_hot(e, 3)));
-  expect_guards_intact();
+  EXPECT_TRUE(parity_bits(one_hot(e.to(kCUDA), 3), one_hot(e, 3)));
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(IndexingCuda, OutOfRangeIndexGivesTheCpuError) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   Tensor x = randn({5, 4});
   Tensor gx = x.to(kCUDA);
   Tensor bad = tensor({1, 0, 7, 2, -9}, DType::i64), pos = tensor({1, 0, 7, 2, 9}, DType::i64);
@@ -343,8 +315,8 @@ TEST(IndexingCuda, OutOfRangeIndexGivesTheCpuError) {
     EXPECT_EQ(gpu, cpu);
   }
   // The destination is untouched by a refused scatter.
-  EXPECT_TRUE(bits_equal(gx, x));
-  expect_guards_intact();
+  EXPECT_TRUE(parity_bits(gx, x));
+  EXPECT_TRUE(test::guards_intact());
 }
 
 }  // namespace

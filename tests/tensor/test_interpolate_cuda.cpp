@@ -7,17 +7,11 @@
 #include <optional>
 #include <sstream>
 
-#include "spatial_cuda_support.h"
+#include "support/cuda_parity.h"
 
 namespace kiln::test {
 namespace {
 
-using spatial::bit_equal;
-using spatial::GuardScope;
-using spatial::guards_intact;
-using spatial::on_gpu;
-using spatial::parity;
-using spatial::random_cpu;
 using I2 = std::array<int64_t, 2>;
 
 struct Mode {
@@ -107,7 +101,7 @@ TEST(InterpolateCuda, BackwardIsBitwiseRepeatable) {
       SCOPED_TRACE(trace(m, DType::f32, in, out, false));
       const Tensor dy = random_cpu({in[0], in[1], out[0], out[1]}, DType::f32, 7).to(kCUDA);
       const Tensor a = backward(m, dy, in), b = backward(m, dy, in);
-      EXPECT_TRUE(bit_equal(a, b));
+      EXPECT_TRUE(bit_identical(a, b));
     }
   EXPECT_TRUE(guards_intact());
 }

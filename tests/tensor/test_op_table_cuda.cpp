@@ -3,11 +3,9 @@
 // Note [CUDA parity]
 // For each row, shape case and dtype, the inputs are made on the CPU (the row's `make` or
 // random_tensor), copied to the GPU, and the row's `run` executes on both devices. The CUDA result
-// must live on the GPU and equal the CPU result by the row's parity metric (op_table.h):
-//   elementwise: per element, rtol/atol of default_tol(dtype) (f32 1.3e-6 / 1e-5, f16 1e-3 / 1e-5,
-//                bf16 1.6e-2 / 1e-5, f64 1e-7), integers and bools exactly;
-//   accumulated: normalised squared error <= 1e-7 (f32), 1e-5 (f16), 1e-4 (bf16), 1e-20 (f64),
-//                integers and bools exactly.
+// must live on the GPU and equal the CPU result by the row's parity metric (op_table.h), judged by
+// parity() of tests/support/cuda_parity.h (Note [Parity tolerances]: elementwise per element with
+// default_tol, accumulated by normalised squared error <= nse_bound, integers and bools exactly).
 // Dtypes: the row's own, plus f16 and bf16 when the row takes f32 and the CPU accepts them (a
 // dtype the CPU refuses is skipped on both devices; one the CPU accepts must work on CUDA).
 // Every row is run again with non-contiguous GPU inputs (when the row allows it). Guard mode is
@@ -16,8 +14,7 @@
 #include "support/op_table.h"
 
 #if KILN_HAVE_CUDA
-#include "kiln/kernels/cuda/allocator.h"
-#include "support/cuda_test.h"
+#include "support/cuda_parity.h"
 
 namespace kiln::test {
 namespace {
@@ -27,38 +24,6 @@ struct RowParam {
   std::string name;
 };
 void PrintTo(const RowParam& p, std::ostream* os) { *os << p.name; }
-
-// Guard mode for one test's lifetime.
-class GuardScope {
- public:
-  GuardScope() : previous_(cuda::guard_bytes()) { cuda::set_guard_bytes(256); }
-  ~GuardScope() { cuda::set_guard_bytes(previous_); }
-
- private:
-  size_t previous_;
-};
-
-double max_nse(DType d) {
-  switch (d) {
-    case DType::f64: return 1e-20;
-    case DType::f32: return 1e-7;
-    case DType::f16: return 1e-5;
-    case DType::bf16: return 1e-4;
-    default: return 0;
-  }
-}
-
-::testing::AssertionResult same_result(const OpRow& row, const Tensor& gpu, const Tensor& cpu) {
-  if (!gpu.device().is_cuda()) return ::testing::AssertionFailure() << "the result is on " << gpu.device() << ", not CUDA";
-  if (gpu.dtype() != cpu.dtype())
-    return ::testing::AssertionFailure() << "dtype " << dtype_name(gpu.dtype()) << " on CUDA, " << dtype_name(cpu.dtype())
-                                         << " on the CPU";
-  Tensor host = gpu.cpu();
-  if (!is_floating(cpu.dtype())) return tensors_equal(host, cpu);
-  if (row.parity == Parity::accumulated) return tensors_nse_close(host, cpu, max_nse(cpu.dtype()));
-  Tol tol = default_tol(cpu.dtype());
-  return tensors_close(host, cpu, tol.rtol, tol.atol);
-}
 
 std::vector<DType> parity_dtypes(const OpRow& row) {
   std::vector<DType> d = row.dtypes;
@@ -107,9 +72,8 @@ TEST_P(OpCuda, MatchesCpu) {
         } catch (const Error& e) {
           FAIL() << "the CUDA run failed: " << e.what();
         }
-        ASSERT_TRUE(same_result(row, got, expected));
-        std::string report;
-        ASSERT_TRUE(cuda::check_guards(&report)) << "out-of-bounds write: " << report;
+        ASSERT_TRUE(parity(got, expected, row.parity == Parity::accumulated));
+        ASSERT_TRUE(guards_intact());
       }
     }
   }

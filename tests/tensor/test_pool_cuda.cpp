@@ -9,16 +9,15 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "kiln/tensor/pool.h"
-#include "norm_pool_parity.h"
+#include "support/cuda_parity.h"
 
 namespace kiln::test {
 namespace {
-
-using namespace norm_pool;
 
 using I2 = std::array<int64_t, 2>;
 
@@ -39,7 +38,9 @@ const std::vector<Window> kWindows = {
 const std::vector<Shape> kShapes = {{1, 3, 7, 7}, {2, 3, 8, 9}, {3, 5, 5}, {2, 2, 13, 11}, {0, 3, 7, 7}};
 
 std::string label(const char* op, DType d, const Shape& s, int cfg) {
-  return std::string(op) + " " + dtype_name(d) + " " + shape_str(s) + " cfg " + std::to_string(cfg);
+  std::ostringstream os;
+  os << op << " " << dtype_name(d) << " " << s << " cfg " << cfg;
+  return os.str();
 }
 
 // Effective kernel of a window along one dim (the padding limit).
@@ -53,8 +54,12 @@ bool valid_window(const Window& w, const Shape& s, bool avg) {
   return true;
 }
 
+// Pooled values and gradients per element: default_tol, except f64, which this test holds to its
+// own 1e-12 / 1e-14, tighter than default_tol's 1e-7 (a pool reads or sums at most one window, so
+// f64 results agree to a few ulps).
 void check_pool_exact(const Tensor& ref, const Tensor& got, const std::string& what) {
-  expect_close(ref, got, elementwise_tol(ref.dtype()), what);
+  const Tol tol = ref.dtype() == DType::f64 ? Tol{1e-12, 1e-14} : default_tol(ref.dtype());
+  EXPECT_TRUE(parity_within(got, ref, tol)) << what;
 }
 
 TEST(PoolCuda, MaxPool2dForwardBackward) {
@@ -68,15 +73,15 @@ TEST(PoolCuda, MaxPool2dForwardBackward) {
         const std::string what = label("max_pool2d", d, s, int(ci));
         const Tensor x = random_tensor(s, d, Domain::any, 1 + ci);
         const ValuesIndices ref = max_pool2d(x, w.k, w.s, w.p, w.d, w.ceil);
-        const ValuesIndices got = max_pool2d(to_cuda(x), w.k, w.s, w.p, w.d, w.ceil);
+        const ValuesIndices got = max_pool2d(on_gpu(x), w.k, w.s, w.p, w.d, w.ceil);
         check_pool_exact(ref.values, got.values, what + " values");
-        expect_close(ref.indices, got.indices, {0, 0}, what + " indices");
-        expect_guards_intact(what + " forward");
+        EXPECT_TRUE(parity_within(got.indices, ref.indices, {0, 0})) << what + " indices";
+        EXPECT_TRUE(guards_intact()) << what + " forward";
         const Tensor dy = random_tensor(ref.values.shape(), d, Domain::any, 100 + ci);
         const Tensor dref = max_pool2d_backward(dy, ref.indices, s);
-        const Tensor dgot = max_pool2d_backward(to_cuda(dy), got.indices, s);
+        const Tensor dgot = max_pool2d_backward(on_gpu(dy), got.indices, s);
         check_pool_exact(dref, dgot, what + " dx");
-        expect_guards_intact(what + " backward");
+        EXPECT_TRUE(guards_intact()) << what + " backward";
       }
 }
 
@@ -103,23 +108,23 @@ TEST(PoolCuda, MaxPoolTiesNaNsAndInfinities) {
         const Window& w = kWindows[ci];
         if (!valid_window(w, s, false)) continue;
         const ValuesIndices ref = max_pool2d(x, w.k, w.s, w.p, w.d, w.ceil);
-        const ValuesIndices got = max_pool2d(to_cuda(x), w.k, w.s, w.p, w.d, w.ceil);
+        const ValuesIndices got = max_pool2d(on_gpu(x), w.k, w.s, w.p, w.d, w.ceil);
         check_pool_exact(ref.values, got.values, what + " max_pool2d values");
-        expect_close(ref.indices, got.indices, {0, 0}, what + " max_pool2d indices");
+        EXPECT_TRUE(parity_within(got.indices, ref.indices, {0, 0})) << what + " max_pool2d indices";
         const Tensor dy = random_tensor(ref.values.shape(), d, Domain::any, 9);
-        check_pool_exact(max_pool2d_backward(dy, ref.indices, s), max_pool2d_backward(to_cuda(dy), got.indices, s),
+        check_pool_exact(max_pool2d_backward(dy, ref.indices, s), max_pool2d_backward(on_gpu(dy), got.indices, s),
                          what + " max_pool2d dx");
       }
       for (I2 o : {I2{4, 3}, I2{1, 1}, I2{1, 2}, I2{9, 10}, I2{12, 14}}) {
         const ValuesIndices ref = adaptive_max_pool2d(x, o);
-        const ValuesIndices got = adaptive_max_pool2d(to_cuda(x), o);
+        const ValuesIndices got = adaptive_max_pool2d(on_gpu(x), o);
         check_pool_exact(ref.values, got.values, what + " adaptive_max values");
-        expect_close(ref.indices, got.indices, {0, 0}, what + " adaptive_max indices");
+        EXPECT_TRUE(parity_within(got.indices, ref.indices, {0, 0})) << what + " adaptive_max indices";
         const Tensor dy = random_tensor(ref.values.shape(), d, Domain::any, 10);
         check_pool_exact(adaptive_max_pool2d_backward(dy, ref.indices, s),
-                         adaptive_max_pool2d_backward(to_cuda(dy), got.indices, s), what + " adaptive_max dx");
+                         adaptive_max_pool2d_backward(on_gpu(dy), got.indices, s), what + " adaptive_max dx");
       }
-      expect_guards_intact(what);
+      EXPECT_TRUE(guards_intact()) << what;
     }
 }
 
@@ -138,12 +143,12 @@ TEST(PoolCuda, AvgPool2dForwardBackward) {
           const std::string what = label("avg_pool2d", d, s, int(ci)) + " mode " + std::to_string(mode);
           const Tensor x = random_tensor(s, d, Domain::any, 200 + ci);
           const Tensor ref = avg_pool2d(x, w.k, w.s, w.p, w.ceil, cip, div);
-          const Tensor got = avg_pool2d(to_cuda(x), w.k, w.s, w.p, w.ceil, cip, div);
+          const Tensor got = avg_pool2d(on_gpu(x), w.k, w.s, w.p, w.ceil, cip, div);
           check_pool_exact(ref, got, what + " y");
           const Tensor dy = random_tensor(ref.shape(), d, Domain::any, 300 + ci);
           check_pool_exact(avg_pool2d_backward(dy, s, w.k, w.s, w.p, w.ceil, cip, div),
-                           avg_pool2d_backward(to_cuda(dy), s, w.k, w.s, w.p, w.ceil, cip, div), what + " dx");
-          expect_guards_intact(what);
+                           avg_pool2d_backward(on_gpu(dy), s, w.k, w.s, w.p, w.ceil, cip, div), what + " dx");
+          EXPECT_TRUE(guards_intact()) << what;
         }
       }
 }
@@ -158,22 +163,23 @@ TEST(PoolCuda, AdaptivePoolsForwardBackward) {
       {{2, 3, 16, 17}, {1, 1}}, {{2, 2, 40, 36}, {3, 2}}, {{1, 3, 8, 8}, {1, 1}}};
   for (DType d : kDtypes)
     for (const auto& [s, o] : cases) {
-      const std::string what = std::string("adaptive ") + dtype_name(d) + " " + shape_str(s) + " -> {" +
-                               std::to_string(o[0]) + ", " + std::to_string(o[1]) + "}";
+      std::ostringstream os;
+      os << "adaptive " << dtype_name(d) << " " << s << " -> {" << o[0] << ", " << o[1] << "}";
+      const std::string what = os.str();
       const Tensor x = random_tensor(s, d, Domain::any, 400);
       const Tensor aref = adaptive_avg_pool2d(x, o);
-      const Tensor agot = adaptive_avg_pool2d(to_cuda(x), o);
+      const Tensor agot = adaptive_avg_pool2d(on_gpu(x), o);
       check_pool_exact(aref, agot, what + " avg y");
       const Tensor dy = random_tensor(aref.shape(), d, Domain::any, 401);
-      check_pool_exact(adaptive_avg_pool2d_backward(dy, s), adaptive_avg_pool2d_backward(to_cuda(dy), s),
+      check_pool_exact(adaptive_avg_pool2d_backward(dy, s), adaptive_avg_pool2d_backward(on_gpu(dy), s),
                        what + " avg dx");
       const ValuesIndices mref = adaptive_max_pool2d(x, o);
-      const ValuesIndices mgot = adaptive_max_pool2d(to_cuda(x), o);
+      const ValuesIndices mgot = adaptive_max_pool2d(on_gpu(x), o);
       check_pool_exact(mref.values, mgot.values, what + " max values");
-      expect_close(mref.indices, mgot.indices, {0, 0}, what + " max indices");
+      EXPECT_TRUE(parity_within(mgot.indices, mref.indices, {0, 0})) << what + " max indices";
       check_pool_exact(adaptive_max_pool2d_backward(dy, mref.indices, s),
-                       adaptive_max_pool2d_backward(to_cuda(dy), mgot.indices, s), what + " max dx");
-      expect_guards_intact(what);
+                       adaptive_max_pool2d_backward(on_gpu(dy), mgot.indices, s), what + " max dx");
+      EXPECT_TRUE(guards_intact()) << what;
     }
 }
 
@@ -184,16 +190,16 @@ TEST(PoolCuda, NonContiguousInputs) {
   const Tensor x = base.transpose(2, 3);  // [2, 3, 8, 9]
   const Shape s = x.shape();
   const ValuesIndices mref = max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
-  const ValuesIndices mgot = max_pool2d(to_cuda(x), {3, 3}, {2, 2}, {1, 1});
+  const ValuesIndices mgot = max_pool2d(on_gpu(x), {3, 3}, {2, 2}, {1, 1});
   check_pool_exact(mref.values, mgot.values, "transposed max values");
-  expect_close(mref.indices, mgot.indices, {0, 0}, "transposed max indices");
+  EXPECT_TRUE(parity_within(mgot.indices, mref.indices, {0, 0})) << "transposed max indices";
   const Tensor dy_base = random_tensor({2, 3, mref.values.size(3), mref.values.size(2)}, DType::f32, Domain::any, 501);
   const Tensor dy = dy_base.transpose(2, 3);
-  check_pool_exact(max_pool2d_backward(dy, mref.indices, s), max_pool2d_backward(to_cuda(dy), mgot.indices, s),
+  check_pool_exact(max_pool2d_backward(dy, mref.indices, s), max_pool2d_backward(on_gpu(dy), mgot.indices, s),
                    "transposed max dx");
-  check_pool_exact(avg_pool2d(x, {2, 3}, {1, 2}), avg_pool2d(to_cuda(x), {2, 3}, {1, 2}), "transposed avg y");
-  check_pool_exact(adaptive_avg_pool2d(x, {3, 5}), adaptive_avg_pool2d(to_cuda(x), {3, 5}), "transposed adaptive y");
-  expect_guards_intact("non-contiguous");
+  check_pool_exact(avg_pool2d(x, {2, 3}, {1, 2}), avg_pool2d(on_gpu(x), {2, 3}, {1, 2}), "transposed avg y");
+  check_pool_exact(adaptive_avg_pool2d(x, {3, 5}), adaptive_avg_pool2d(on_gpu(x), {3, 5}), "transposed adaptive y");
+  EXPECT_TRUE(guards_intact()) << "non-contiguous";
 }
 
 TEST(PoolCuda, LargeBatchF32) {
@@ -202,20 +208,20 @@ TEST(PoolCuda, LargeBatchF32) {
   const Shape s = {8, 64, 56, 56};
   const Tensor x = random_tensor(s, DType::f32, Domain::any, 600);
   const ValuesIndices mref = max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
-  const ValuesIndices mgot = max_pool2d(to_cuda(x), {3, 3}, {2, 2}, {1, 1});
+  const ValuesIndices mgot = max_pool2d(on_gpu(x), {3, 3}, {2, 2}, {1, 1});
   check_pool_exact(mref.values, mgot.values, "large max values");
-  expect_close(mref.indices, mgot.indices, {0, 0}, "large max indices");
+  EXPECT_TRUE(parity_within(mgot.indices, mref.indices, {0, 0})) << "large max indices";
   const Tensor dy = random_tensor(mref.values.shape(), DType::f32, Domain::any, 601);
-  check_pool_exact(max_pool2d_backward(dy, mref.indices, s), max_pool2d_backward(to_cuda(dy), mgot.indices, s),
+  check_pool_exact(max_pool2d_backward(dy, mref.indices, s), max_pool2d_backward(on_gpu(dy), mgot.indices, s),
                    "large max dx");
   const Tensor aref = avg_pool2d(x, {3, 3}, {1, 1}, {1, 1}, false, false);
-  check_pool_exact(aref, avg_pool2d(to_cuda(x), {3, 3}, {1, 1}, {1, 1}, false, false), "large avg y");
+  check_pool_exact(aref, avg_pool2d(on_gpu(x), {3, 3}, {1, 1}, {1, 1}, false, false), "large avg y");
   const Tensor ady = random_tensor(aref.shape(), DType::f32, Domain::any, 602);
   check_pool_exact(avg_pool2d_backward(ady, s, {3, 3}, {1, 1}, {1, 1}, false, false),
-                   avg_pool2d_backward(to_cuda(ady), s, {3, 3}, {1, 1}, {1, 1}, false, false), "large avg dx");
+                   avg_pool2d_backward(on_gpu(ady), s, {3, 3}, {1, 1}, {1, 1}, false, false), "large avg dx");
   const Tensor gref = adaptive_avg_pool2d(x, {1, 1});
-  check_pool_exact(gref, adaptive_avg_pool2d(to_cuda(x), {1, 1}), "large global avg y");
-  expect_guards_intact("large batch");
+  check_pool_exact(gref, adaptive_avg_pool2d(on_gpu(x), {1, 1}), "large global avg y");
+  EXPECT_TRUE(guards_intact()) << "large batch";
 }
 
 TEST(PoolCuda, BackwardIsBitIdenticalOverRuns) {
@@ -223,19 +229,22 @@ TEST(PoolCuda, BackwardIsBitIdenticalOverRuns) {
   GuardScope guards;
   // Stride-1 windows over tied values: many outputs point at the same input element.
   const Shape s = {4, 8, 31, 29};
-  const Tensor x = to_cuda(ties_and_nans(s, DType::f32, 700, false));
+  const Tensor x = on_gpu(ties_and_nans(s, DType::f32, 700, false));
   const ValuesIndices m = max_pool2d(x, {5, 5}, {1, 1}, {2, 2});
-  const Tensor dy = to_cuda(random_tensor(m.values.shape(), DType::f32, Domain::any, 701));
-  expect_bit_equal(max_pool2d_backward(dy, m.indices, s), max_pool2d_backward(dy, m.indices, s), "max_pool2d dx");
+  const Tensor dy = on_gpu(random_tensor(m.values.shape(), DType::f32, Domain::any, 701));
+  EXPECT_TRUE(bit_identical(max_pool2d_backward(dy, m.indices, s), max_pool2d_backward(dy, m.indices, s)))
+      << "max_pool2d dx";
   const ValuesIndices am = adaptive_max_pool2d(x, {40, 40});
-  const Tensor ady = to_cuda(random_tensor(am.values.shape(), DType::f32, Domain::any, 702));
-  expect_bit_equal(adaptive_max_pool2d_backward(ady, am.indices, s), adaptive_max_pool2d_backward(ady, am.indices, s),
-                   "adaptive_max_pool2d dx");
+  const Tensor ady = on_gpu(random_tensor(am.values.shape(), DType::f32, Domain::any, 702));
+  EXPECT_TRUE(
+      bit_identical(adaptive_max_pool2d_backward(ady, am.indices, s), adaptive_max_pool2d_backward(ady, am.indices, s)))
+      << "adaptive_max_pool2d dx";
   const Tensor a = avg_pool2d(x, {3, 3}, {1, 1}, {1, 1});
-  const Tensor gdy = to_cuda(random_tensor(a.shape(), DType::f32, Domain::any, 703));
-  expect_bit_equal(avg_pool2d_backward(gdy, s, {3, 3}, {1, 1}, {1, 1}), avg_pool2d_backward(gdy, s, {3, 3}, {1, 1}, {1, 1}),
-                   "avg_pool2d dx");
-  expect_guards_intact("bit identical");
+  const Tensor gdy = on_gpu(random_tensor(a.shape(), DType::f32, Domain::any, 703));
+  EXPECT_TRUE(bit_identical(avg_pool2d_backward(gdy, s, {3, 3}, {1, 1}, {1, 1}),
+                            avg_pool2d_backward(gdy, s, {3, 3}, {1, 1}, {1, 1})))
+      << "avg_pool2d dx";
+  EXPECT_TRUE(guards_intact()) << "bit identical";
 }
 
 }  // namespace

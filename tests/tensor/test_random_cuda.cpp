@@ -10,35 +10,12 @@
 #include "support/fixtures.h"
 
 #if KILN_HAVE_CUDA
-#include "kiln/kernels/cuda/allocator.h"
-#include "support/cuda_test.h"
+#include "support/cuda_parity.h"
 
 namespace kiln {
 namespace {
 
-struct GuardScope {
-  GuardScope() { cuda::set_guard_bytes(256); }
-  ~GuardScope() { cuda::set_guard_bytes(0); }
-};
-
-// Same dtype, shape and bytes (a CUDA result is brought back first).
-::testing::AssertionResult bits_equal(const Tensor& on_cuda, const Tensor& on_cpu, const std::string& what) {
-  if (on_cuda.device().type != DeviceType::CUDA) return ::testing::AssertionFailure() << what << ": not on CUDA";
-  if (on_cuda.dtype() != on_cpu.dtype() || on_cuda.shape() != on_cpu.shape())
-    return ::testing::AssertionFailure() << what << ": dtype or shape differs";
-  Tensor a = on_cuda.to(kCPU).contiguous(), b = on_cpu.contiguous();
-  const auto* pa = static_cast<const unsigned char*>(a.data_ptr());
-  const auto* pb = static_cast<const unsigned char*>(b.data_ptr());
-  const size_t es = size_t(dtype_size(a.dtype()));
-  for (int64_t i = 0; i < a.numel(); ++i)
-    if (std::memcmp(pa + size_t(i) * es, pb + size_t(i) * es, es) != 0) {
-      auto va = a.reshape({a.numel()}).select(0, i).to(DType::f64).item<double>();
-      auto vb = b.reshape({b.numel()}).select(0, i).to(DType::f64).item<double>();
-      return ::testing::AssertionFailure() << what << ": first difference at flat index " << i << ": cuda " << va
-                                           << ", cpu " << vb;
-    }
-  return ::testing::AssertionSuccess();
-}
+using test::GuardScope;
 
 const std::vector<DType> kFloat = {DType::f32, DType::f16, DType::bf16, DType::f64};
 const std::vector<int64_t> kSizes = {1, 3, 4097, 1000003};
@@ -57,7 +34,8 @@ void check_sampler(const std::string& name, F&& make, bool exact = true) {
       Tensor c = make(gc, n, kCPU), g = make(gg, n, kCUDA);
       const std::string what = name + " seed=" + std::to_string(seed) + " offset=" + std::to_string(offset) +
                                " n=" + std::to_string(n);
-      if (exact) EXPECT_TRUE(bits_equal(g, c, what));
+      if (exact)
+        EXPECT_TRUE(test::parity_bits(g, c)) << what;
       else EXPECT_TRUE(test::tensors_close(g.to(kCPU), c, 1e-14, 1e-300)) << what;
       EXPECT_EQ(gc.offset(), gg.offset()) << what;
     }
@@ -124,15 +102,15 @@ TEST(RandomCuda, BernoulliTensor) {
     for (int64_t n : kSizes) {
       Tensor probs = rand({n}, d);
       Generator gc(11), gg(11);
-      EXPECT_TRUE(bits_equal(bernoulli(probs.to(kCUDA), &gg), bernoulli(probs, &gc),
-                             std::string("bernoulli(probs) ") + dtype_name(d) + " n=" + std::to_string(n)));
+      EXPECT_TRUE(test::parity_bits(bernoulli(probs.to(kCUDA), &gg), bernoulli(probs, &gc)))
+          << std::string("bernoulli(probs) ") + dtype_name(d) + " n=" + std::to_string(n);
       EXPECT_EQ(gc.offset(), gg.offset());
     }
   }
   // Non-contiguous probabilities are made contiguous first, on both devices alike.
   Tensor p2 = rand({33, 17});
   Generator gc(5), gg(5);
-  EXPECT_TRUE(bits_equal(bernoulli(p2.to(kCUDA).t(), &gg), bernoulli(p2.t(), &gc), "bernoulli(probs.t())"));
+  EXPECT_TRUE(test::parity_bits(bernoulli(p2.to(kCUDA).t(), &gg), bernoulli(p2.t(), &gc))) << "bernoulli(probs.t())";
   // Out-of-range probabilities are not checked on CUDA: they act as 0 and 1.
   Tensor odd = from_vector(std::vector<float>{-1.0f, 2.0f, -1.0f, 2.0f}, {4}).to(kCUDA);
   Tensor r = bernoulli(odd, &gg).to(kCPU);
@@ -150,10 +128,10 @@ TEST(RandomCuda, InPlaceOnViews) {
   Tensor cv = c.t(), gv = g.t();
   uniform_(cv, -1, 1, &gc);
   uniform_(gv, -1, 1, &gg);
-  EXPECT_TRUE(bits_equal(g, c, "uniform_ on a transposed view"));
+  EXPECT_TRUE(test::parity_bits(g, c)) << "uniform_ on a transposed view";
   normal_(cv, 0, 2, &gc);
   normal_(gv, 0, 2, &gg);
-  EXPECT_TRUE(bits_equal(g, c, "normal_ on a transposed view"));
+  EXPECT_TRUE(test::parity_bits(g, c)) << "normal_ on a transposed view";
   EXPECT_TRUE(cuda::check_guards());
 }
 

@@ -7,12 +7,10 @@
 #include <limits>
 #include <vector>
 
-#include "reduce_cuda_check.h"
+#include "support/cuda_parity.h"
 
 namespace kiln::test {
 namespace {
-
-using namespace reduce_cuda;
 
 struct Case {
   Shape shape;
@@ -90,7 +88,7 @@ void check_parity(const std::function<Tensor(const Tensor&)>& run, const Tensor&
   }
   Tensor got = run(x_dev);
   EXPECT_TRUE(got.device().is_cuda());
-  EXPECT_TRUE(close_nse(got, want, reduce_tol(want.dtype())));
+  EXPECT_TRUE(parity(got, want, true));
 }
 
 TEST(ReduceCuda, EveryKindDimsAndDType) {
@@ -116,7 +114,7 @@ TEST(ReduceCuda, EveryKindDimsAndDType) {
       }
     }
   }
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(ReduceCuda, NonContiguousInputs) {
@@ -135,7 +133,7 @@ TEST(ReduceCuda, NonContiguousInputs) {
                    t, td);
     }
   }
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(ReduceCuda, NaNAndInfinities) {
@@ -155,7 +153,7 @@ TEST(ReduceCuda, NaNAndInfinities) {
       }
     }
   }
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 // Exact equality of f(x) on the CPU and f(xd) on CUDA (an error on the CPU must be one on CUDA).
@@ -205,7 +203,7 @@ TEST(ReduceCuda, ArgReductionsTiesFirstIndex) {
       check_arg(x, x.to(kCUDA), std::string(dtype_name(dt)));
     }
   }
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(ReduceCuda, ArgReductionsNaN) {
@@ -225,7 +223,7 @@ TEST(ReduceCuda, ArgReductionsNaN) {
   longrow[5] = 7;
   const Tensor x = from_vector(longrow, {1, 300007});
   check_arg(x, x.to(kCUDA), "long row");
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(ReduceCuda, CumsumCumprod) {
@@ -248,19 +246,19 @@ TEST(ReduceCuda, CumsumCumprod) {
       const Tensor want = cumsum(x, c.dim);
       const Tensor got = cumsum(xd, c.dim);
       EXPECT_EQ(got.dtype(), want.dtype());
-      EXPECT_TRUE(close_elementwise(got, want));
+      EXPECT_TRUE(parity(got, want, false));
       if (c.shape.numel() <= 300000) {
         const Tensor p = is_floating(dt) ? (random_tensor(c.shape, DType::f64, Domain::unit, seed++) * 0.01 + 1.0).to(dt)
                                          : x;
-        EXPECT_TRUE(close_elementwise(cumprod(p.to(kCUDA), c.dim), cumprod(p, c.dim)));
+        EXPECT_TRUE(parity(cumprod(p.to(kCUDA), c.dim), cumprod(p, c.dim), false));
       }
     }
   }
   // Non-contiguous input and a dtype argument.
   const Tensor x = random_tensor({513, 257}, DType::f32, Domain::any, 9).transpose(0, 1);
-  EXPECT_TRUE(close_elementwise(cumsum(x.to(kCUDA), 1), cumsum(x, 1)));
-  EXPECT_TRUE(close_elementwise(cumsum(x.to(kCUDA), 0, DType::f64), cumsum(x, 0, DType::f64)));
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(parity(cumsum(x.to(kCUDA), 1), cumsum(x, 1), false));
+  EXPECT_TRUE(parity(cumsum(x.to(kCUDA), 0, DType::f64), cumsum(x, 0, DType::f64), false));
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(ReduceCuda, RunTwiceBitIdentical) {
@@ -270,24 +268,24 @@ TEST(ReduceCuda, RunTwiceBitIdentical) {
   const Tensor b = random_tensor({1000003, 3}, DType::f32, Domain::any, 12).to(kCUDA);
   const Tensor c = random_tensor({300, 2, 3000}, DType::bf16, Domain::any, 13).to(kCUDA);
   for (const Tensor& x : {a, b}) {
-    EXPECT_TRUE(same_bits(sum(x), sum(x)));
-    EXPECT_TRUE(same_bits(sum(x, {0}), sum(x, {0})));
-    EXPECT_TRUE(same_bits(var(x, {1}), var(x, {1})));
-    EXPECT_TRUE(same_bits(logsumexp(x, {0}), logsumexp(x, {0})));
-    EXPECT_TRUE(same_bits(argmax(x, 0), argmax(x, 0)));
-    EXPECT_TRUE(same_bits(cumsum(x, 0), cumsum(x, 0)));
-    EXPECT_TRUE(same_bits(cumsum(x, 1), cumsum(x, 1)));
+    EXPECT_TRUE(bit_identical(sum(x), sum(x)));
+    EXPECT_TRUE(bit_identical(sum(x, {0}), sum(x, {0})));
+    EXPECT_TRUE(bit_identical(var(x, {1}), var(x, {1})));
+    EXPECT_TRUE(bit_identical(logsumexp(x, {0}), logsumexp(x, {0})));
+    EXPECT_TRUE(bit_identical(argmax(x, 0), argmax(x, 0)));
+    EXPECT_TRUE(bit_identical(cumsum(x, 0), cumsum(x, 0)));
+    EXPECT_TRUE(bit_identical(cumsum(x, 1), cumsum(x, 1)));
   }
-  EXPECT_TRUE(same_bits(sum(c, {0, 2}), sum(c, {0, 2})));
-  EXPECT_TRUE(same_bits(kiln::std(c, {0, 2}), kiln::std(c, {0, 2})));
+  EXPECT_TRUE(bit_identical(sum(c, {0, 2}), sum(c, {0, 2})));
+  EXPECT_TRUE(bit_identical(kiln::std(c, {0, 2}), kiln::std(c, {0, 2})));
   // An offset view (different alignment) reduces in the same order as the aligned copy.
   const Tensor base = random_tensor({1, 1000004}, DType::f32, Domain::any, 14).to(kCUDA);
   const Tensor shifted = base.slice(1, 1, 1000004);
   const Tensor aligned = shifted.clone();  // a fresh (256-byte aligned) allocation
-  EXPECT_TRUE(same_bits(sum(shifted, {1}), sum(aligned, {1})));
-  EXPECT_TRUE(same_bits(argmax(shifted, 1), argmax(aligned, 1)));
-  EXPECT_TRUE(same_bits(var(shifted, {1}), var(aligned, {1})));
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(bit_identical(sum(shifted, {1}), sum(aligned, {1})));
+  EXPECT_TRUE(bit_identical(argmax(shifted, 1), argmax(aligned, 1)));
+  EXPECT_TRUE(bit_identical(var(shifted, {1}), var(aligned, {1})));
+  EXPECT_TRUE(guards_intact());
 }
 
 }  // namespace

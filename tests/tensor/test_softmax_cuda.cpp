@@ -6,12 +6,10 @@
 #include <limits>
 #include <vector>
 
-#include "reduce_cuda_check.h"
+#include "support/cuda_parity.h"
 
 namespace kiln::test {
 namespace {
-
-using namespace reduce_cuda;
 
 struct SoftmaxCase {
   Shape shape;
@@ -26,9 +24,6 @@ const std::vector<SoftmaxCase>& softmax_cases() {
   };
   return cases;
 }
-
-// Backward tolerance: the row sum is a reduction, compared by normalised squared error.
-double backward_tol(DType d) { return d == DType::f32 ? 1e-7 : d == DType::f64 ? 1e-20 : d == DType::f16 ? 1e-5 : 1e-4; }
 
 TEST(SoftmaxCuda, ForwardBackwardParity) {
   KILN_REQUIRE_GPU();
@@ -45,15 +40,16 @@ TEST(SoftmaxCuda, ForwardBackwardParity) {
         const Tensor y = log ? log_softmax(x, c.dim) : softmax(x, c.dim);
         const Tensor yd = log ? log_softmax(xd, c.dim) : softmax(xd, c.dim);
         EXPECT_TRUE(yd.device().is_cuda());
-        EXPECT_TRUE(close_elementwise(yd, y));
+        EXPECT_TRUE(parity(yd, y, false));
         // Backward from the same y on both devices, so that only the backward is compared.
         const Tensor dx = log ? log_softmax_backward(dy, y, c.dim) : softmax_backward(dy, y, c.dim);
         const Tensor dxd = log ? log_softmax_backward(dyd, y.to(kCUDA), c.dim) : softmax_backward(dyd, y.to(kCUDA), c.dim);
-        EXPECT_TRUE(close_nse(dxd, dx, backward_tol(dt)));
+        // The backward's row sum is a reduction: compared by normalised squared error.
+        EXPECT_TRUE(parity(dxd, dx, true));
       }
     }
   }
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(SoftmaxCuda, SpecialValues) {
@@ -67,11 +63,11 @@ TEST(SoftmaxCuda, SpecialValues) {
     const Tensor xd = x.to(kCUDA);
     for (int64_t dim : {1, 0}) {
       SCOPED_TRACE(::testing::Message() << dtype_name(dt) << " dim " << dim);
-      EXPECT_TRUE(close_elementwise(softmax(xd, dim), softmax(x, dim)));
-      EXPECT_TRUE(close_elementwise(log_softmax(xd, dim), log_softmax(x, dim)));
+      EXPECT_TRUE(parity(softmax(xd, dim), softmax(x, dim), false));
+      EXPECT_TRUE(parity(log_softmax(xd, dim), log_softmax(x, dim), false));
     }
   }
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(SoftmaxCuda, NonContiguousAndErrors) {
@@ -80,14 +76,14 @@ TEST(SoftmaxCuda, NonContiguousAndErrors) {
   const Tensor x = random_tensor({513, 257}, DType::f32, Domain::any, 3).transpose(0, 1);
   const Tensor xd = x.to(kCUDA);
   for (int64_t dim : {0, 1}) {
-    EXPECT_TRUE(close_elementwise(softmax(xd, dim), softmax(x, dim)));
-    EXPECT_TRUE(close_elementwise(log_softmax(xd, dim), log_softmax(x, dim)));
+    EXPECT_TRUE(parity(softmax(xd, dim), softmax(x, dim), false));
+    EXPECT_TRUE(parity(log_softmax(xd, dim), log_softmax(x, dim), false));
   }
   // dy on the CPU, y on CUDA: an error naming both devices.
   const Tensor y = softmax(xd, 1);
   EXPECT_THROW(softmax_backward(x, y, 1), Error);
   EXPECT_THROW(softmax(random_tensor({3}, DType::i64, Domain::any, 1).to(kCUDA), 0), Error);
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 TEST(SoftmaxCuda, RunTwiceBitIdentical) {
@@ -96,13 +92,13 @@ TEST(SoftmaxCuda, RunTwiceBitIdentical) {
   for (const Shape& s : {Shape{4, 100000}, Shape{33, 1024}, Shape{4, 4097, 3}}) {
     const Tensor x = random_tensor(s, DType::f32, Domain::any, 5).to(kCUDA);
     const Tensor dy = random_tensor(s, DType::f32, Domain::any, 6).to(kCUDA);
-    EXPECT_TRUE(same_bits(softmax(x, 1), softmax(x, 1)));
-    EXPECT_TRUE(same_bits(log_softmax(x, 1), log_softmax(x, 1)));
+    EXPECT_TRUE(bit_identical(softmax(x, 1), softmax(x, 1)));
+    EXPECT_TRUE(bit_identical(log_softmax(x, 1), log_softmax(x, 1)));
     const Tensor y = softmax(x, 1);
-    EXPECT_TRUE(same_bits(softmax_backward(dy, y, 1), softmax_backward(dy, y, 1)));
-    EXPECT_TRUE(same_bits(log_softmax_backward(dy, y, 1), log_softmax_backward(dy, y, 1)));
+    EXPECT_TRUE(bit_identical(softmax_backward(dy, y, 1), softmax_backward(dy, y, 1)));
+    EXPECT_TRUE(bit_identical(log_softmax_backward(dy, y, 1), log_softmax_backward(dy, y, 1)));
   }
-  EXPECT_TRUE(guards_ok());
+  EXPECT_TRUE(guards_intact());
 }
 
 }  // namespace

@@ -12,9 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "kiln/kernels/cuda/allocator.h"
 #include "kiln/tensor/ops.h"
-#include "support/cuda_test.h"
+#include "support/cuda_parity.h"
 #include "support/fixtures.h"
 
 namespace kiln {
@@ -23,34 +22,8 @@ namespace {
 const std::vector<DType> kAllDTypes = {DType::f32, DType::f64, DType::f16, DType::bf16,
                                        DType::i64, DType::i32, DType::u8,  DType::b8};
 
-class GuardMode {
- public:
-  GuardMode() { cuda::set_guard_bytes(256); }
-  ~GuardMode() { cuda::set_guard_bytes(0); }
-};
-
-void expect_guards_intact() {
-  std::string report;
-  EXPECT_TRUE(cuda::check_guards(&report)) << report;
-}
-
-// Same dtype, shape and bytes.
-::testing::AssertionResult bits_equal(const Tensor& gpu, const Tensor& cpu) {
-  if (!gpu.device().is_cuda()) return ::testing::AssertionFailure() << "result is not on the GPU";
-  Tensor a = gpu.cpu().contiguous(), b = cpu.contiguous();
-  if (a.dtype() != b.dtype())
-    return ::testing::AssertionFailure() << "dtype " << dtype_name(a.dtype()) << " vs " << dtype_name(b.dtype());
-  if (a.shape() != b.shape()) return ::testing::AssertionFailure() << "shape " << a.shape() << " vs " << b.shape();
-  const int64_t es = a.element_size();
-  const char* pa = static_cast<const char*>(a.data_ptr());
-  const char* pb = static_cast<const char*>(b.data_ptr());
-  for (int64_t i = 0; i < a.numel(); ++i)
-    if (std::memcmp(pa + i * es, pb + i * es, size_t(es)) != 0)
-      return ::testing::AssertionFailure()
-             << "element " << i << " of " << a.numel() << " differs: cuda "
-             << a.reshape({-1}).select(0, i).item<double>() << ", cpu " << b.reshape({-1}).select(0, i).item<double>();
-  return ::testing::AssertionSuccess();
-}
+using test::GuardScope;
+using test::parity_bits;
 
 // Values with many ties; floats also get NaNs, -0.0 and +-inf.
 Tensor tie_values(const Shape& s, DType dt, uint64_t seed, int levels = 9) {
@@ -88,15 +61,15 @@ void expect_sort_parity(const Tensor& x, int64_t dim, const std::string& what) {
   for (bool desc : {false, true}) {
     auto c = sort(x, dim, desc);
     auto g = sort(gx, dim, desc);
-    EXPECT_TRUE(bits_equal(g.values, c.values)) << what << " desc=" << desc;
-    EXPECT_TRUE(bits_equal(g.indices, c.indices)) << what << " desc=" << desc;
-    EXPECT_TRUE(bits_equal(argsort(gx, dim, desc), c.indices)) << what;
+    EXPECT_TRUE(parity_bits(g.values, c.values)) << what << " desc=" << desc;
+    EXPECT_TRUE(parity_bits(g.indices, c.indices)) << what << " desc=" << desc;
+    EXPECT_TRUE(parity_bits(argsort(gx, dim, desc), c.indices)) << what;
   }
 }
 
 TEST(SortCuda, AllDTypesTiesAndNaN) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes)
     for (const Shape& s : {Shape{0}, Shape{1}, Shape{13}, Shape{7, 31}, Shape{3, 5, 67}}) {
       Tensor x = tie_values(s, dt, 7);
@@ -105,13 +78,13 @@ TEST(SortCuda, AllDTypesTiesAndNaN) {
     }
   Tensor z = scalar_tensor(2.5, DType::f32);
   auto g = sort(z.to(kCUDA));
-  EXPECT_TRUE(bits_equal(g.values, z));
-  expect_guards_intact();
+  EXPECT_TRUE(parity_bits(g.values, z));
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(SortCuda, LongRowsManyShortRowsNonContiguous) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : {DType::f32, DType::bf16, DType::i64, DType::u8}) {
     expect_sort_parity(tie_values({2, 100003}, dt, 11, 1000), -1, "long rows");
     expect_sort_parity(tie_values({30011, 3}, dt, 12), -1, "many short rows");
@@ -121,12 +94,12 @@ TEST(SortCuda, LongRowsManyShortRowsNonContiguous) {
   Tensor x = randn({3, 100000});
   expect_sort_parity(x, 1, "distinct f32");
   expect_sort_parity(x.to(DType::f64), 1, "distinct f64");
-  expect_guards_intact();
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(SortCuda, TopkKZeroOneNTiesAndNaN) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes)
     for (const Shape& s : {Shape{1}, Shape{13}, Shape{7, 31}, Shape{4, 1001}}) {
       Tensor x = tie_values(s, dt, 21);
@@ -136,40 +109,40 @@ TEST(SortCuda, TopkKZeroOneNTiesAndNaN) {
         for (bool largest : {true, false}) {
           auto c = topk(x, k, -1, largest);
           auto g = topk(gx, k, -1, largest);
-          EXPECT_TRUE(bits_equal(g.values, c.values)) << dtype_name(dt) << " k=" << k << " largest=" << largest;
-          EXPECT_TRUE(bits_equal(g.indices, c.indices)) << dtype_name(dt) << " k=" << k << " largest=" << largest;
+          EXPECT_TRUE(parity_bits(g.values, c.values)) << dtype_name(dt) << " k=" << k << " largest=" << largest;
+          EXPECT_TRUE(parity_bits(g.indices, c.indices)) << dtype_name(dt) << " k=" << k << " largest=" << largest;
         }
       if (s.size() > 1) {
         auto c = topk(x, 2, 0, true);
         auto g = topk(gx, 2, 0, true);
-        EXPECT_TRUE(bits_equal(g.values, c.values));
-        EXPECT_TRUE(bits_equal(g.indices, c.indices));
+        EXPECT_TRUE(parity_bits(g.values, c.values));
+        EXPECT_TRUE(parity_bits(g.indices, c.indices));
       }
     }
   Tensor z = scalar_tensor(1.0, DType::f32);
-  EXPECT_TRUE(bits_equal(topk(z.to(kCUDA), 1).values, topk(z, 1).values));
+  EXPECT_TRUE(parity_bits(topk(z.to(kCUDA), 1).values, topk(z, 1).values));
   Tensor e = zeros({5, 0});
-  EXPECT_TRUE(bits_equal(topk(e.to(kCUDA), 0).indices, topk(e, 0).indices));
-  expect_guards_intact();
+  EXPECT_TRUE(parity_bits(topk(e.to(kCUDA), 0).indices, topk(e, 0).indices));
+  EXPECT_TRUE(test::guards_intact());
 }
 
 TEST(SortCuda, UniqueWithInverseAndCounts) {
   KILN_REQUIRE_GPU();
-  GuardMode guard;
+  GuardScope guard;
   for (DType dt : kAllDTypes)
     for (const Shape& s : {Shape{0}, Shape{1}, Shape{13}, Shape{40, 50}, Shape{100003}}) {
       Tensor x = tie_values(s, dt, 31, 97);
       auto c = unique(x, true, true, true);
       auto g = unique(x.to(kCUDA), true, true, true);
-      EXPECT_TRUE(bits_equal(g.values, c.values)) << dtype_name(dt) << " " << s;
-      EXPECT_TRUE(bits_equal(g.inverse, c.inverse)) << dtype_name(dt) << " " << s;
-      EXPECT_TRUE(bits_equal(g.counts, c.counts)) << dtype_name(dt) << " " << s;
+      EXPECT_TRUE(parity_bits(g.values, c.values)) << dtype_name(dt) << " " << s;
+      EXPECT_TRUE(parity_bits(g.inverse, c.inverse)) << dtype_name(dt) << " " << s;
+      EXPECT_TRUE(parity_bits(g.counts, c.counts)) << dtype_name(dt) << " " << s;
       auto v = unique(x.to(kCUDA));
-      EXPECT_TRUE(bits_equal(v.values, c.values));
+      EXPECT_TRUE(parity_bits(v.values, c.values));
       EXPECT_FALSE(v.inverse.defined());
       EXPECT_FALSE(v.counts.defined());
     }
-  expect_guards_intact();
+  EXPECT_TRUE(test::guards_intact());
 }
 
 }  // namespace
