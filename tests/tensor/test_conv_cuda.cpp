@@ -12,6 +12,7 @@
 #include "kiln/kernels/cuda/conv.h"
 #include "kiln/kernels/determinism.h"
 #include "support/cuda_parity.h"
+#include "support/op_table.h"
 
 namespace kiln::test {
 namespace {

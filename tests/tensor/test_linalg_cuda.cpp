@@ -30,6 +30,7 @@ TEST(LinalgFlags, Tf32IsOffByDefaultAndSettable) {
 
 #if KILN_HAVE_CUDA
 #include "support/cuda_parity.h"
+#include "support/op_table.h"
 
 namespace kiln::test {
 namespace {

@@ -13,6 +13,7 @@
 
 #include "kiln/tensor/norm.h"
 #include "support/cuda_parity.h"
+#include "support/op_table.h"
 
 namespace kiln::test {
 namespace {

@@ -15,6 +15,7 @@
 
 #include "kiln/tensor/pool.h"
 #include "support/cuda_parity.h"
+#include "support/op_table.h"
 
 namespace kiln::test {
 namespace {

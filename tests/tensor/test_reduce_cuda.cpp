@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "support/cuda_parity.h"
+#include "support/op_table.h"
 
 namespace kiln::test {
 namespace {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "support/cuda_parity.h"
+#include "support/op_table.h"
 
 namespace kiln::test {
 namespace {
