@@ -1,7 +1,8 @@
 #pragma once
 // CPU-vs-CUDA parity helpers shared by every CUDA test (include only under #if KILN_HAVE_CUDA):
-// guard mode for a scope, the guard check, the per-dtype bounds of issue 3 and the comparison of a
-// CUDA result with the CPU result of the same op, and bit equality of two runs.
+// guard mode for a scope and the guard check, the per-dtype bounds of issue 3, the comparison of a
+// CUDA result with the CPU result of the same op (within tolerances, or bit for bit), bit equality
+// of two runs, and seeded inputs made on the CPU and copied to the GPU.
 //
 // Note [Parity tolerances]
 // A CUDA result is compared with the CPU result of the same op on the same inputs:
