@@ -1,6 +1,7 @@
 #include "support/op_table.h"
 
 #include <algorithm>
+#include <cctype>
 #include <random>
 
 namespace kiln::test {
@@ -9,6 +10,19 @@ int64_t Ref::index(const std::vector<int64_t>& idx) const {
   int64_t flat = 0;
   for (int d = 0; d < shape.size(); ++d) flat = flat * shape[d] + idx[size_t(d)];
   return flat;
+}
+
+std::vector<RowParam> all_row_params() {
+  std::vector<RowParam> p;
+  for (size_t i = 0; i < op_table().size(); ++i) p.push_back({i, op_table()[i].name});
+  return p;
+}
+
+std::string row_param_name(const ::testing::TestParamInfo<RowParam>& info) {
+  std::string s = info.param.name;
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s + "_" + std::to_string(info.param.row);
 }
 
 std::vector<OpRow> with_parity(std::vector<OpRow> rows, Parity p) {

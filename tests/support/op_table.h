@@ -74,6 +74,16 @@ struct OpRow {
 };
 
 std::vector<OpRow>& op_table();
+// One row of the table as a test parameter (both table drivers instantiate over every row).
+struct RowParam {
+  size_t row;
+  std::string name;
+};
+inline void PrintTo(const RowParam& p, std::ostream* os) { *os << p.name; }
+std::vector<RowParam> all_row_params();
+// A gtest-safe test name: the row's name with non-alphanumerics as '_', then its index.
+std::string row_param_name(const ::testing::TestParamInfo<RowParam>& info);
+
 // The rows with their parity metric set to p (for a file whose rows all accumulate).
 std::vector<OpRow> with_parity(std::vector<OpRow> rows, Parity p);
 struct OpRegistrar {

@@ -5,12 +5,6 @@
 namespace kiln::test {
 namespace {
 
-struct RowParam {
-  size_t row;
-  std::string name;
-};
-void PrintTo(const RowParam& p, std::ostream* os) { *os << p.name; }
-
 class OpForward : public ::testing::TestWithParam<RowParam> {};
 
 TEST_P(OpForward, MatchesReference) {
@@ -36,20 +30,7 @@ TEST_P(OpForward, MatchesReference) {
   }
 }
 
-std::vector<RowParam> all_rows() {
-  std::vector<RowParam> p;
-  for (size_t i = 0; i < op_table().size(); ++i) p.push_back({i, op_table()[i].name});
-  return p;
-}
-
-std::string row_name(const ::testing::TestParamInfo<RowParam>& info) {
-  std::string s = info.param.name;
-  for (char& ch : s)
-    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s + "_" + std::to_string(info.param.row);
-}
-
-INSTANTIATE_TEST_SUITE_P(Ops, OpForward, ::testing::ValuesIn(all_rows()), row_name);
+INSTANTIATE_TEST_SUITE_P(Ops, OpForward, ::testing::ValuesIn(all_row_params()), row_param_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OpForward);
 
 }  // namespace

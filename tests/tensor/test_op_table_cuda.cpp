@@ -19,12 +19,6 @@
 namespace kiln::test {
 namespace {
 
-struct RowParam {
-  size_t row;
-  std::string name;
-};
-void PrintTo(const RowParam& p, std::ostream* os) { *os << p.name; }
-
 std::vector<DType> parity_dtypes(const OpRow& row) {
   std::vector<DType> d = row.dtypes;
   bool has_f32 = std::find(d.begin(), d.end(), DType::f32) != d.end();
@@ -80,20 +74,7 @@ TEST_P(OpCuda, MatchesCpu) {
   ASSERT_TRUE(any_run) << row.name << ": no case ran";
 }
 
-std::vector<RowParam> all_rows() {
-  std::vector<RowParam> p;
-  for (size_t i = 0; i < op_table().size(); ++i) p.push_back({i, op_table()[i].name});
-  return p;
-}
-
-std::string row_name(const ::testing::TestParamInfo<RowParam>& info) {
-  std::string s = info.param.name;
-  for (char& ch : s)
-    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s + "_" + std::to_string(info.param.row);
-}
-
-INSTANTIATE_TEST_SUITE_P(Ops, OpCuda, ::testing::ValuesIn(all_rows()), row_name);
+INSTANTIATE_TEST_SUITE_P(Ops, OpCuda, ::testing::ValuesIn(all_row_params()), row_param_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OpCuda);
 
 }  // namespace
