@@ -21,12 +21,13 @@
 // reduction tree) to a scratch array at the chunk's global index; (1b) one warp per tensor adds
 // that tensor's chunk sums in a fixed lane/shuffle order and writes the tensor's step (lr * q, or
 // the local lr); (2) the update reads the step. No atomics, so the result is bit-for-bit the same
-// from run to run. The scratch comes from cudaMallocAsync on the stream and is freed the same way.
+// from run to run. The scratch comes from kiln's caching allocator on the stream (stream-ordered reuse).
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <vector>
 
+#include "kiln/kernels/cuda/allocator.h"
 #include "kiln/kernels/cuda/check.h"
 #include "kiln/kernels/cuda/optim.h"
 #include "kiln/kernels/error.h"
@@ -361,15 +362,22 @@ void launch_any(Rule r, DType pd, DType gd, const UpdateTable& t, int blocks, co
   }
 }
 
-// Stream-ordered scratch memory, returned to the pool on every exit path.
+// Scratch memory from the caching allocator on the current device, returned on every exit path
+// (stream-ordered: the kernels queued on `stream` before the free still own it).
 struct AsyncScratch {
   void* ptr = nullptr;
-  Stream stream = nullptr;
-  AsyncScratch(size_t bytes, Stream s) : stream(s) {
-    if (bytes) KILN_CUDA_CHECK(cudaMallocAsync(&ptr, bytes, stream));
+  AsyncScratch(size_t bytes, Stream s) {
+    if (!bytes) return;
+    int device = 0;
+    KILN_CUDA_CHECK(cudaGetDevice(&device));
+    ptr = device_allocate(bytes, device, s);
   }
   ~AsyncScratch() {
-    if (ptr) cudaFreeAsync(ptr, stream);  // errors here would be reported by the next checked call
+    if (!ptr) return;
+    try {
+      device_free(ptr);
+    } catch (...) {  // a destructor must not throw; the allocator reports misuse on the next call
+    }
   }
   AsyncScratch(const AsyncScratch&) = delete;
   AsyncScratch& operator=(const AsyncScratch&) = delete;

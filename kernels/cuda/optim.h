@@ -17,7 +17,7 @@ namespace kiln::cuda {
 // Asynchronous on `stream` (no host synchronisation). Argument checks are those of
 // optim_kernels::check_fused_args. Any pointer alignment works; tensors whose buffers are all
 // aligned to four elements take the vector path. lamb / larc take a small scratch buffer
-// (2 doubles per 64K-element chunk + 1 float per tensor) from cudaMallocAsync on the stream.
+// (2 doubles per 64K-element chunk + 1 float per tensor) from the caching allocator on the stream.
 void fused_optim_step(const optim_kernels::FusedGroupArgs& group, DType param_dtype, DType grad_dtype,
                       const optim_kernels::FusedTensorArgs* tensors, int64_t count,
                       const int* found_inf, Stream stream);
