@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kiln/kernels/cpu/random.h"
+#include "kiln/kernels/cuda/stream.h"
 #include "kiln/kernels/philox.h"
 #include "kiln/tensor/creation.h"
 #include "kiln/tensor/iterator.h"
@@ -50,11 +51,6 @@ void fill_random(Tensor& t, const char* op, F&& cpu_fill, G&& cuda_fill) {
       unsupported_device(op, t.device());
   }
 }
-#if !KILN_HAVE_CUDA
-namespace cuda {
-using Stream = void*;
-}  // namespace cuda
-#endif
 
 // Writes a freshly sampled contiguous tensor into t (t may be a non-contiguous view).
 Tensor& write_into(Tensor& t, const Tensor& values) {
