@@ -1,6 +1,6 @@
 // fill on CUDA: the value is converted once on the host (same conversion as cpu::fill) and its bit
 // pattern written by a kernel per element size; 16-byte stores when the pointer is aligned.
-#include "kiln/kernels/convert.h"
+#include "kiln/kernels/fill_value.h"
 #include "kiln/kernels/cuda/elementwise.h"
 #include "kiln/kernels/cuda/elementwise_loops.cuh"
 
@@ -48,13 +48,7 @@ template <class F>
 void with_value_bits(DType d, double fvalue, int64_t ivalue, F&& f) {
   dispatch_dtype(d, [&](auto tag) {
     using T = decltype(tag);
-    T v;
-    if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)
-      v = convert<T>(fvalue);
-    else if constexpr (std::is_same_v<T, bool>)
-      v = (fvalue != 0.0) || (ivalue != 0);
-    else
-      v = static_cast<T>(ivalue);
+    const T v = fill_value<T>(fvalue, ivalue);
     using U = std::conditional_t<sizeof(T) == 1, uint8_t,
                                  std::conditional_t<sizeof(T) == 2, uint16_t,
                                                     std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;

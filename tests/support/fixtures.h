@@ -6,6 +6,7 @@
 // raw little-endian data). Tests read them here and never need PyTorch.
 #include <map>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -18,6 +19,10 @@ std::map<std::string, Tensor> load_fixture(const std::string& name);
 
 // Scalar value of a 1-element fixture tensor (for op parameters stored beside the data).
 double fixture_scalar(const std::map<std::string, Tensor>& f, const std::string& key);
+
+// Every dtype, for tests that sweep them all.
+inline const std::vector<DType> kAllDTypes = {DType::f32, DType::f64, DType::f16, DType::bf16,
+                                              DType::i64, DType::i32, DType::u8,  DType::b8};
 
 // Tolerances PyTorch's testing uses by default, per dtype.
 struct Tol {

@@ -14,8 +14,7 @@ using test::random_tensor;
 using test::Ref;
 using test::tensors_equal;
 
-const std::vector<DType> kAllDTypes = {DType::f32, DType::f64, DType::f16, DType::bf16,
-                                       DType::i64, DType::i32, DType::u8,  DType::b8};
+using test::kAllDTypes;
 
 // Random indices valid for a dim of size n: in [-n, n) when negative, else [0, n).
 Tensor rand_index(const Shape& s, int64_t n, uint64_t seed, bool negative = true, DType dt = DType::i64) {

@@ -21,8 +21,7 @@
 namespace kiln {
 namespace {
 
-const std::vector<DType> kAllDTypes = {DType::f32, DType::f64, DType::f16, DType::bf16,
-                                       DType::i64, DType::i32, DType::u8,  DType::b8};
+using test::kAllDTypes;
 
 // What gather_kernel does, position by position.
 void emulate_gather(DType dt, const IndexGeometry& g, const Tensor& idx, const void* data, void* out) {

@@ -74,8 +74,7 @@ const std::vector<Kind>& kinds() {
   return k;
 }
 
-const std::vector<DType> kAllDTypes = {DType::f32, DType::f64, DType::f16, DType::bf16,
-                                       DType::i32, DType::i64, DType::u8,  DType::b8};
+using test::kAllDTypes;
 
 // Runs `run` on the CPU input and on its CUDA copy and compares (an error on the CPU must be an
 // error on CUDA too).

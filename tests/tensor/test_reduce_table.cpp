@@ -15,8 +15,7 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
 
 const std::vector<DType> kFloat = {DType::f32, DType::f64, DType::f16, DType::bf16};
-const std::vector<DType> kAllDTypes = {DType::f32, DType::f64, DType::f16, DType::bf16,
-                                       DType::i64, DType::i32, DType::u8,  DType::b8};
+using test::kAllDTypes;
 
 // One way of choosing the reduced dims, with the input shapes it is tried on.
 struct DimsCase {

@@ -9,8 +9,7 @@ using test::Ref;
 using test::tensors_close;
 using test::tensors_equal;
 
-const std::vector<DType> kAllDTypes = {DType::f32, DType::f64, DType::f16, DType::bf16,
-                                       DType::i64, DType::i32, DType::u8,  DType::b8};
+using test::kAllDTypes;
 
 void each_index(const Shape& s, const std::function<void(const std::vector<int64_t>&)>& f) {
   if (s.numel() == 0) return;

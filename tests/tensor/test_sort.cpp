@@ -11,8 +11,7 @@ using test::OpRow;
 using test::Ref;
 using test::tensors_equal;
 
-const std::vector<DType> kAllDTypes = {DType::f32, DType::f64, DType::f16, DType::bf16,
-                                       DType::i64, DType::i32, DType::u8,  DType::b8};
+using test::kAllDTypes;
 
 // Stable sort of each line along d (NaN largest), keeping the first k (all when k < 0):
 // values or positions.

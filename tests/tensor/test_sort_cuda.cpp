@@ -19,8 +19,7 @@
 namespace kiln {
 namespace {
 
-const std::vector<DType> kAllDTypes = {DType::f32, DType::f64, DType::f16, DType::bf16,
-                                       DType::i64, DType::i32, DType::u8,  DType::b8};
+using test::kAllDTypes;
 
 using test::GuardScope;
 using test::parity_bits;

@@ -6,20 +6,19 @@
 #include <vector>
 
 #include "kiln/kernels/convert.h"
+#include "kiln/kernels/reduce_math.h"
 #include "kiln/kernels/cpu/vec_math.h"
 #include "kiln/kernels/cpu/vec/reduce_engine.h"
 
 namespace KILN_ISA_NAMESPACE {
 namespace {
 
-template <class T>
-constexpr bool kFloat = std::is_floating_point_v<compute_t<T>>;
-// Sums and products of integers and bools accumulate in i64; floats in their compute type
-// (f32 for f16/bf16), with the lane/chunk structure keeping f32 error small.
-template <class T>
-using sum_acc_t = std::conditional_t<kFloat<T>, compute_t<T>, int64_t>;
-template <class T>
-using sum_out_t = std::conditional_t<kFloat<T>, T, int64_t>;
+// Accumulator and output types shared with the CUDA reductions (kernels/reduce_math.h): integers
+// and bools in i64, floats in their compute type (f32 for f16/bf16), with the lane/chunk
+// structure keeping f32 error small.
+using reduce_math::kFloat;
+using reduce_math::sum_acc_t;
+using reduce_math::sum_out_t;
 
 template <class T>
 struct SumOp {
