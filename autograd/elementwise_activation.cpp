@@ -12,7 +12,7 @@ Tensor relu(const Tensor& x) {
   Tensor y = kiln::relu(x);
   SavedTensor sy(y, "relu");
   // y > 0 exactly where x > 0; the gradient at 0 is 0.
-  return record_unary("relu", x, y, [sy](const Tensor& g) { return kiln::where(kiln::gt(sy.get(), 0.0), g, 0.0); });
+  return record_unary("relu", x, y, [sy](const Tensor& g) { return kiln::relu_backward(g, sy.get()); });
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {

@@ -25,7 +25,7 @@ enum class UnaryOp : uint8_t {
   isnan, isinf, isfinite, logical_not,
 };
 enum class BinaryOp : uint8_t {
-  add, sub, mul, div, pow, minimum, maximum, fmod, remainder,
+  add, sub, mul, div, pow, minimum, maximum, fmod, remainder, relu_backward,
   eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor,
 };
 // Parameters of the unary ops that take some: leaky_relu (f0 = slope), softplus (f0 = beta,
@@ -263,6 +263,12 @@ struct Remainder {
     if constexpr (std::is_unsigned_v<C>) return m;
     else return (m != C(0) && ((b < C(0)) != (m < C(0)))) ? C(m + b) : m;
   }
+};
+// relu_backward(grad, y): the gradient of relu given its output y, grad where y > 0 and 0 elsewhere
+// (a NaN output passes its gradient through, as PyTorch's threshold_backward). One pass instead
+// of a comparison and a select.
+struct ReluBackward {
+  template <class C> KILN_HD C operator()(C g, C y) const { return y <= C(0) ? C(0) : g; }
 };
 struct Eq { template <class C> KILN_HD bool operator()(C a, C b) const { return a == b; } };
 struct Ne { template <class C> KILN_HD bool operator()(C a, C b) const { return a != b; } };

@@ -93,6 +93,9 @@ Tensor fmod(const Tensor& a, const Tensor& b);
 Tensor fmod(const Tensor& a, Scalar b);
 Tensor remainder(const Tensor& a, const Tensor& b);
 Tensor remainder(const Tensor& a, Scalar b);
+// The gradient of relu from its output: grad where y > 0, else 0 (a NaN y passes grad, as
+// PyTorch's threshold_backward). Floating tensors, broadcast like the other binary ops.
+Tensor relu_backward(const Tensor& grad, const Tensor& y);
 // Comparisons (operands promoted to a common dtype first) -> bool.
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor eq(const Tensor& a, Scalar b);

@@ -88,6 +88,13 @@ Tensor fmod(const Tensor& a, const Tensor& b) { return no_bool("fmod", BinaryOp:
 Tensor fmod(const Tensor& a, Scalar b) { return no_bool("fmod", BinaryOp::fmod, T(a), S(b)); }
 Tensor remainder(const Tensor& a, const Tensor& b) { return no_bool("remainder", BinaryOp::remainder, T(a), T(b)); }
 Tensor remainder(const Tensor& a, Scalar b) { return no_bool("remainder", BinaryOp::remainder, T(a), S(b)); }
+Tensor relu_backward(const Tensor& grad, const Tensor& y) {
+  check_defined(grad, "relu_backward", "grad");
+  check_defined(y, "relu_backward", "y");
+  KILN_CHECK(is_floating(grad.dtype()) && is_floating(y.dtype()), "relu_backward: needs floating tensors, got grad ",
+             dtype_name(grad.dtype()), " and y ", dtype_name(y.dtype()));
+  return arith("relu_backward", BinaryOp::relu_backward, T(grad), T(y));
+}
 
 // ---- comparisons and logic
 Tensor eq(const Tensor& a, const Tensor& b) { return to_bool("eq", BinaryOp::eq, T(a), T(b)); }

@@ -66,6 +66,11 @@ std::vector<Case> make_cases(bool quick, bool passes) {
       {"256->256 3x3 14", 8, 256, 14, 14, 256, 3, 1, 1},
       {"256->1024 1x1 14", 8, 256, 14, 14, 1024, 1, 1, 0},
       {"128->256 3x3 s2 28", 8, 128, 28, 28, 256, 3, 2, 1},
+      // simple_cnn 1-8-16-32-2 on 28x28 at batch 64 (compare_models' model), layer by layer.
+      {"simple_cnn 1->8 3x3 s2 28 b64", 64, 1, 28, 28, 8, 3, 2, 1},
+      {"simple_cnn 8->16 3x3 s2 14 b64", 64, 8, 14, 14, 16, 3, 2, 1},
+      {"simple_cnn 16->32 3x3 s2 7 b64", 64, 16, 7, 7, 32, 3, 2, 1},
+      {"simple_cnn 32->2 3x3 s2 4 b64", 64, 32, 4, 4, 2, 3, 2, 1},
   };
   for (const auto& cs : convs) {
     if (quick && cs.C > 128) continue;

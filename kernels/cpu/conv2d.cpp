@@ -19,41 +19,12 @@ T* col_scratch(size_t n) {
   return buf.data();
 }
 
-template <class F>
-void for_each_image(int64_t B, F&& body) {
-  if (B >= 2 && num_threads() > 1 && !in_parallel_region()) {
-    parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t n = b0; n < b1; ++n) body(n);
-    });
-  } else {
-    for (int64_t n = 0; n < B; ++n) body(n);
-  }
-}
-
-// Output positions per tile of the column matrix: about 1 MB of it, so that it stays in a 2 MB L2
-// between im2col and the GEMM that reads it. A multiple of 96 (whole GEMM register tiles for
-// every ISA copy), and tiles of balanced length. Depends only on the geometry, so results do not
-// depend on threads.
-int64_t tile_positions(const Conv2dGeom& g, size_t elem) {
-  const int64_t ohw = g.ohw();
-  const int64_t budget = int64_t(1 << 20) / int64_t(elem) / std::max<int64_t>(g.kdim(), 1);
-  const int64_t want = std::max<int64_t>(96, budget / 96 * 96);
-  if (want >= ohw) return std::max<int64_t>(ohw, 1);
-  const int64_t ntiles = (ohw + want - 1) / want;
-  const int64_t even = (ohw + ntiles - 1) / ntiles;
-  return std::min(ohw, (even + 95) / 96 * 96);
-}
-
 // Weight gradients with fewer elements than this are split over images rather than over
 // columns (backward_weight_implicit): at most kMaxWeightChunks partial sums of 1 MB each.
 constexpr int64_t kSmallWeightGrad = 1 << 18;
 
 // At most this many partial weight gradients (one per chunk of images) are summed.
 constexpr int64_t kMaxWeightChunks = 8;
-
-// Strided input gradients of images with fewer output positions than this go through tiles
-// that run across images (backward_data_strided_batch).
-constexpr int64_t kSmallImage = 1024;
 
 // Note [Convolution as an implicit GEMM]
 // A convolution is the product of the weight [O, K = cg*KH*KW] by the im2col matrix [K, B*OH*OW] of
@@ -66,8 +37,8 @@ constexpr int64_t kSmallImage = 1024;
 // fill whole register tiles, and the two threads split one large product; output column j lives
 // at y[n*O*OH*OW + oh*OW + ow] (a tile that straddles two images is written column by column).
 // The bias is added by the GEMM when it stores its last K block.
-//   - input gradient, stride 1: the convolution of dy by the flipped weight (channels swapped);
-//     1x1 unpadded: W^T [C, O] times dy read through the same position table.
+//   - input gradient: one product per stride phase (Note [Input gradient by phases]); 1x1
+//     unpadded: W^T [C, O] times dy read through the same position table.
 //   - weight gradient: dy [O, B*OH*OW] times the im2col matrix transposed: M = O, N = K and the
 //     depth is the batch's positions; threads split the columns of dw, so each element is one
 //     fixed-order sum (deterministic) and no partial sums are needed.
@@ -95,11 +66,13 @@ const T* pad_input(const Conv2dGeom& g, const Padded& p, const T* x) {
       T* plane = xp + q * p.plane;
       const T* src = x + q * g.H * g.W;
       std::fill(plane, plane + g.PH * p.Wp, T(0));  // top rows
+      // Rows are short (a few dozen elements): plain loops, not a memset / memmove call per border.
       for (int64_t h = 0; h < g.H; ++h) {
         T* row = plane + (h + g.PH) * p.Wp;
-        std::fill(row, row + g.PW, T(0));
-        std::copy(src + h * g.W, src + (h + 1) * g.W, row + g.PW);
-        std::fill(row + g.PW + g.W, row + p.Wp, T(0));
+        const T* s = src + h * g.W;
+        for (int64_t c = 0; c < g.PW; ++c) row[c] = T(0);
+        for (int64_t c = 0; c < g.W; ++c) row[g.PW + c] = s[c];
+        for (int64_t c = g.PW + g.W; c < p.Wp; ++c) row[c] = T(0);
       }
       std::fill(plane + (g.PH + g.H) * p.Wp, plane + p.plane, T(0));  // bottom rows
     }
@@ -203,35 +176,100 @@ void backward_data_pointwise(const Conv2dGeom& g, const T* dy, const T* w, T* dx
   }
 }
 
-// Input gradient of a strided convolution with small output images: dcol = W^T dy over tiles of
-// output positions that run across images (so small images still fill whole register tiles and
-// the packed weight serves many images), then col2im of each tile with the input channels split
-// over threads (disjoint parts of dx: no races, and each element of dx receives its terms in
-// the same order whatever the thread count).
+// Note [Input gradient by phases]
+// dx[c, h, w] = sum over o, kh, kw of w[o, c, kh, kw] dy[o, oh, ow] where h + PH = oh SH + kh DH
+// (likewise along w). Input rows fall into SH phases by ph = (h + PH) mod SH; a row of phase ph
+// receives only the taps with kh DH = ph (mod SH), each tap from the dy row oh = qh - e with
+// qh = (h + PH - ph) / SH and e = (kh DH - ph) / SH >= 0. So per phase pair (ph, pw), dx at that
+// phase's positions is one implicit GEMM (Note [Convolution as an implicit GEMM]): M = cg input
+// channels, depth K = og x the phase's taps, N = the phase's positions over the whole batch, B read
+// from dy zero-padded by the largest e above (and as far below as qh reaches past OH). Every element
+// of dx is written once by one fixed-order sum: no col2im scatter, no scratch column matrix, no
+// zeroing pass (except for phases that no tap reaches, whose positions are zero), deterministic.
+// Stride 1 is the single phase (0, 0): the convolution of dy by the flipped weight.
+struct PhaseTaps {
+  std::vector<int64_t> k, e;  // taps of the phase along one axis and their dy offsets
+};
+std::vector<PhaseTaps> phase_taps(int64_t K, int64_t S, int64_t D) {
+  std::vector<PhaseTaps> ph(static_cast<size_t>(S));
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t r = (k * D) % S;
+    ph[size_t(r)].k.push_back(k);
+    ph[size_t(r)].e.push_back((k * D - r) / S);
+  }
+  return ph;
+}
+
 template <class T>
-void backward_data_strided_batch(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
-  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
-  const int64_t total = g.B * ohw;
-  const int64_t budget = int64_t(2 << 20) / int64_t(sizeof(T)) / std::max<int64_t>(kdim, 1);
-  const int64_t tile = std::min(total, std::max<int64_t>(96, budget / 96 * 96));
-  const ConvTables t = conv_tables(g, padded(g));  // out: offsets of the positions in dy
-  const std::vector<int64_t> wt_rows = ramp(kdim, 1), wt_cols = ramp(og, kdim), dy_rows = ramp(og, ohw);
-  T* dcol = col_scratch<T>(size_t(kdim * tile));
-  parallel_for(0, g.B * g.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(hw, 1)), [&](int64_t q0, int64_t q1) {
-    std::fill(dx + q0 * hw, dx + q1 * hw, T(0));
+void backward_data_phases(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
+  const int64_t og = g.og(), cg = g.cg(), kk = g.KH * g.KW, hw = g.hw();
+  const std::vector<PhaseTaps> th = phase_taps(g.KH, g.SH, g.DH), tw = phase_taps(g.KW, g.SW, g.DW);
+  int64_t emax_h = 0, emax_w = 0;
+  bool empty_phase = false;
+  for (const auto& p : th) {
+    empty_phase = empty_phase || p.k.empty();
+    for (int64_t e : p.e) emax_h = std::max(emax_h, e);
+  }
+  for (const auto& p : tw) {
+    empty_phase = empty_phase || p.k.empty();
+    for (int64_t e : p.e) emax_w = std::max(emax_w, e);
+  }
+  // dy zero-padded: emax rows/columns before, and after as far as the largest q reaches.
+  const int64_t qmax_h = (g.H - 1 + g.PH) / g.SH, qmax_w = (g.W - 1 + g.PW) / g.SW;
+  const int64_t pad_top = emax_h, pad_left = emax_w;
+  const int64_t Hp = pad_top + std::max(g.OH, qmax_h + 1), Wp = pad_left + std::max(g.OW, qmax_w + 1);
+  const int64_t plane = Hp * Wp;
+  T* dyp = col_scratch<T, 1>(size_t(g.B * g.O * plane));
+  parallel_for(0, g.B * g.O, std::max<int64_t>(1, 16384 / std::max<int64_t>(plane, 1)), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      T* dst = dyp + q * plane;
+      const T* src = dy + q * g.OH * g.OW;
+      std::fill(dst, dst + pad_top * Wp, T(0));
+      for (int64_t r = 0; r < g.OH; ++r) {
+        T* row = dst + (pad_top + r) * Wp;
+        std::fill(row, row + pad_left, T(0));
+        std::copy(src + r * g.OW, src + (r + 1) * g.OW, row + pad_left);
+        std::fill(row + pad_left + g.OW, row + Wp, T(0));
+      }
+      std::fill(dst + (pad_top + g.OH) * Wp, dst + plane, T(0));
+    }
   });
-  for (int64_t grp = 0; grp < g.groups; ++grp) {
-    for (int64_t j0 = 0; j0 < total; j0 += tile) {
-      const int64_t np = std::min(tile, total - j0);
-      gemm_tables(kdim, np, og, TableMatrix<T>{w + grp * og * kdim, wt_rows.data(), wt_cols.data()},
-                  TableMatrix<T>{dy + grp * og * ohw, dy_rows.data(), t.out.data() + j0}, dcol, np, nullptr, nullptr,
-                  false);
-      parallel_for(0, cg, std::max<int64_t>(1, cg / 8), [&](int64_t c0, int64_t c1) {
-        for (int64_t n = j0 / ohw; n * ohw < j0 + np; ++n) {
-          const int64_t p0 = std::max(j0, n * ohw) - n * ohw, p1 = std::min(j0 + np, (n + 1) * ohw) - n * ohw;
-          col2im(g, dcol + (n * ohw + p0 - j0), np, dx + (n * g.C + grp * cg) * hw, p0, p1, c0, c1);
-        }
-      });
+  if (empty_phase)
+    parallel_for(0, g.B * g.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(hw, 1)), [&](int64_t q0, int64_t q1) {
+      std::fill(dx + q0 * hw, dx + q1 * hw, T(0));
+    });
+  const std::vector<int64_t> w_rows = ramp(cg, kk);
+  std::vector<int64_t> tap, w_cols, pos, out;
+  for (int64_t ph = 0; ph < g.SH; ++ph) {
+    for (int64_t pw = 0; pw < g.SW; ++pw) {
+      const PhaseTaps& a = th[size_t(ph)];
+      const PhaseTaps& b = tw[size_t(pw)];
+      if (a.k.empty() || b.k.empty()) continue;
+      // Positions of the phase: h = ph - PH + SH q for the q with 0 <= h < H.
+      const int64_t q0h = (g.PH - ph + g.SH - 1) / g.SH, q0w = (g.PW - pw + g.SW - 1) / g.SW;
+      std::vector<int64_t> hs, ws;
+      for (int64_t q = std::max<int64_t>(q0h, 0); ph - g.PH + g.SH * q < g.H; ++q) hs.push_back(q);
+      for (int64_t q = std::max<int64_t>(q0w, 0); pw - g.PW + g.SW * q < g.W; ++q) ws.push_back(q);
+      if (hs.empty() || ws.empty()) continue;
+      const int64_t depth = og * int64_t(a.k.size() * b.k.size());
+      tap.clear(), w_cols.clear(), pos.clear(), out.clear();
+      for (int64_t o = 0; o < og; ++o)
+        for (size_t i = 0; i < a.k.size(); ++i)
+          for (size_t j = 0; j < b.k.size(); ++j) {
+            tap.push_back(o * plane + (pad_top - a.e[i]) * Wp + (pad_left - b.e[j]));
+            w_cols.push_back(o * cg * kk + a.k[i] * g.KW + b.k[j]);
+          }
+      for (int64_t n = 0; n < g.B; ++n)
+        for (int64_t qh : hs)
+          for (int64_t qw : ws) {
+            pos.push_back(n * g.O * plane + qh * Wp + qw);
+            out.push_back(n * g.C * hw + (ph - g.PH + g.SH * qh) * g.W + (pw - g.PW + g.SW * qw));
+          }
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        gemm_tables(cg, int64_t(pos.size()), depth,
+                    TableMatrix<T>{w + grp * og * cg * kk, w_rows.data(), w_cols.data()},
+                    TableMatrix<T>{dyp + grp * og * plane, tap.data(), pos.data()}, dx + grp * cg * hw, hw,
+                    out.data(), nullptr, false);
     }
   }
 }
@@ -246,45 +284,9 @@ void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, 
 
 template <class T>
 void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
-  const int64_t fph = g.DH * (g.KH - 1) - g.PH, fpw = g.DW * (g.KW - 1) - g.PW;
-  if (g.pointwise() && g.B > 0 && g.hw() > 0) return backward_data_pointwise(g, dy, w, dx);
-  if (g.SH == 1 && g.SW == 1 && fph >= 0 && fpw >= 0 && g.B > 0 && g.hw() > 0) {
-    // Stride 1: dx is the convolution of dy by the weight flipped in space with the roles of input
-    // and output channels swapped (per group), padded by the kernel's extent minus the padding.
-    Conv2dGeom t = g;
-    t.C = g.O, t.H = g.OH, t.W = g.OW, t.O = g.C, t.OH = g.H, t.OW = g.W, t.PH = fph, t.PW = fpw;
-    const int64_t og = g.og(), cg = g.cg(), kk = g.KH * g.KW;
-    std::vector<T> wt(size_t(g.C * og * kk));  // [C, og, KH, KW]
-    for (int64_t grp = 0; grp < g.groups; ++grp)
-      for (int64_t o = 0; o < og; ++o)
-        for (int64_t c = 0; c < cg; ++c)
-          for (int64_t k = 0; k < kk; ++k)
-            wt[size_t(((grp * cg + c) * og + o) * kk + (kk - 1 - k))] = w[((grp * og + o) * cg + c) * kk + k];
-    return forward_implicit(t, dy, wt.data(), static_cast<const T*>(nullptr), dx);
-  }
-  const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw(), hw = g.hw();
-  if (g.B > 1 && ohw < kSmallImage) return backward_data_strided_batch(g, dy, w, dx);
-  const int64_t tile = tile_positions(g, sizeof(T));
-  for_each_image(g.B, [&](int64_t n) {
-    const T* dyn = dy + n * g.O * ohw;
-    T* dxn = dx + n * g.C * hw;
-    if (g.pointwise()) {
-      for (int64_t grp = 0; grp < g.groups; ++grp)
-        gemm(true, false, cg, hw, og, T(1), w + grp * og * kdim, kdim, dyn + grp * og * ohw, ohw, T(0),
-             dxn + grp * cg * hw, hw);
-      return;
-    }
-    std::fill(dxn, dxn + g.C * hw, T(0));
-    T* dcol = col_scratch<T>(size_t(kdim * tile));
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
-        const int64_t np = std::min(tile, ohw - p0);
-        gemm(true, false, kdim, np, og, T(1), w + grp * og * kdim, kdim, dyn + grp * og * ohw + p0, ohw, T(0), dcol,
-             np);
-        col2im(g, dcol, dxn + grp * cg * hw, p0, p0 + np);
-      }
-    }
-  });
+  if (g.B == 0 || g.hw() == 0) return;
+  if (g.pointwise()) return backward_data_pointwise(g, dy, w, dx);
+  backward_data_phases(g, dy, w, dx);
 }
 
 template <class T>

@@ -1,9 +1,9 @@
 #pragma once
-// 2-d convolution kernels on contiguous NCHW f32/f64 buffers. The forward pass, the weight
-// gradient and the stride-1 (or 1x1) input gradient are each one implicit GEMM per group over the
-// output positions of the whole batch (Note [Convolution as an implicit GEMM] in conv2d.cpp); the
-// input gradient of strided convolutions is GEMM + col2im per image. Threaded; results do not
-// depend on the thread count.
+// 2-d convolution kernels on contiguous NCHW f32/f64 buffers. The forward pass and the weight
+// gradient are each one implicit GEMM per group over the output positions of the whole batch
+// (Note [Convolution as an implicit GEMM] in conv2d.cpp); the input gradient is one implicit GEMM
+// per group and stride phase (Note [Input gradient by phases]). Threaded; results do not depend on
+// the thread count.
 #include <cstdint>
 
 #include "kiln/kernels/cpu/im2col.h"

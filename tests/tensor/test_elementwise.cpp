@@ -183,6 +183,8 @@ std::vector<OpRow> rows() {
                          [](double a, double b) { return std::min(a, b); }, kAll));
   v.push_back(binary_row("maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); },
                          [](double a, double b) { return std::max(a, b); }, kAll));
+  v.push_back(binary_row("relu_backward", [](const Tensor& a, const Tensor& b) { return relu_backward(a, b); },
+                         [](double g, double y) { return y <= 0 ? 0.0 : g; }, kFloat));
   v.push_back(binary_row("fmod", [](const Tensor& a, const Tensor& b) { return fmod(a, b); },
                          [](double a, double b) { return std::fmod(a, b); }, kSigned, {Domain::any, Domain::nonzero}));
   v.push_back(binary_row("remainder", [](const Tensor& a, const Tensor& b) { return remainder(a, b); }, python_mod,

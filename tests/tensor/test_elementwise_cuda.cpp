@@ -165,6 +165,7 @@ std::vector<BinaryCase> binary_cases() {
       {"pow", [](const Tensor& a, const Tensor& b) { return pow(a.is_floating_point() ? abs(a) : a, b); }, nullptr, kNumeric},
       {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }, nullptr, kAll},
       {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }, nullptr, kAll},
+      {"relu_backward", [](const Tensor& a, const Tensor& b) { return relu_backward(a, b); }, nullptr, kFloat},
       {"fmod", [](const Tensor& a, const Tensor& b) { return fmod(a, b); }, S([](const Tensor& a, Scalar s) { return fmod(a, s); }), kNumeric, Domain::nonzero},
       {"remainder", [](const Tensor& a, const Tensor& b) { return remainder(a, b); }, S([](const Tensor& a, Scalar s) { return remainder(a, s); }), kNumeric, Domain::nonzero},
       {"eq", [](const Tensor& a, const Tensor& b) { return eq(a, b); }, S([](const Tensor& a, Scalar s) { return eq(a, s); }), kAll},

@@ -45,6 +45,7 @@ void binary_kernel(BinaryOp op, const Loop& loop, DType dtype, void* out, const 
     case BinaryOp::maximum: return dispatch_dtype(dtype, run(ops::Maximum{}));
     case BinaryOp::fmod: return dispatch_numeric(dtype, "fmod", run(ops::Fmod{}));
     case BinaryOp::remainder: return dispatch_numeric(dtype, "remainder", run(ops::Remainder{}));
+    case BinaryOp::relu_backward: return dispatch_floating(dtype, "relu_backward", run(ops::ReluBackward{}));
     case BinaryOp::eq: return dispatch_dtype(dtype, run(ops::Eq{}));
     case BinaryOp::ne: return dispatch_dtype(dtype, run(ops::Ne{}));
     case BinaryOp::lt: return dispatch_dtype(dtype, run(ops::Lt{}));

@@ -344,30 +344,42 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<T, float>) {
       // Each run in pieces of 16 lanes: masked loads and stores (stride 2: two loads and a
-      // permute that keeps the even elements).
+      // permute that keeps the even elements). The pieces (offsets and masks) are the same for
+      // every depth step, so they are worked out once per sliver.
       const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+      constexpr int kMaxPieces = R / 4 + 2 * ((R + 15) / 16) + 2;
+      int64_t src_off[kMaxPieces];
+      int out_off[kMaxPieces];
+      __mmask16 store_mask[kMaxPieces], lo_mask[kMaxPieces], hi_mask[kMaxPieces];
+      bool stride2[kMaxPieces];
+      int np = 0;
+      for (int r = 0; r < nruns; ++r) {
+        const int a = run_start[r], len = run_start[r + 1] - a;
+        for (int i = 0; i < len; i += 16, ++np) {
+          const int m = std::min(16, len - i);
+          store_mask[np] = __mmask16((1u << m) - 1u);
+          out_off[np] = a + i;
+          stride2[np] = run_step[r] == 2;
+          src_off[np] = item[a] + int64_t(run_step[r]) * i;
+          const int e = 2 * m - 1;  // stride 2: elements [0, e) of the 32 read
+          lo_mask[np] = __mmask16((1u << std::min(e, 16)) - 1u);
+          hi_mask[np] = __mmask16((1u << std::max(e - 16, 0)) - 1u);
+        }
+      }
       for (int64_t k = 0; k < kc; ++k) {
         float* d = dst + k * R;
         const float* s = base + depth[k];
-        for (int r = 0; r < nruns; ++r) {
-          const int a = run_start[r], len = run_start[r + 1] - a;
-          const float* src = s + item[a];
-          float* out = d + a;
-          for (int i = 0; i < len; i += 16) {
-            const int m = std::min(16, len - i);
-            const __mmask16 mk = __mmask16((1u << m) - 1u);
-            __m512 v;
-            if (run_step[r] == 1) {
-              v = _mm512_maskz_loadu_ps(mk, src + i);
-            } else {
-              const int e = 2 * m - 1;  // elements [0, e) of the 32 read
-              const __m512 lo = _mm512_maskz_loadu_ps(__mmask16((1u << std::min(e, 16)) - 1u), src + 2 * i);
-              const __m512 hi =
-                  _mm512_maskz_loadu_ps(__mmask16((1u << std::max(e - 16, 0)) - 1u), src + 2 * i + 16);
-              v = _mm512_permutex2var_ps(lo, even, hi);
-            }
-            _mm512_mask_storeu_ps(out + i, mk, v);
+        for (int q = 0; q < np; ++q) {
+          const float* src = s + src_off[q];
+          __m512 v;
+          if (!stride2[q]) {
+            v = _mm512_maskz_loadu_ps(store_mask[q], src);
+          } else {
+            const __m512 lo = _mm512_maskz_loadu_ps(lo_mask[q], src);
+            const __m512 hi = _mm512_maskz_loadu_ps(hi_mask[q], src + 16);
+            v = _mm512_permutex2var_ps(lo, even, hi);
           }
+          _mm512_mask_storeu_ps(d + out_off[q], store_mask[q], v);
         }
         for (int i = n; i < R; ++i) d[i] = 0.0f;
       }
@@ -393,7 +405,7 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
   int64_t k = 0;
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float> && R % 8 == 0) {
-    if (n == R) {
+    if (n * 2 >= R) {  // mostly full slivers (the columns past n are zeros)
       for (; k + 16 <= kc; k += 16) {
         // Runs of consecutive depth addresses inside this block of 16: lanes [la[r], la[r+1]) read
         // from offset depth[k + la[r]] - la[r] + lane.
@@ -427,8 +439,10 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
         for (int r = 0; r < m; ++r) all_unit = all_unit && step[r] == 1;
         for (int g = 0; g < R; g += 16) {
           const int rows = std::min(16, R - g);  // 8 for the A slivers (MR = 8)
+          const int valid = std::max(0, std::min(rows, n - g));
           __m512 v[16];
-          for (int i = 0; i < rows; ++i) {
+          for (int i = valid; i < rows; ++i) v[i] = _mm512_setzero_ps();
+          for (int i = 0; i < valid; ++i) {
             const float* p = base + item[g + i];
             if (all_unit) {
               __m512 x = _mm512_maskz_loadu_ps(mask[0], p + off[0]);

@@ -1,0 +1,91 @@
+// kiln-only model steps for profiling (perf record ./model_step simple_cnn 200): the same models and
+// inputs as compare_models' kiln side, without LibTorch in the process, so a profile shows kiln alone.
+//
+//   model_step MODEL [ITERS] [--fwd]    MODEL: simple_cnn | xresnet18
+//   model_step conv B C H W O K S P PASS [ITERS]   PASS: fwd | data | weight (one conv pass alone)
+//
+// Prints the median time of one forward + backward (or forward only with --fwd, or the one
+// convolution pass) over ITERS calls.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "kiln/autograd/backward.h"
+#include "kiln/nn/loss.h"
+#include "kiln/nn/simple_cnn.h"
+#include "kiln/nn/xresnet.h"
+#include "kiln/tensor/conv.h"
+#include "kiln/tensor/ops.h"
+
+int main(int argc, char** argv) {
+  namespace knn = kiln::nn;
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: model_step simple_cnn|xresnet18 [ITERS] [--fwd]\n");
+    return 2;
+  }
+  const std::string model = argv[1];
+  if (model == "conv") {
+    if (argc < 11) {
+      std::fprintf(stderr, "usage: model_step conv B C H W O K S P fwd|data|weight [ITERS]\n");
+      return 2;
+    }
+    int64_t v[8];
+    for (int i = 0; i < 8; ++i) v[i] = std::atoll(argv[2 + i]);
+    const std::string pass = argv[10];
+    const int n = argc > 11 ? std::atoi(argv[11]) : 200;
+    const int64_t B = v[0], C = v[1], H = v[2], W = v[3], O = v[4], K = v[5], S = v[6], P = v[7];
+    const int64_t OH = (H + 2 * P - K) / S + 1, OW = (W + 2 * P - K) / S + 1;
+    kiln::Generator g(1);
+    const kiln::Tensor x = kiln::randn({B, C, H, W}, kiln::DType::f32, &g);
+    const kiln::Tensor w = kiln::randn({O, C, K, K}, kiln::DType::f32, &g);
+    const kiln::Tensor dy = kiln::randn({B, O, OH, OW}, kiln::DType::f32, &g);
+    std::vector<double> times;
+    for (int i = 0; i < n + 3; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (pass == "fwd") kiln::conv2d(x, w, kiln::Tensor(), S, P);
+      else if (pass == "data") kiln::conv2d_backward_data(dy, w, x.shape(), S, P);
+      else kiln::conv2d_backward_weight(dy, x, w.shape(), S, P);
+      const auto t1 = std::chrono::steady_clock::now();
+      if (i >= 3) times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("conv %s: median %.1f us (min %.1f) over %d calls (%.1f GFLOP/s)\n", pass.c_str(), times[times.size() / 2], times[0], n,
+                2.0 * double(B * O * OH * OW * C * K * K) / times[times.size() / 2] / 1e3);
+    return 0;
+  }
+  const int iters = argc > 2 ? std::atoi(argv[2]) : 100;
+  const bool fwd_only = argc > 3 && std::string(argv[3]) == "--fwd";
+  std::shared_ptr<knn::Module> m;
+  kiln::Shape shape;
+  int64_t classes = 2;
+  if (model == "simple_cnn") {
+    m = knn::simple_cnn({1, 8, 16, 32, 2}, {}, {}, true);
+    shape = {64, 1, 28, 28};
+  } else if (model == "xresnet18") {
+    m = knn::xresnet18(10, 3);
+    shape = {64, 3, 64, 64};
+    classes = 10;
+  } else {
+    std::fprintf(stderr, "model_step: unknown model '%s' (simple_cnn or xresnet18)\n", model.c_str());
+    return 2;
+  }
+  kiln::Generator g(1);
+  const kiln::Tensor x = kiln::randn(shape, kiln::DType::f32, &g);
+  const kiln::Tensor y = kiln::randint(0, classes, {shape[0]}, kiln::DType::i64, &g);
+  std::vector<double> times;
+  for (int i = 0; i < iters + 3; ++i) {
+    m->zero_grad();
+    const auto t0 = std::chrono::steady_clock::now();
+    kiln::Tensor loss = knn::cross_entropy((*m)(x), y);
+    if (!fwd_only) kiln::ag::backward(loss);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (i >= 3) times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  std::printf("%s %s: median %.1f us (min %.1f) over %d calls\n", model.c_str(), fwd_only ? "fwd" : "fwd+bwd",
+              times[times.size() / 2], times[0], iters);
+  return 0;
+}
