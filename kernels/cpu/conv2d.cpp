@@ -219,17 +219,20 @@ void backward_data_phases(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   const int64_t pad_top = emax_h, pad_left = emax_w;
   const int64_t Hp = pad_top + std::max(g.OH, qmax_h + 1), Wp = pad_left + std::max(g.OW, qmax_w + 1);
   const int64_t plane = Hp * Wp;
-  T* dyp = col_scratch<T, 1>(size_t(g.B * g.O * plane));
+  // pad_left elements of slack: the dropped columns of the last row read up to pad_left past it.
+  T* dyp = col_scratch<T, 1>(size_t(g.B * g.O * plane + pad_left));
+  std::fill(dyp + g.B * g.O * plane, dyp + g.B * g.O * plane + pad_left, T(0));
   parallel_for(0, g.B * g.O, std::max<int64_t>(1, 16384 / std::max<int64_t>(plane, 1)), [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; ++q) {
       T* dst = dyp + q * plane;
       const T* src = dy + q * g.OH * g.OW;
       std::fill(dst, dst + pad_top * Wp, T(0));
-      for (int64_t r = 0; r < g.OH; ++r) {
+      for (int64_t r = 0; r < g.OH; ++r) {  // short rows: plain loops rather than library calls
         T* row = dst + (pad_top + r) * Wp;
-        std::fill(row, row + pad_left, T(0));
-        std::copy(src + r * g.OW, src + (r + 1) * g.OW, row + pad_left);
-        std::fill(row + pad_left + g.OW, row + Wp, T(0));
+        const T* s = src + r * g.OW;
+        for (int64_t c = 0; c < pad_left; ++c) row[c] = T(0);
+        for (int64_t c = 0; c < g.OW; ++c) row[pad_left + c] = s[c];
+        for (int64_t c = pad_left + g.OW; c < Wp; ++c) row[c] = T(0);
       }
       std::fill(dst + (pad_top + g.OH) * Wp, dst + plane, T(0));
     }
@@ -259,17 +262,46 @@ void backward_data_phases(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
             tap.push_back(o * plane + (pad_top - a.e[i]) * Wp + (pad_left - b.e[j]));
             w_cols.push_back(o * cg * kk + a.k[i] * g.KW + b.k[j]);
           }
-      for (int64_t n = 0; n < g.B; ++n)
+      // Stride 1: the phase's positions, stored straight into dx. Strided: every column of dy's
+      // padded rows (only ws are real; the others are computed and dropped by the scatter below),
+      // so that one image's positions are one run of consecutive addresses in dyp and pack as
+      // plain vector copies, however narrow the image.
+      const bool direct = g.SH == 1 && g.SW == 1;
+      const int64_t nh = int64_t(hs.size()), row_len = direct ? int64_t(ws.size()) : Wp;
+      pos.resize(size_t(g.B * nh * row_len));
+      if (direct) out.resize(pos.size());
+      for (int64_t n = 0, j = 0; n < g.B; ++n)
         for (int64_t qh : hs)
-          for (int64_t qw : ws) {
-            pos.push_back(n * g.O * plane + qh * Wp + qw);
-            out.push_back(n * g.C * hw + (ph - g.PH + g.SH * qh) * g.W + (pw - g.PW + g.SW * qw));
+          for (int64_t t = 0; t < row_len; ++t, ++j) {
+            const int64_t qw = direct ? ws[size_t(t)] : t;
+            pos[size_t(j)] = n * g.O * plane + qh * Wp + qw;
+            if (direct) out[size_t(j)] = n * g.C * hw + (ph - g.PH + qh) * g.W + (pw - g.PW + qw);
           }
-      for (int64_t grp = 0; grp < g.groups; ++grp)
-        gemm_tables(cg, int64_t(pos.size()), depth,
-                    TableMatrix<T>{w + grp * og * cg * kk, w_rows.data(), w_cols.data()},
-                    TableMatrix<T>{dyp + grp * og * plane, tap.data(), pos.data()}, dx + grp * cg * hw, hw,
-                    out.data(), nullptr, false);
+      const int64_t np = int64_t(pos.size());
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        const TableMatrix<T> a_mat{w + grp * og * cg * kk, w_rows.data(), w_cols.data()};
+        const TableMatrix<T> b_mat{dyp + grp * og * plane, tap.data(), pos.data()};
+        T* dxg = dx + grp * cg * hw;
+        if (direct) {  // the positions are contiguous: the GEMM stores them directly
+          gemm_tables(cg, np, depth, a_mat, b_mat, dxg, hw, out.data(), nullptr, false);
+          continue;
+        }
+        // Strided positions: whole register tiles into a contiguous buffer, then one scatter pass
+        // (cheaper than storing every tile column by column).
+        T* buf = col_scratch<T, 2>(size_t(cg * np));
+        gemm_tables(cg, np, depth, a_mat, b_mat, buf, np, nullptr, nullptr, false);
+        const int64_t w0 = ws.front(), w1 = ws.back() + 1, col0 = pw - g.PW, SW = g.SW;
+        parallel_for(0, cg * g.B, std::max<int64_t>(1, 16384 / std::max<int64_t>(nh * Wp, 1)), [&](int64_t q0, int64_t q1) {
+          for (int64_t q = q0; q < q1; ++q) {  // q = (c, n)
+            const int64_t c = q / g.B, n = q % g.B;
+            for (int64_t ih = 0; ih < nh; ++ih) {
+              const T* src = buf + c * np + (n * nh + ih) * Wp;
+              T* d = dxg + n * g.C * hw + c * hw + (ph - g.PH + g.SH * hs[size_t(ih)]) * g.W + col0;
+              for (int64_t qw = w0; qw < w1; ++qw) d[SW * qw] = src[qw];
+            }
+          }
+        });
+      }
     }
   }
 }
