@@ -121,6 +121,18 @@ std::vector<OpRow> conv_rows() {
   bd.tol = kConvTol;
   rows.push_back(bd);
 
+  // Stride phases (Note [Input gradient by phases]): stride 3 with a 2-tap kernel of dilation 2
+  // along h leaves phase 1 without taps (those rows of dx are zero); stride 2 along w.
+  const ConvP pp{3, 2, 2, 1, 2, 1, 1};
+  OpRow bd_phase = bd;
+  bd_phase.name = "conv2d_backward_data_phases";
+  bd_phase.cases = {{{2, 3, 10, 9}, {4, 3, 2, 3}, {2, 4, 4, 5}}, {{1, 3, 7, 8}, {2, 3, 3, 2}, {1, 2, 3, 5}}};
+  bd_phase.run = [=](const std::vector<Tensor>& in) {
+    return conv2d_backward_data(in[2], in[1], in[0].shape(), {pp.sh, pp.sw}, {pp.ph, pp.pw}, {pp.dh, pp.dw}, pp.groups);
+  };
+  bd_phase.ref = [=](const std::vector<Ref>& in) { return ref_backward_data(in[2], in[1], in[0].shape, pp); };
+  rows.push_back(bd_phase);
+
   // Pointwise backward data (the GEMM-only path): inputs x (shape), w, dy.
   OpRow bd1 = bd;
   bd1.name = "conv2d_backward_data_1x1";
