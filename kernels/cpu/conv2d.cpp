@@ -1,6 +1,7 @@
 #include "kiln/kernels/cpu/conv2d.h"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #include "kiln/kernels/cpu/gemm.h"
@@ -106,6 +107,32 @@ ConvTables conv_tables(const Conv2dGeom& g, const Padded& p) {
   return t;
 }
 
+// conv_tables depends on the geometry alone, and a training step asks for the same tables in the
+// forward and the weight gradient of every layer: the last few geometries' tables are kept per
+// thread (entries are never handed to another thread, so no locking).
+const ConvTables& cached_conv_tables(const Conv2dGeom& g, const Padded& p) {
+  struct Entry {
+    std::array<int64_t, 16> key;
+    ConvTables tables;
+  };
+  static thread_local std::vector<Entry> cache;
+  static thread_local size_t next = 0;
+  const std::array<int64_t, 16> key{g.B, g.C, g.H, g.W, g.O, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW,
+                                    g.groups};
+  constexpr size_t kEntries = 16;
+  for (const Entry& e : cache)
+    if (e.key == key) return e.tables;
+  cache.reserve(kEntries);  // entries never move
+  if (cache.size() < kEntries) {
+    cache.push_back({key, conv_tables(g, p)});
+    return cache.back().tables;
+  }
+  Entry& e = cache[next];
+  next = (next + 1) % kEntries;
+  e = {key, conv_tables(g, p)};
+  return e.tables;
+}
+
 // Row offsets i * stride for i < n (a plain row-major operand).
 std::vector<int64_t> ramp(int64_t n, int64_t stride) {
   std::vector<int64_t> v(size_t(std::max<int64_t>(n, 0)));
@@ -118,7 +145,7 @@ void forward_implicit(const Conv2dGeom& g, const T* x, const T* w, const T* bias
   const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw();
   const Padded p = padded(g);
   const T* xp = pad_input(g, p, x);
-  const ConvTables t = conv_tables(g, p);
+  const ConvTables& t = cached_conv_tables(g, p);
   const std::vector<int64_t> w_rows = ramp(og, kdim), w_cols = ramp(kdim, 1);
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     gemm_tables(og, g.B * ohw, kdim, TableMatrix<T>{w + grp * og * kdim, w_rows.data(), w_cols.data()},
@@ -133,7 +160,7 @@ void backward_weight_implicit(const Conv2dGeom& g, const T* dy, const T* x, T* d
   const int64_t og = g.og(), cg = g.cg(), kdim = g.kdim(), ohw = g.ohw();
   const Padded p = padded(g);
   const T* xp = pad_input(g, p, x);
-  const ConvTables t = conv_tables(g, p);
+  const ConvTables& t = cached_conv_tables(g, p);
   const std::vector<int64_t> dy_rows = ramp(og, ohw);
   // Positions of images [b0, b1) into out [O, kdim] (overwritten).
   auto product = [&](int64_t b0, int64_t b1, T* out) {
@@ -167,7 +194,7 @@ template <class T>
 void backward_data_pointwise(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   const int64_t og = g.og(), cg = g.cg(), hw = g.hw();
   const Padded p = padded(g);
-  const ConvTables t = conv_tables(g, p);  // pos: offsets in x (= dx); out: offsets in dy
+  const ConvTables& t = cached_conv_tables(g, p);  // pos: offsets in x (= dx); out: offsets in dy
   const std::vector<int64_t> wt_rows = ramp(cg, 1), wt_cols = ramp(og, cg), dy_rows = ramp(og, hw);
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     gemm_tables(cg, g.B * hw, og, TableMatrix<T>{w + grp * og * cg, wt_rows.data(), wt_cols.data()},

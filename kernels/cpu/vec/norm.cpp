@@ -37,6 +37,15 @@ void lanes_shifted(const C* KILN_RESTRICT a, C k, const C* KILN_RESTRICT b, C kb
       l1[j] += d;
       l2[j] += d * (b[i + j] - kb);
     }
+  // Then one vector at a time (a fixed trip count, so it vectorises: short rows such as a 7 x 7
+  // plane would otherwise run all in the scalar tail), then the last few values.
+  constexpr int V = kLanes<C>;
+  for (; i + V <= n; i += V)
+    for (int j = 0; j < V; ++j) {
+      const C d = a[i + j] - k;
+      l1[j] += d;
+      l2[j] += d * (b[i + j] - kb);
+    }
   for (int j = 0; i + j < n; ++j) {
     const C d = a[i + j] - k;
     l1[j] += d;
