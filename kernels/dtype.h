@@ -3,7 +3,9 @@
 // re-uses it as kiln::DType. Half and BFloat16 are stored natively (16 bits) and computed in f32.
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
+#include "kiln/kernels/error.h"
 #include "kiln/kernels/macros.h"
 
 namespace kiln {
@@ -158,6 +160,25 @@ decltype(auto) dispatch_dtype(DType d, F&& f) {
     case DType::b8: return f(bool{});
   }
   return f(float{});
+}
+// Calls f(T{}) for the floating dtypes only (ops computed in floating point); CPU and CUDA kernels.
+template <class F>
+void dispatch_floating(DType d, const char* op, F&& f) {
+  switch (d) {
+    case DType::f32: return f(float{});
+    case DType::f64: return f(double{});
+    case DType::f16: return f(Half{});
+    case DType::bf16: return f(BFloat16{});
+    default: KILN_FAIL(op, ": kernel called with unsupported dtype ", dtype_name(d));
+  }
+}
+// Calls f(T{}) for every dtype but bool.
+template <class F>
+void dispatch_numeric(DType d, const char* op, F&& f) {
+  if (d == DType::b8) KILN_FAIL(op, ": kernel called with unsupported dtype bool");
+  dispatch_dtype(d, [&](auto tag) {
+    if constexpr (!std::is_same_v<decltype(tag), bool>) f(tag);
+  });
 }
 
 // For kernels that compute only in f32 or f64: calls f(double{}) for f64 and f(float{}) for every

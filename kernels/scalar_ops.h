@@ -40,6 +40,13 @@ struct ScalarArg {
   double f = 0;
   int64_t i = 0;
 };
+// The scalar operand in compute type C.
+template <class C>
+inline C scalar_as(const ScalarArg& s) {
+  if constexpr (std::is_same_v<C, bool>) return s.i != 0 || s.f != 0;
+  else if constexpr (std::is_floating_point_v<C>) return C(s.f);
+  else return C(s.i);
+}
 
 namespace ops {
 
@@ -279,6 +286,48 @@ struct Ge { template <class C> KILN_HD bool operator()(C a, C b) const { return 
 struct LogicalAnd { template <class C> KILN_HD bool operator()(C a, C b) const { return (a != C(0)) & (b != C(0)); } };
 struct LogicalOr { template <class C> KILN_HD bool operator()(C a, C b) const { return (a != C(0)) | (b != C(0)); } };
 struct LogicalXor { template <class C> KILN_HD bool operator()(C a, C b) const { return (a != C(0)) != (b != C(0)); } };
+
+// The one switch from a BinaryOp to its formula, shared by the CPU and CUDA kernels: calls
+// run(T{}, formula) with T the dtype's C++ type, for the dtypes the op is defined on (a kernel
+// called with another dtype throws). add / sub fold alpha into the formula.
+template <class Run>
+void visit_binary_op(BinaryOp op, DType dtype, const ScalarArg& alpha, Run&& run) {
+  auto with = [&](auto fn) { return [&, fn](auto t) { run(t, fn); }; };
+  switch (op) {
+    case BinaryOp::add:
+    case BinaryOp::sub:
+      return dispatch_dtype(dtype, [&](auto t) {
+        using C = compute_t<decltype(t)>;
+        if constexpr (std::is_same_v<C, bool>) {
+          run(t, Add{});  // bools: alpha is true, a + b = a or b
+        } else {
+          const C al = scalar_as<C>(alpha);
+          const bool neg = op == BinaryOp::sub;
+          if (al == C(1) && !neg) run(t, Add{});
+          else if (al == C(1)) run(t, Sub{});
+          else run(t, AddAlpha<C>{neg ? C(-al) : al});
+        }
+      });
+    case BinaryOp::mul: return dispatch_dtype(dtype, with(Mul{}));
+    case BinaryOp::div: return dispatch_floating(dtype, "div", with(Div{}));
+    case BinaryOp::pow: return dispatch_numeric(dtype, "pow", with(Pow{}));
+    case BinaryOp::minimum: return dispatch_dtype(dtype, with(Minimum{}));
+    case BinaryOp::maximum: return dispatch_dtype(dtype, with(Maximum{}));
+    case BinaryOp::fmod: return dispatch_numeric(dtype, "fmod", with(Fmod{}));
+    case BinaryOp::remainder: return dispatch_numeric(dtype, "remainder", with(Remainder{}));
+    case BinaryOp::relu_backward: return dispatch_floating(dtype, "relu_backward", with(ReluBackward{}));
+    case BinaryOp::eq: return dispatch_dtype(dtype, with(Eq{}));
+    case BinaryOp::ne: return dispatch_dtype(dtype, with(Ne{}));
+    case BinaryOp::lt: return dispatch_dtype(dtype, with(Lt{}));
+    case BinaryOp::le: return dispatch_dtype(dtype, with(Le{}));
+    case BinaryOp::gt: return dispatch_dtype(dtype, with(Gt{}));
+    case BinaryOp::ge: return dispatch_dtype(dtype, with(Ge{}));
+    case BinaryOp::logical_and: return dispatch_dtype(dtype, with(LogicalAnd{}));
+    case BinaryOp::logical_or: return dispatch_dtype(dtype, with(LogicalOr{}));
+    case BinaryOp::logical_xor: return dispatch_dtype(dtype, with(LogicalXor{}));
+  }
+  KILN_FAIL("binary kernel: unknown op ", int(op));
+}
 
 }  // namespace ops
 }  // namespace kiln

@@ -56,28 +56,37 @@ Padded padded(const Conv2dGeom& g) {
   return p;
 }
 
-// xp [B*C planes of Hp x Wp] <- x [B*C planes of H x W] with zero borders; planes in parallel.
+// dst [planes of Hp x Wp] <- src [planes of H x W] placed at (top, left), zero elsewhere (Hp >= top
+// + H, Wp >= left + W); planes in parallel. Used for the input (symmetric padding) and for dy in the
+// input gradient (Note [Input gradient by phases]).
+template <class T>
+void pad_planes(const T* src, int64_t planes, int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp,
+                int64_t Wp, T* dst) {
+  const int64_t plane = Hp * Wp;
+  parallel_for(0, planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(plane, 1)), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      T* d = dst + q * plane;
+      const T* s = src + q * H * W;
+      std::fill(d, d + top * Wp, T(0));  // top rows
+      // Rows are short (a few dozen elements): plain loops, not a memset / memmove call per border.
+      for (int64_t h = 0; h < H; ++h) {
+        T* row = d + (top + h) * Wp;
+        const T* sr = s + h * W;
+        for (int64_t c = 0; c < left; ++c) row[c] = T(0);
+        for (int64_t c = 0; c < W; ++c) row[left + c] = sr[c];
+        for (int64_t c = left + W; c < Wp; ++c) row[c] = T(0);
+      }
+      std::fill(d + (top + H) * Wp, d + plane, T(0));  // bottom rows
+    }
+  });
+}
+
+// xp [B*C planes of Hp x Wp] <- x with zero borders (x itself when there is no padding).
 template <class T>
 const T* pad_input(const Conv2dGeom& g, const Padded& p, const T* x) {
   if (!p.copy) return x;
-  const int64_t planes = g.B * g.C;
-  T* xp = col_scratch<T>(size_t(planes * p.plane));
-  parallel_for(0, planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(p.plane, 1)), [&](int64_t q0, int64_t q1) {
-    for (int64_t q = q0; q < q1; ++q) {
-      T* plane = xp + q * p.plane;
-      const T* src = x + q * g.H * g.W;
-      std::fill(plane, plane + g.PH * p.Wp, T(0));  // top rows
-      // Rows are short (a few dozen elements): plain loops, not a memset / memmove call per border.
-      for (int64_t h = 0; h < g.H; ++h) {
-        T* row = plane + (h + g.PH) * p.Wp;
-        const T* s = src + h * g.W;
-        for (int64_t c = 0; c < g.PW; ++c) row[c] = T(0);
-        for (int64_t c = 0; c < g.W; ++c) row[g.PW + c] = s[c];
-        for (int64_t c = g.PW + g.W; c < p.Wp; ++c) row[c] = T(0);
-      }
-      std::fill(plane + (g.PH + g.H) * p.Wp, plane + p.plane, T(0));  // bottom rows
-    }
-  });
+  T* xp = col_scratch<T>(size_t(g.B * g.C * p.plane));
+  pad_planes(x, g.B * g.C, g.H, g.W, g.PH, g.PW, p.Hp, p.Wp, xp);
   return xp;
 }
 
@@ -217,53 +226,40 @@ void backward_data_pointwise(const Conv2dGeom& g, const T* dy, const T* w, T* dx
 struct PhaseTaps {
   std::vector<int64_t> k, e;  // taps of the phase along one axis and their dy offsets
 };
-std::vector<PhaseTaps> phase_taps(int64_t K, int64_t S, int64_t D) {
-  std::vector<PhaseTaps> ph(static_cast<size_t>(S));
+// The S phases of one axis (kernel extent K, dilation D), the largest e, and whether some phase has
+// no tap.
+struct AxisPhases {
+  std::vector<PhaseTaps> ph;
+  int64_t emax = 0;
+  bool any_empty = false;
+};
+AxisPhases axis_phases(int64_t K, int64_t S, int64_t D) {
+  AxisPhases a;
+  a.ph.resize(static_cast<size_t>(S));
   for (int64_t k = 0; k < K; ++k) {
-    const int64_t r = (k * D) % S;
-    ph[size_t(r)].k.push_back(k);
-    ph[size_t(r)].e.push_back((k * D - r) / S);
+    const int64_t r = (k * D) % S, e = (k * D - r) / S;
+    a.ph[size_t(r)].k.push_back(k);
+    a.ph[size_t(r)].e.push_back(e);
+    a.emax = std::max(a.emax, e);
   }
-  return ph;
+  for (const PhaseTaps& p : a.ph) a.any_empty = a.any_empty || p.k.empty();
+  return a;
 }
 
 template <class T>
 void backward_data_phases(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   const int64_t og = g.og(), cg = g.cg(), kk = g.KH * g.KW, hw = g.hw();
-  const std::vector<PhaseTaps> th = phase_taps(g.KH, g.SH, g.DH), tw = phase_taps(g.KW, g.SW, g.DW);
-  int64_t emax_h = 0, emax_w = 0;
-  bool empty_phase = false;
-  for (const auto& p : th) {
-    empty_phase = empty_phase || p.k.empty();
-    for (int64_t e : p.e) emax_h = std::max(emax_h, e);
-  }
-  for (const auto& p : tw) {
-    empty_phase = empty_phase || p.k.empty();
-    for (int64_t e : p.e) emax_w = std::max(emax_w, e);
-  }
+  const AxisPhases ah = axis_phases(g.KH, g.SH, g.DH), aw = axis_phases(g.KW, g.SW, g.DW);
+  const bool empty_phase = ah.any_empty || aw.any_empty;
   // dy zero-padded: emax rows/columns before, and after as far as the largest q reaches.
   const int64_t qmax_h = (g.H - 1 + g.PH) / g.SH, qmax_w = (g.W - 1 + g.PW) / g.SW;
-  const int64_t pad_top = emax_h, pad_left = emax_w;
+  const int64_t pad_top = ah.emax, pad_left = aw.emax;
   const int64_t Hp = pad_top + std::max(g.OH, qmax_h + 1), Wp = pad_left + std::max(g.OW, qmax_w + 1);
   const int64_t plane = Hp * Wp;
   // pad_left elements of slack: the dropped columns of the last row read up to pad_left past it.
   T* dyp = col_scratch<T, 1>(size_t(g.B * g.O * plane + pad_left));
   std::fill(dyp + g.B * g.O * plane, dyp + g.B * g.O * plane + pad_left, T(0));
-  parallel_for(0, g.B * g.O, std::max<int64_t>(1, 16384 / std::max<int64_t>(plane, 1)), [&](int64_t q0, int64_t q1) {
-    for (int64_t q = q0; q < q1; ++q) {
-      T* dst = dyp + q * plane;
-      const T* src = dy + q * g.OH * g.OW;
-      std::fill(dst, dst + pad_top * Wp, T(0));
-      for (int64_t r = 0; r < g.OH; ++r) {  // short rows: plain loops rather than library calls
-        T* row = dst + (pad_top + r) * Wp;
-        const T* s = src + r * g.OW;
-        for (int64_t c = 0; c < pad_left; ++c) row[c] = T(0);
-        for (int64_t c = 0; c < g.OW; ++c) row[pad_left + c] = s[c];
-        for (int64_t c = pad_left + g.OW; c < Wp; ++c) row[c] = T(0);
-      }
-      std::fill(dst + (pad_top + g.OH) * Wp, dst + plane, T(0));
-    }
-  });
+  pad_planes(dy, g.B * g.O, g.OH, g.OW, pad_top, pad_left, Hp, Wp, dyp);
   if (empty_phase)
     parallel_for(0, g.B * g.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(hw, 1)), [&](int64_t q0, int64_t q1) {
       std::fill(dx + q0 * hw, dx + q1 * hw, T(0));
@@ -272,8 +268,8 @@ void backward_data_phases(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   std::vector<int64_t> tap, w_cols, pos, out;
   for (int64_t ph = 0; ph < g.SH; ++ph) {
     for (int64_t pw = 0; pw < g.SW; ++pw) {
-      const PhaseTaps& a = th[size_t(ph)];
-      const PhaseTaps& b = tw[size_t(pw)];
+      const PhaseTaps& a = ah.ph[size_t(ph)];
+      const PhaseTaps& b = aw.ph[size_t(pw)];
       if (a.k.empty() || b.k.empty()) continue;
       // Positions of the phase: h = ph - PH + SH q for the q with 0 <= h < H.
       const int64_t q0h = (g.PH - ph + g.SH - 1) / g.SH, q0w = (g.PW - pw + g.SW - 1) / g.SW;

@@ -6,7 +6,7 @@
 // the thread count.
 #include <cstdint>
 
-#include "kiln/kernels/cpu/im2col.h"
+#include "kiln/kernels/cpu/conv_geom.h"
 
 namespace kiln::cpu {
 

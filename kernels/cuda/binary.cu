@@ -83,14 +83,6 @@ __global__ void __launch_bounds__(ew::kThreads) binary_strided_kernel(O* out, co
   }
 }
 
-// The scalar operand of a binary op in compute type C (as the CPU's ew::scalar_as).
-template <class C>
-C scalar_as(const ScalarArg& s) {
-  if constexpr (std::is_same_v<C, bool>) return s.i != 0 || s.f != 0;
-  else if constexpr (std::is_floating_point_v<C>) return C(s.f);
-  else return C(s.i);
-}
-
 template <class T, class F>
 void run_binary(const Loop& loop, void* out_v, const void* a_v, const void* b_v, const ScalarArg* sa,
                 const ScalarArg* sb, F f, Stream s) {
@@ -128,44 +120,8 @@ void run_binary(const Loop& loop, void* out_v, const void* a_v, const void* b_v,
 
 void binary(BinaryOp op, const Loop& loop, DType dtype, void* out, const void* a, const void* b, const ScalarArg* sa,
             const ScalarArg* sb, const ScalarArg& alpha, Stream s) {
-  using ew::dispatch_floating;
-  using ew::dispatch_numeric;
-  auto run = [&](auto fn) { return [&, fn](auto t) { run_binary<decltype(t)>(loop, out, a, b, sa, sb, fn, s); }; };
-  switch (op) {
-    case BinaryOp::add:
-    case BinaryOp::sub:
-      return dispatch_dtype(dtype, [&](auto t) {
-        using T = decltype(t);
-        using C = compute_t<T>;
-        if constexpr (std::is_same_v<C, bool>) {
-          run_binary<T>(loop, out, a, b, sa, sb, ops::Add{}, s);  // bools: alpha is true, a + b = a or b
-        } else {
-          const C al = scalar_as<C>(alpha);
-          const bool neg = op == BinaryOp::sub;
-          if (al == C(1) && !neg) run_binary<T>(loop, out, a, b, sa, sb, ops::Add{}, s);
-          else if (al == C(1)) run_binary<T>(loop, out, a, b, sa, sb, ops::Sub{}, s);
-          else run_binary<T>(loop, out, a, b, sa, sb, ops::AddAlpha<C>{neg ? C(-al) : al}, s);
-        }
-      });
-    case BinaryOp::mul: return dispatch_dtype(dtype, run(ops::Mul{}));
-    case BinaryOp::div: return dispatch_floating(dtype, "div", run(ops::Div{}));
-    case BinaryOp::pow: return dispatch_numeric(dtype, "pow", run(ops::Pow{}));
-    case BinaryOp::minimum: return dispatch_dtype(dtype, run(ops::Minimum{}));
-    case BinaryOp::maximum: return dispatch_dtype(dtype, run(ops::Maximum{}));
-    case BinaryOp::fmod: return dispatch_numeric(dtype, "fmod", run(ops::Fmod{}));
-    case BinaryOp::remainder: return dispatch_numeric(dtype, "remainder", run(ops::Remainder{}));
-    case BinaryOp::relu_backward: return dispatch_floating(dtype, "relu_backward", run(ops::ReluBackward{}));
-    case BinaryOp::eq: return dispatch_dtype(dtype, run(ops::Eq{}));
-    case BinaryOp::ne: return dispatch_dtype(dtype, run(ops::Ne{}));
-    case BinaryOp::lt: return dispatch_dtype(dtype, run(ops::Lt{}));
-    case BinaryOp::le: return dispatch_dtype(dtype, run(ops::Le{}));
-    case BinaryOp::gt: return dispatch_dtype(dtype, run(ops::Gt{}));
-    case BinaryOp::ge: return dispatch_dtype(dtype, run(ops::Ge{}));
-    case BinaryOp::logical_and: return dispatch_dtype(dtype, run(ops::LogicalAnd{}));
-    case BinaryOp::logical_or: return dispatch_dtype(dtype, run(ops::LogicalOr{}));
-    case BinaryOp::logical_xor: return dispatch_dtype(dtype, run(ops::LogicalXor{}));
-  }
-  KILN_FAIL("cuda::binary: unknown op ", int(op));
+  ops::visit_binary_op(op, dtype, alpha,
+                       [&](auto t, auto fn) { run_binary<decltype(t)>(loop, out, a, b, sa, sb, fn, s); });
 }
 
 }  // namespace kiln::cuda

@@ -12,7 +12,7 @@
 // "built without cuDNN", the bias kernels work.
 #include <cstdint>
 
-#include "kiln/kernels/cpu/im2col.h"
+#include "kiln/kernels/cpu/conv_geom.h"
 #include "kiln/kernels/cuda/stream.h"
 #include "kiln/kernels/dtype.h"
 

@@ -89,24 +89,5 @@ __device__ __forceinline__ void strided_offsets(const Loop& L, int64_t i, bool s
 
 inline bool small_index(int64_t n) { return n <= int64_t(UINT32_MAX); }
 
-// Calls f(T{}) for the floating dtypes only (as the CPU kernels' dispatch_floating).
-template <class F>
-void dispatch_floating(DType d, const char* op, F&& f) {
-  switch (d) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::f16: return f(Half{});
-    case DType::bf16: return f(BFloat16{});
-    default: KILN_FAIL(op, ": CUDA kernel called with unsupported dtype ", dtype_name(d));
-  }
-}
-// Calls f(T{}) for every dtype but bool.
-template <class F>
-void dispatch_numeric(DType d, const char* op, F&& f) {
-  if (d == DType::b8) KILN_FAIL(op, ": CUDA kernel called with unsupported dtype bool");
-  dispatch_dtype(d, [&](auto tag) {
-    if constexpr (!std::is_same_v<decltype(tag), bool>) f(tag);
-  });
-}
 
 }  // namespace kiln::cuda::ew

@@ -92,8 +92,6 @@ void run_clamp(const Loop& loop, void* out, const void* in, const UnaryParams& p
 }  // namespace
 
 void unary(UnaryOp op, const Loop& loop, DType dtype, void* out, const void* in, const UnaryParams& p, Stream s) {
-  using ew::dispatch_floating;
-  using ew::dispatch_numeric;
   // Runs functor `fn` for dtype tag t.
   auto run = [&](auto fn) { return [&, fn](auto t) { run_unary<decltype(t)>(loop, out, in, fn, s); }; };
   switch (op) {

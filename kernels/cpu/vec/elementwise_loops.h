@@ -66,14 +66,6 @@ inline void store_f32(const float* src, T* p, int64_t s, int64_t n) {
   }
 }
 
-// The scalar operand of a binary op in compute type C.
-template <class C>
-inline C scalar_as(const ScalarArg& s) {
-  if constexpr (std::is_same_v<C, bool>) return s.i != 0 || s.f != 0;
-  else if constexpr (std::is_floating_point_v<C>) return C(s.f);
-  else return C(s.i);
-}
-
 // Runs inner(ptrs, n, strides) over the loop; serially (no thread pool) when it is small.
 template <int N, class Inner>
 inline void run(const Loop& loop, const std::array<char*, N>& base, const std::array<int64_t, N>& es,
@@ -207,25 +199,6 @@ void binary_loop(const Loop& loop, void* out, const void* a, const void* b, cons
          });
 }
 
-// Calls f(T{}) for the floating dtypes only (ops the tensor layer computes in floating point).
-template <class F>
-void dispatch_floating(DType d, const char* op, F&& f) {
-  switch (d) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::f16: return f(Half{});
-    case DType::bf16: return f(BFloat16{});
-    default: KILN_FAIL(op, ": kernel called with unsupported dtype ", dtype_name(d));
-  }
-}
-// Calls f(T{}) for every dtype but bool.
-template <class F>
-void dispatch_numeric(DType d, const char* op, F&& f) {
-  if (d == DType::b8) KILN_FAIL(op, ": kernel called with unsupported dtype bool");
-  dispatch_dtype(d, [&](auto tag) {
-    if constexpr (!std::is_same_v<decltype(tag), bool>) f(tag);
-  });
-}
 
 }  // namespace ew
 }  // namespace KILN_ISA_NAMESPACE
