@@ -146,12 +146,19 @@ void compute_block(const APack& ap_src, int64_t pc, int64_t kc, int64_t m0, int6
       const int64_t nr = std::min<int64_t>(NR, n1 - jr);
       const T* b = bp + jr * kc;
       const bool direct = nr == NR && out.contiguous(jc + jr, NR);
+      TilePieces<T> pieces;
+      if constexpr (TilePieces<T>::kEnabled)
+        if (!direct || mc % MR != 0) pieces.build(nr, [&](int64_t j) { return out.offset(jc + jr + j); });
       for (int64_t ir = 0; ir < mc; ir += MR) {
         const int64_t mr = std::min<int64_t>(MR, mc - ir);
         const int64_t row = ic + ir;
         if (mr == MR && direct) {
           micro_kernel<T>(kc, ap + ir * kc, b, out.C + row * out.ldc + out.offset(jc + jr), out.ldc, alpha, beta,
                           bias ? bias + row : nullptr);
+        } else if constexpr (TilePieces<T>::kEnabled) {
+          // An edge tile, or columns in several runs: stored from the registers piece by piece.
+          micro_kernel<T>(kc, ap + ir * kc, b, out.C + row * out.ldc, out.ldc, alpha, beta, bias ? bias + row : nullptr,
+                          &pieces, int(mr));
         } else {
           micro_kernel<T>(kc, ap + ir * kc, b, tmp, NR, T(1), T(0));
           for (int64_t j = 0; j < nr; ++j) {

@@ -24,7 +24,11 @@ template <class T> struct Arch;
 template <> struct Arch<float> {
   using R = __m512;
   static constexpr int W = 16, MR = 8, NV = 3, KC = 256, MC = 8 * 20, NC = 48 * 10;
+  static constexpr bool kMasked = true;
+  using Mask = __mmask16;
   static R load(const float* p) { return _mm512_loadu_ps(p); }
+  static R mask_load(Mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void mask_store(float* p, Mask m, R v) { _mm512_mask_storeu_ps(p, m, v); }
   static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
   static R set1(float v) { return _mm512_set1_ps(v); }
   static R zero() { return _mm512_setzero_ps(); }
@@ -34,7 +38,11 @@ template <> struct Arch<float> {
 template <> struct Arch<double> {
   using R = __m512d;
   static constexpr int W = 8, MR = 8, NV = 3, KC = 192, MC = 8 * 12, NC = 24 * 10;
+  static constexpr bool kMasked = true;
+  using Mask = __mmask8;
   static R load(const double* p) { return _mm512_loadu_pd(p); }
+  static R mask_load(Mask m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static void mask_store(double* p, Mask m, R v) { _mm512_mask_storeu_pd(p, m, v); }
   static void store(double* p, R v) { _mm512_storeu_pd(p, v); }
   static R set1(double v) { return _mm512_set1_pd(v); }
   static R zero() { return _mm512_setzero_pd(); }
@@ -108,11 +116,51 @@ static_assert(valid_blocking<float>() && valid_blocking<double>());
 
 
 // ---- micro-kernel -------------------------------------------------------------------------------
+// Instruction sets with masked vector loads and stores (AVX-512) can store a register tile whose
+// columns are not one contiguous run (a convolution's output tile that straddles images: 8 x 8
+// images put a gap in most 48-column tiles, 2 x 2 images in every fourth column) straight from the
+// registers, piece by piece, instead of through a buffer and one scalar store per element.
+template <class A, class = void> struct HasMasks : std::false_type {};
+template <class A> struct HasMasks<A, std::void_t<decltype(A::kMasked)>> : std::bool_constant<A::kMasked> {};
+
+// Where the first nr columns of a tile live, relative to the start of their row: per vector of W
+// columns, pieces of consecutive lanes whose columns are consecutive addresses; lane l of piece q
+// goes to off[v][q] + l (masked-off lanes are never touched, so off may lie before the row).
+template <class T, bool = HasMasks<Arch<T>>::value>
+struct TilePieces {
+  static constexpr bool kEnabled = false;
+};
+template <class T>
+struct TilePieces<T, true> {
+  static constexpr bool kEnabled = true;
+  static constexpr int NV = Arch<T>::NV, W = Arch<T>::W;
+  int count[NV];
+  typename Arch<T>::Mask mask[NV][W];
+  int64_t off[NV][W];
+  // col(j): offset of tile column j (j < nr) in its row.
+  template <class Col>
+  void build(int64_t nr, const Col& col) {
+    for (int v = 0; v < NV; ++v) {
+      count[v] = 0;
+      for (int l = 0; l < W && v * W + l < nr;) {
+        const int64_t start = col(v * W + l);
+        int e = l + 1;
+        while (e < W && v * W + e < nr && col(v * W + e) == start + (e - l)) ++e;
+        mask[v][count[v]] = typename Arch<T>::Mask(((uint32_t(1) << (e - l)) - 1u) << l);
+        off[v][count[v]++] = start - l;
+        l = e;
+      }
+    }
+  }
+};
+
 // C[MR, NR] = alpha * a_sliver * b_sliver + beta * C (+ row_add[i] on row i when row_add is given;
-// C not read when beta == 0).
+// C not read when beta == 0). With `pieces` (instruction sets with masks only), only the first
+// `rows` rows are stored, each at c + i * ldc through the pieces.
 template <class T>
 inline void micro_kernel(int64_t kc, const T* KILN_RESTRICT a, const T* KILN_RESTRICT b, T* c, int64_t ldc,
-                         T alpha, T beta, const T* row_add = nullptr) {
+                         T alpha, T beta, const T* row_add = nullptr, const TilePieces<T>* pieces = nullptr,
+                         int rows = Arch<T>::MR) {
   using A = Arch<T>;
   using R = typename A::R;
   constexpr int MR = A::MR, NV = A::NV, W = A::W, NR = NV * W;
@@ -123,10 +171,11 @@ inline void micro_kernel(int64_t kc, const T* KILN_RESTRICT a, const T* KILN_RES
     for (int j = 0; j < NV; ++j) acc[i][j] = A::zero();
 #if defined(__SSE2__)
   // The C tile is touched once, after the k loop: start fetching it now.
-  for (int i = 0; i < MR; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
-  }
+  if (!pieces)
+    for (int i = 0; i < MR; ++i) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+    }
 #endif
   for (int64_t k = 0; k < kc; ++k) {
     R bv[NV];
@@ -142,6 +191,23 @@ inline void micro_kernel(int64_t kc, const T* KILN_RESTRICT a, const T* KILN_RES
     b += NR;
   }
   const R va = A::set1(alpha);
+  if constexpr (TilePieces<T>::kEnabled) {
+    if (pieces) {
+      for (int i = 0; i < rows; ++i) {
+        T* crow = c + i * ldc;
+        const R vr = row_add ? A::set1(row_add[i]) : A::zero();
+        for (int j = 0; j < NV; ++j) {
+          const R v = A::fma(va, acc[i][j], vr);
+          for (int q = 0; q < pieces->count[j]; ++q) {
+            T* p = crow + pieces->off[j][q];
+            const auto m = pieces->mask[j][q];
+            A::mask_store(p, m, beta == T(0) ? v : A::fma(A::set1(beta), A::mask_load(m, p), v));
+          }
+        }
+      }
+      return;
+    }
+  }
   if (row_add) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
