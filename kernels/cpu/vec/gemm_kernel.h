@@ -285,8 +285,9 @@ struct PointerRows {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 // dst[k*ldd + j] = src[j][k0 + k] for j, k < 16: a 16 x 16 transpose in registers (unpack within
-// 128-bit lanes, then shuffle the lanes), far cheaper than 256 scalar moves.
-inline void transpose16x16_regs(__m512* r, float* dst, int64_t ldd) {
+// 128-bit lanes, then shuffle the lanes), far cheaper than 256 scalar moves. Only the columns j in
+// `cols` (a lane mask) are stored: an 8-row sliver keeps the first 8.
+inline void transpose16x16_regs(__m512* r, float* dst, int64_t ldd, __mmask16 cols = 0xFFFF) {
   __m512 t[16];
   for (int i = 0; i < 8; ++i) {
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -305,8 +306,8 @@ inline void transpose16x16_regs(__m512* r, float* dst, int64_t ldd) {
     t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
   }
   for (int i = 0; i < 8; ++i) {
-    _mm512_storeu_ps(dst + i * ldd, _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88));
-    _mm512_storeu_ps(dst + (i + 8) * ldd, _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD));
+    _mm512_mask_storeu_ps(dst + i * ldd, cols, _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88));
+    _mm512_mask_storeu_ps(dst + (i + 8) * ldd, cols, _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD));
   }
 }
 inline void transpose16x16(const float* const* src, int64_t k0, float* dst, int64_t ldd) {
@@ -507,7 +508,6 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
           const int rows = std::min(16, R - g);  // 8 for the A slivers (MR = 8)
           const int valid = std::max(0, std::min(rows, n - g));
           __m512 v[16];
-          for (int i = valid; i < rows; ++i) v[i] = _mm512_setzero_ps();
           for (int i = 0; i < valid; ++i) {
             const float* p = base + item[g + i];
             if (all_unit) {
@@ -528,15 +528,8 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
             }
             v[i] = x;
           }
-          if (rows == 16) {
-            transpose16x16_regs(v, dst + k * R + g, R);
-          } else {
-            for (int i = rows; i < 16; ++i) v[i] = _mm512_setzero_ps();
-            alignas(64) float t[16 * 16];
-            transpose16x16_regs(v, t, 16);
-            for (int kk = 0; kk < 16; ++kk)
-              for (int i = 0; i < rows; ++i) dst[(k + kk) * R + g + i] = t[kk * 16 + i];
-          }
+          for (int i = valid; i < 16; ++i) v[i] = _mm512_setzero_ps();
+          transpose16x16_regs(v, dst + k * R + g, R, __mmask16((1u << rows) - 1u));
         }
       }
     }
