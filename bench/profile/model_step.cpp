@@ -3,6 +3,7 @@
 //
 //   model_step MODEL [ITERS] [--fwd]    MODEL: simple_cnn | xresnet18
 //   model_step conv B C H W O K S P PASS [ITERS]   PASS: fwd | data | weight (one conv pass alone)
+//   model_step maxpool B C H W K S P [ITERS]       max_pool2d forward (values and indices) alone
 //
 // Prints the median time of one forward + backward (or forward only with --fwd, or the one
 // convolution pass) over ITERS calls.
@@ -19,6 +20,7 @@
 #include "kiln/nn/xresnet.h"
 #include "kiln/tensor/conv.h"
 #include "kiln/tensor/ops.h"
+#include "kiln/tensor/pool.h"
 
 int main(int argc, char** argv) {
   namespace knn = kiln::nn;
@@ -27,6 +29,27 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string model = argv[1];
+  if (model == "maxpool") {
+    if (argc < 9) {
+      std::fprintf(stderr, "usage: model_step maxpool B C H W K S P [ITERS]\n");
+      return 2;
+    }
+    int64_t v[7];
+    for (int i = 0; i < 7; ++i) v[i] = std::atoll(argv[2 + i]);
+    const int n = argc > 9 ? std::atoi(argv[9]) : 200;
+    kiln::Generator g(1);
+    const kiln::Tensor x = kiln::randn({v[0], v[1], v[2], v[3]}, kiln::DType::f32, &g);
+    std::vector<double> times;
+    for (int i = 0; i < n + 3; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      kiln::max_pool2d(x, {v[4], v[4]}, {v[5], v[5]}, {v[6], v[6]});
+      const auto t1 = std::chrono::steady_clock::now();
+      if (i >= 3) times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("maxpool: median %.1f us (min %.1f) over %d calls\n", times[times.size() / 2], times[0], n);
+    return 0;
+  }
   if (model == "conv") {
     if (argc < 11) {
       std::fprintf(stderr, "usage: model_step conv B C H W O K S P fwd|data|weight [ITERS]\n");

@@ -7,6 +7,7 @@
 
 #include "kiln/kernels/cpu/parallel.h"
 #include "kiln/kernels/dtype.h"
+#include "kiln/kernels/cpu/pool_window.h"
 #include "kiln/kernels/pool_math.h"
 
 namespace kiln::cpu {
@@ -19,56 +20,12 @@ using pool::adaptive_end;
 using pool::adaptive_start;
 using pool::first_valid;
 
-// Max over the window rows h0, h0+hs, ... < h1 and columns w0, w0+ws, ... < w1. As PyTorch, a
-// NaN replaces the running max (so the last NaN wins) and the index starts at the first position.
-template <class C>
-inline void window_max(const C* xp, int64_t W, int64_t h0, int64_t h1, int64_t hs, int64_t w0, int64_t w1,
-                       int64_t ws, C& best, int64_t& best_i) {
-  best = -std::numeric_limits<C>::infinity();
-  best_i = h0 * W + w0;
-  for (int64_t ih = h0; ih < h1; ih += hs) {
-    const C* row = xp + ih * W;
-    for (int64_t iw = w0; iw < w1; iw += ws) {
-      const C v = row[iw];
-      if (pool::max_takes(v, best)) {
-        best = v;
-        best_i = ih * W + iw;
-      }
-    }
-  }
-}
+using pool_window::window_max;
 
 }  // namespace
 
 void max_pool2d_forward(DType dtype, const void* x, void* y, int64_t* idx, int64_t planes, const Pool2dGeom& g) {
-  dispatch_float_dtype(dtype, [&](auto tag) {
-    using C = decltype(tag);
-    const C* X = static_cast<const C*>(x);
-    C* Y = static_cast<C*>(y);
-    const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-    parallel_for(0, planes, plane_grain(out_plane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const C* xp = X + p * in_plane;
-        C* yp = Y + p * out_plane;
-        int64_t* ip = idx + p * out_plane;
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          const int64_t hs = oh * g.sh - g.ph;
-          const int64_t h0 = first_valid(hs, g.dh);
-          const int64_t h1 = std::min(hs + (g.kh - 1) * g.dh + 1, g.H);
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            const int64_t ws = ow * g.sw - g.pw;
-            const int64_t w0 = first_valid(ws, g.dw);
-            const int64_t w1 = std::min(ws + (g.kw - 1) * g.dw + 1, g.W);
-            C best;
-            int64_t bi;
-            window_max(xp, g.W, h0, h1, g.dh, w0, w1, g.dw, best, bi);
-            yp[oh * g.OW + ow] = best;
-            ip[oh * g.OW + ow] = bi;
-          }
-        }
-      }
-    });
-  });
+  KILN_ISA_CALL(max_pool2d_forward_isa, dtype, x, y, idx, planes, g);
 }
 
 bool max_pool2d_backward(DType dtype, const void* dy, const int64_t* idx, void* dx, int64_t planes,

@@ -5,6 +5,7 @@
 // scatter-adds of the backward kernels are deterministic.
 #include <cstdint>
 
+#include "kiln/kernels/cpu/isa.h"
 #include "kiln/kernels/dtype.h"
 
 namespace kiln::cpu {
@@ -40,3 +41,7 @@ void adaptive_max_pool2d_forward(DType dtype, const void* x, void* y, int64_t* i
                                  int64_t W, int64_t OH, int64_t OW);
 
 }  // namespace kiln::cpu
+
+// The per-ISA body of max_pool2d_forward (kernels/cpu/vec/pool.cpp).
+KILN_DECLARE_ISA_FN(void, max_pool2d_forward_isa, kiln::DType dtype, const void* x, void* y, int64_t* idx,
+                    int64_t planes, const kiln::cpu::Pool2dGeom& g)

@@ -3,6 +3,7 @@
 // non-divisible adaptive sizes, autograd gradients), misuse.
 #include <cmath>
 
+#include "kiln/kernels/cpu/isa.h"
 #include "support/op_table.h"
 
 namespace kiln::test {
@@ -326,6 +327,54 @@ TEST(Pool, MaxPoolPropagatesNaN) {
   auto r = max_pool2d(x, {2, 2});
   EXPECT_TRUE(std::isnan(r.values.item<double>()));
   EXPECT_EQ(r.indices.item<int64_t>(), 1);
+}
+
+// Every compiled ISA copy of the max pool (Note [ISA dispatch]; the vector path takes the columns
+// whose windows lie inside the input, the scan the border columns) against the in-order window
+// scan: small integers make ties common (the first maximum must win) and NaNs are sprinkled in
+// (the last NaN wins). Strides 1, 2 (the unrolled cases) and 3, dilation, padding, odd widths.
+TEST(Pool, MaxPoolEveryIsaMatchesWindowScan) {
+  const std::vector<std::pair<Shape, PoolCfg>> cases = {
+      {{2, 3, 17, 37}, {{3, 3}, {2, 2}, {1, 1}, {1, 1}}},  // xresnet's stem pool
+      {{1, 2, 16, 40}, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}},
+      {{1, 2, 9, 33}, {{3, 3}, {1, 1}, {1, 1}, {1, 1}}},
+      {{1, 2, 11, 45}, {{3, 2}, {3, 3}, {1, 1}, {2, 2}, true}},
+      {{1, 1, 7, 8}, {{5, 5}, {1, 2}, {2, 2}, {1, 1}}},  // windows wider than the interior
+  };
+  const cpu::Isa best = cpu::detected_isa();
+  for (const auto& [shape, c] : cases) {
+    Generator g(7);
+    Tensor x = randint(0, 5, shape, DType::f64, &g);
+    std::vector<double> v = x.to_vector<double>();
+    for (size_t i = 3; i < v.size(); i += 97) v[i] = NAN;
+    for (DType dt : {DType::f32, DType::f64}) {
+      const Tensor xt = from_vector(v, shape).to(dt);
+      const Ref xr = to_ref(xt);
+      const Shape out = pooled(shape, c);
+      const int64_t OH = out[2], OW = out[3];
+      const Ref want_v = ref_max(xr, OH, OW, sliding(shape, c), false);
+      const Ref want_i = ref_max(xr, OH, OW, sliding(shape, c), true);
+      for (cpu::Isa isa : {cpu::Isa::baseline, cpu::Isa::avx2, cpu::Isa::avx512}) {
+        if (int(isa) > int(best)) continue;
+        cpu::set_cpu_isa(isa);
+        SCOPED_TRACE(std::string(cpu::isa_name(isa)) + " " + shape.str() + " " + dtype_name(dt));
+        auto r = max_pool2d(xt, c.k, c.s, c.p, c.d, c.ceil);
+        const std::vector<double> got_v = r.values.to(DType::f64).to_vector<double>();
+        const std::vector<int64_t> got_i = r.indices.to_vector<int64_t>();
+        ASSERT_EQ(got_v.size(), want_v.v.size());
+        int bad = 0;
+        for (size_t i = 0; i < got_v.size() && bad < 5; ++i) {
+          const bool same = std::isnan(want_v.v[i]) ? std::isnan(got_v[i]) : got_v[i] == want_v.v[i];
+          if (!same || got_i[i] != int64_t(want_i.v[i])) {
+            ++bad;
+            ADD_FAILURE() << "output " << i << ": got " << got_v[i] << " at " << got_i[i] << ", want " << want_v.v[i]
+                          << " at " << int64_t(want_i.v[i]);
+          }
+        }
+      }
+      cpu::set_cpu_isa(best);
+    }
+  }
 }
 
 TEST(Pool, Misuse) {
