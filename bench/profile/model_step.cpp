@@ -4,6 +4,7 @@
 //   model_step MODEL [ITERS] [--fwd]    MODEL: simple_cnn | xresnet18
 //   model_step conv B C H W O K S P PASS [ITERS]   PASS: fwd | data | weight (one conv pass alone)
 //   model_step maxpool B C H W K S P [ITERS]       max_pool2d forward (values and indices) alone
+//   model_step gemm M N K [ITERS]                  one f32 matmul [M, K] x [K, N]
 //
 // Prints the median time of one forward + backward (or forward only with --fwd, or the one
 // convolution pass) over ITERS calls.
@@ -29,6 +30,27 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string model = argv[1];
+  if (model == "gemm") {
+    if (argc < 5) {
+      std::fprintf(stderr, "usage: model_step gemm M N K [ITERS]\n");
+      return 2;
+    }
+    const int64_t M = std::atoll(argv[2]), N = std::atoll(argv[3]), K = std::atoll(argv[4]);
+    const int n = argc > 5 ? std::atoi(argv[5]) : 20;
+    kiln::Generator g(1);
+    const kiln::Tensor a = kiln::randn({M, K}, kiln::DType::f32, &g), b = kiln::randn({K, N}, kiln::DType::f32, &g);
+    std::vector<double> times;
+    for (int i = 0; i < n + 3; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      kiln::matmul(a, b);
+      const auto t1 = std::chrono::steady_clock::now();
+      if (i >= 3) times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("gemm: median %.1f us (min %.1f) over %d calls (%.1f GFLOP/s at the min)\n", times[times.size() / 2],
+                times[0], n, 2.0 * double(M * N * K) / times[0] / 1e3);
+    return 0;
+  }
   if (model == "maxpool") {
     if (argc < 9) {
       std::fprintf(stderr, "usage: model_step maxpool B C H W K S P [ITERS]\n");
