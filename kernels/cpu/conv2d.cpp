@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <type_traits>
 #include <vector>
 
 #include "kiln/kernels/cpu/gemm.h"
+#include "kiln/kernels/cpu/pad_planes.h"
 #include "kiln/kernels/cpu/parallel.h"
 
 namespace kiln::cpu {
@@ -57,27 +59,17 @@ Padded padded(const Conv2dGeom& g) {
 }
 
 // dst [planes of Hp x Wp] <- src [planes of H x W] placed at (top, left), zero elsewhere (Hp >= top
-// + H, Wp >= left + W); planes in parallel. Used for the input (symmetric padding) and for dy in the
-// input gradient (Note [Input gradient by phases]).
+// + H, Wp >= left + W); planes in parallel (kernels/cpu/pad_planes.h). Used for the input
+// (symmetric padding) and for dy in the input gradient (Note [Input gradient by phases]).
 template <class T>
 void pad_planes(const T* src, int64_t planes, int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp,
                 int64_t Wp, T* dst) {
   const int64_t plane = Hp * Wp;
   parallel_for(0, planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(plane, 1)), [&](int64_t q0, int64_t q1) {
-    for (int64_t q = q0; q < q1; ++q) {
-      T* d = dst + q * plane;
-      const T* s = src + q * H * W;
-      std::fill(d, d + top * Wp, T(0));  // top rows
-      // Rows are short (a few dozen elements): plain loops, not a memset / memmove call per border.
-      for (int64_t h = 0; h < H; ++h) {
-        T* row = d + (top + h) * Wp;
-        const T* sr = s + h * W;
-        for (int64_t c = 0; c < left; ++c) row[c] = T(0);
-        for (int64_t c = 0; c < W; ++c) row[left + c] = sr[c];
-        for (int64_t c = left + W; c < Wp; ++c) row[c] = T(0);
-      }
-      std::fill(d + (top + H) * Wp, d + plane, T(0));  // bottom rows
-    }
+    if constexpr (std::is_same_v<T, float>)
+      KILN_ISA_CALL(pad_planes_f32, src + q0 * H * W, q1 - q0, H, W, top, left, Hp, Wp, dst + q0 * plane);
+    else
+      KILN_ISA_CALL(pad_planes_f64, src + q0 * H * W, q1 - q0, H, W, top, left, Hp, Wp, dst + q0 * plane);
   });
 }
 

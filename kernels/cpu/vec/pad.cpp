@@ -1,0 +1,75 @@
+// Zero-padding of image planes, compiled once per instruction set (Note [ISA dispatch] in
+// kernels/cpu/isa.h). Planes are small (a 7 x 7 map padded to 9 x 9 has rows of 9 values), so the
+// per-row cost is what matters: no library calls per border, and with AVX-512 each padded row is
+// one zero-masked load of the source row shifted by `left` (the border lanes come out as zeros)
+// and one masked store per 16 values.
+#include <algorithm>
+
+#include "kiln/kernels/cpu/pad_planes.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace KILN_ISA_NAMESPACE {
+namespace {
+
+template <class T>
+void pad_generic(const T* src, int64_t planes, int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp,
+                 int64_t Wp, T* dst) {
+  const int64_t plane = Hp * Wp;
+  for (int64_t q = 0; q < planes; ++q) {
+    T* d = dst + q * plane;
+    const T* s = src + q * H * W;
+    for (int64_t i = 0; i < top * Wp; ++i) d[i] = T(0);
+    for (int64_t h = 0; h < H; ++h) {
+      T* row = d + (top + h) * Wp;
+      const T* sr = s + h * W;
+      for (int64_t c = 0; c < left; ++c) row[c] = T(0);
+      for (int64_t c = 0; c < W; ++c) row[left + c] = sr[c];
+      for (int64_t c = left + W; c < Wp; ++c) row[c] = T(0);
+    }
+    for (int64_t i = (top + H) * Wp; i < plane; ++i) d[i] = T(0);
+  }
+}
+
+}  // namespace
+
+void pad_planes_f32(const float* src, int64_t planes, int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp,
+                    int64_t Wp, float* dst) {
+#if defined(__AVX512F__)
+  const int64_t plane = Hp * Wp;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t q = 0; q < planes; ++q) {
+    float* d = dst + q * plane;
+    const float* s = src + q * H * W;
+    int64_t i = 0;
+    for (; i + 16 <= top * Wp; i += 16) _mm512_storeu_ps(d + i, zero);
+    if (i < top * Wp) _mm512_mask_storeu_ps(d + i, __mmask16((1u << (top * Wp - i)) - 1u), zero);
+    for (int64_t h = 0; h < H; ++h) {
+      float* row = d + (top + h) * Wp;
+      // Output lane c of a 16-wide piece at column c0 takes source column c0 + c - left when that
+      // lies in [0, W); the load never touches columns outside the row.
+      for (int64_t c0 = 0; c0 < Wp; c0 += 16) {
+        const int64_t n = std::min<int64_t>(16, Wp - c0);
+        const int64_t lo = std::clamp<int64_t>(left - c0, 0, n), hi = std::clamp<int64_t>(left + W - c0, 0, n);
+        const __mmask16 load = __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+        const __m512 v = _mm512_maskz_loadu_ps(load, s + h * W + c0 - left);
+        _mm512_mask_storeu_ps(row + c0, __mmask16((1u << n) - 1u), v);
+      }
+    }
+    i = (top + H) * Wp;
+    for (; i + 16 <= plane; i += 16) _mm512_storeu_ps(d + i, zero);
+    if (i < plane) _mm512_mask_storeu_ps(d + i, __mmask16((1u << (plane - i)) - 1u), zero);
+  }
+#else
+  pad_generic(src, planes, H, W, top, left, Hp, Wp, dst);
+#endif
+}
+
+void pad_planes_f64(const double* src, int64_t planes, int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp,
+                    int64_t Wp, double* dst) {
+  pad_generic(src, planes, H, W, top, left, Hp, Wp, dst);
+}
+
+}  // namespace KILN_ISA_NAMESPACE
