@@ -23,6 +23,35 @@
 #include "kiln/tensor/ops.h"
 #include "kiln/tensor/pool.h"
 
+namespace {
+
+// Sorted times (us) of n calls of fn after three warm-up calls; before() runs untimed ahead of each.
+template <class Fn, class Before = void (*)()>
+std::vector<double> time_calls(int n, Fn&& fn, Before before = [] {}) {
+  std::vector<double> times;
+  for (int i = 0; i < n + 3; ++i) {
+    before();
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    const auto t1 = std::chrono::steady_clock::now();
+    if (i >= 3) times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times;
+}
+
+// argv[2 .. 2+count) as integers into v; false (after printing the usage) when too few are given.
+bool int_args(int argc, char** argv, int count, const char* usage, int64_t* v) {
+  if (argc < 2 + count) {
+    std::fprintf(stderr, "usage: model_step %s\n", usage);
+    return false;
+  }
+  for (int i = 0; i < count; ++i) v[i] = std::atoll(argv[2 + i]);
+  return true;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   namespace knn = kiln::nn;
   if (argc < 2) {
@@ -31,54 +60,30 @@ int main(int argc, char** argv) {
   }
   const std::string model = argv[1];
   if (model == "gemm") {
-    if (argc < 5) {
-      std::fprintf(stderr, "usage: model_step gemm M N K [ITERS]\n");
-      return 2;
-    }
-    const int64_t M = std::atoll(argv[2]), N = std::atoll(argv[3]), K = std::atoll(argv[4]);
+    int64_t v[3];
+    if (!int_args(argc, argv, 3, "gemm M N K [ITERS]", v)) return 2;
+    const int64_t M = v[0], N = v[1], K = v[2];
     const int n = argc > 5 ? std::atoi(argv[5]) : 20;
     kiln::Generator g(1);
     const kiln::Tensor a = kiln::randn({M, K}, kiln::DType::f32, &g), b = kiln::randn({K, N}, kiln::DType::f32, &g);
-    std::vector<double> times;
-    for (int i = 0; i < n + 3; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      kiln::matmul(a, b);
-      const auto t1 = std::chrono::steady_clock::now();
-      if (i >= 3) times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-    }
-    std::sort(times.begin(), times.end());
+    const std::vector<double> times = time_calls(n, [&] { kiln::matmul(a, b); });
     std::printf("gemm: median %.1f us (min %.1f) over %d calls (%.1f GFLOP/s at the min)\n", times[times.size() / 2],
                 times[0], n, 2.0 * double(M * N * K) / times[0] / 1e3);
     return 0;
   }
   if (model == "maxpool") {
-    if (argc < 9) {
-      std::fprintf(stderr, "usage: model_step maxpool B C H W K S P [ITERS]\n");
-      return 2;
-    }
     int64_t v[7];
-    for (int i = 0; i < 7; ++i) v[i] = std::atoll(argv[2 + i]);
+    if (!int_args(argc, argv, 7, "maxpool B C H W K S P [ITERS]", v)) return 2;
     const int n = argc > 9 ? std::atoi(argv[9]) : 200;
     kiln::Generator g(1);
     const kiln::Tensor x = kiln::randn({v[0], v[1], v[2], v[3]}, kiln::DType::f32, &g);
-    std::vector<double> times;
-    for (int i = 0; i < n + 3; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      kiln::max_pool2d(x, {v[4], v[4]}, {v[5], v[5]}, {v[6], v[6]});
-      const auto t1 = std::chrono::steady_clock::now();
-      if (i >= 3) times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-    }
-    std::sort(times.begin(), times.end());
+    const std::vector<double> times = time_calls(n, [&] { kiln::max_pool2d(x, {v[4], v[4]}, {v[5], v[5]}, {v[6], v[6]}); });
     std::printf("maxpool: median %.1f us (min %.1f) over %d calls\n", times[times.size() / 2], times[0], n);
     return 0;
   }
   if (model == "conv") {
-    if (argc < 11) {
-      std::fprintf(stderr, "usage: model_step conv B C H W O K S P fwd|data|weight [ITERS]\n");
-      return 2;
-    }
-    int64_t v[8];
-    for (int i = 0; i < 8; ++i) v[i] = std::atoll(argv[2 + i]);
+    int64_t v[9];  // v[8] is the PASS word, read below as a string
+    if (!int_args(argc, argv, 9, "conv B C H W O K S P fwd|data|weight [ITERS]", v)) return 2;
     const std::string pass = argv[10];
     const int n = argc > 11 ? std::atoi(argv[11]) : 200;
     const int64_t B = v[0], C = v[1], H = v[2], W = v[3], O = v[4], K = v[5], S = v[6], P = v[7];
@@ -87,16 +92,11 @@ int main(int argc, char** argv) {
     const kiln::Tensor x = kiln::randn({B, C, H, W}, kiln::DType::f32, &g);
     const kiln::Tensor w = kiln::randn({O, C, K, K}, kiln::DType::f32, &g);
     const kiln::Tensor dy = kiln::randn({B, O, OH, OW}, kiln::DType::f32, &g);
-    std::vector<double> times;
-    for (int i = 0; i < n + 3; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<double> times = time_calls(n, [&] {
       if (pass == "fwd") kiln::conv2d(x, w, kiln::Tensor(), S, P);
       else if (pass == "data") kiln::conv2d_backward_data(dy, w, x.shape(), S, P);
       else kiln::conv2d_backward_weight(dy, x, w.shape(), S, P);
-      const auto t1 = std::chrono::steady_clock::now();
-      if (i >= 3) times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-    }
-    std::sort(times.begin(), times.end());
+    });
     std::printf("conv %s: median %.1f us (min %.1f) over %d calls (%.1f GFLOP/s)\n", pass.c_str(), times[times.size() / 2], times[0], n,
                 2.0 * double(B * O * OH * OW * C * K * K) / times[times.size() / 2] / 1e3);
     return 0;
@@ -120,16 +120,13 @@ int main(int argc, char** argv) {
   kiln::Generator g(1);
   const kiln::Tensor x = kiln::randn(shape, kiln::DType::f32, &g);
   const kiln::Tensor y = kiln::randint(0, classes, {shape[0]}, kiln::DType::i64, &g);
-  std::vector<double> times;
-  for (int i = 0; i < iters + 3; ++i) {
-    m->zero_grad();
-    const auto t0 = std::chrono::steady_clock::now();
-    kiln::Tensor loss = knn::cross_entropy((*m)(x), y);
-    if (!fwd_only) kiln::ag::backward(loss);
-    const auto t1 = std::chrono::steady_clock::now();
-    if (i >= 3) times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-  }
-  std::sort(times.begin(), times.end());
+  const std::vector<double> times = time_calls(
+      iters,
+      [&] {
+        kiln::Tensor loss = knn::cross_entropy((*m)(x), y);
+        if (!fwd_only) kiln::ag::backward(loss);
+      },
+      [&] { m->zero_grad(); });
   std::printf("%s %s: median %.1f us (min %.1f) over %d calls\n", model.c_str(), fwd_only ? "fwd" : "fwd+bwd",
               times[times.size() / 2], times[0], iters);
   return 0;
