@@ -38,7 +38,7 @@ constexpr int64_t kMaxWeightChunks = 8;
 // positions along a row are contiguous (stride 1) or every other element (stride 2). The output
 // positions of all images form one N dimension, so small images (14 x 14 = 196 positions) still
 // fill whole register tiles, and the two threads split one large product; output column j lives
-// at y[n*O*OH*OW + oh*OW + ow] (a tile that straddles two images is written column by column).
+// at y[n*O*OH*OW + oh*OW + ow] (a tile that straddles images is stored piece by piece, TilePieces).
 // The bias is added by the GEMM when it stores its last K block.
 //   - input gradient: one product per stride phase (Note [Input gradient by phases]); 1x1
 //     unpadded: W^T [C, O] times dy read through the same position table.

@@ -3,23 +3,18 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <limits>
 
 #include "kiln/kernels/cpu/parallel.h"
-#include "kiln/kernels/dtype.h"
 #include "kiln/kernels/cpu/pool_window.h"
+#include "kiln/kernels/dtype.h"
 #include "kiln/kernels/pool_math.h"
 
 namespace kiln::cpu {
 namespace {
 
-// Planes per parallel chunk: about 16K elements of work each.
-int64_t plane_grain(int64_t work_per_plane) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_plane)); }
-
 using pool::adaptive_end;
 using pool::adaptive_start;
-using pool::first_valid;
-
+using pool_window::plane_grain;
 using pool_window::window_max;
 
 }  // namespace

@@ -1,12 +1,18 @@
 #pragma once
-// The scalar window max shared by the CPU max pools (kernels/cpu/pool.cpp and the per-ISA
-// kernels/cpu/vec/pool.cpp).
+// Helpers shared by the CPU pools (kernels/cpu/pool.cpp and the per-ISA kernels/cpu/vec/pool.cpp):
+// the parallel grain and the scalar window max.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
 #include "kiln/kernels/pool_math.h"
 
 namespace kiln::cpu::pool_window {
+
+// Planes per parallel chunk: about 16K elements of work each.
+inline int64_t plane_grain(int64_t work_per_plane) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_plane));
+}
 
 // Max over the window rows h0, h0+hs, ... < h1 and columns w0, w0+ws, ... < w1. As PyTorch, a
 // NaN replaces the running max (so the last NaN wins) and the index starts at the first position.

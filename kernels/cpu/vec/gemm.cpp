@@ -11,8 +11,10 @@
 //   pc: blocks of KC along K        (KC chosen so that a B sliver, KC x NR, stays in L1)
 //   ic: blocks of MC rows of A      (packed per thread, MC x KC, stays in L2)
 //   jr: NR slivers of the B panel, ir: MR slivers of the A block -> micro-kernel.
-// Packing pads the last sliver with zeros, so the micro-kernel always runs full tiles; a partial
-// tile at the bottom/right edge is computed into a small buffer and copied out. The K blocks are
+// Packing pads the last sliver with zeros, so the micro-kernel always runs full tiles. A partial
+// tile at the bottom/right edge, or one whose columns are not one contiguous run of C (table
+// outputs), is stored from the registers by masked pieces (TilePieces in gemm_kernel.h) where the
+// ISA has masks, else computed into a small buffer and copied out. The K blocks are
 // of balanced length (K = 257 gives 129 + 128, not 256 + 1), beta applies on the first block only.
 //
 // When a thread's rows of op(A) take at most kPackedAllA bytes (a convolution's weight, a

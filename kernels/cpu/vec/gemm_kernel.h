@@ -280,10 +280,7 @@ struct PointerRows {
 };
 
 #if defined(__AVX512F__)
-// GCC 12 reports the intrinsics' internal "undefined" passthrough operands as maybe-uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
+KILN_INTRINSIC_WARNINGS_OFF
 // dst[k*ldd + j] = src[j][k0 + k] for j, k < 16: a 16 x 16 transpose in registers (unpack within
 // 128-bit lanes, then shuffle the lanes), far cheaper than 256 scalar moves. Only the columns j in
 // `cols` (a lane mask) are stored: an 8-row sliver keeps the first 8.
@@ -315,7 +312,7 @@ inline void transpose16x16(const float* const* src, int64_t k0, float* dst, int6
   for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src[i] + k0);
   transpose16x16_regs(r, dst, ldd);
 }
-#pragma GCC diagnostic pop
+KILN_INTRINSIC_WARNINGS_ON
 #endif
 
 // Rows [k0, k0+kc) x cols [j0, j0+n) of op(B) into slivers of NR columns, each k-major [kc][NR].

@@ -19,6 +19,7 @@
 
 #include "kiln/kernels/cpu/parallel.h"
 #include "kiln/kernels/dtype.h"
+#include "kiln/kernels/macros.h"
 
 namespace KILN_ISA_NAMESPACE {
 namespace {
@@ -61,6 +62,7 @@ void lanes_shifted(const C* KILN_RESTRICT a, C k, const C* KILN_RESTRICT b, C kb
 }
 
 #if defined(__AVX512F__)
+KILN_INTRINSIC_WARNINGS_OFF
 // The same sums for f32 with the lanes in registers: the generic loop above keeps its 64 lanes in a
 // stack array, so every short row (a 7 x 7 or 14 x 14 plane) paid for spilling, zeroing and a
 // scalar reduction tree in memory. Lane assignment and combining order are those of the generic
@@ -95,6 +97,7 @@ void lanes_shifted<float>(const float* KILN_RESTRICT a, float k, const float* KI
   s1 = _mm512_reduce_add_ps(_mm512_add_ps(x1[0], x1[1]));
   s2 = _mm512_reduce_add_ps(_mm512_add_ps(x2[0], x2[1]));
 }
+KILN_INTRINSIC_WARNINGS_ON
 #endif
 
 // Per-channel sums over [N, C, S] of (a - ka[c]) and (a - ka[c]) * (b - kb[c]), in double.

@@ -49,6 +49,7 @@ void interior_row(const C* KILN_RESTRICT xp, int64_t W, int64_t h0, int64_t h1, 
 }
 
 #if defined(__AVX512F__)
+KILN_INTRINSIC_WARNINGS_OFF
 // interior_row for f32 with column stride 1 or 2, 16 output columns per register: per tap one load
 // (stride 2: two loads and a permute keeping the even elements), two compares and two masked
 // moves; the index is kept as 32-bit lanes (the caller checks that a plane has fewer than 2^31
@@ -88,6 +89,7 @@ void interior_row_f32(const float* xp, int64_t W, int64_t h0, int64_t h1, int64_
                              _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(bi, 1)));
   }
 }
+KILN_INTRINSIC_WARNINGS_ON
 #endif
 
 template <class C>
@@ -99,8 +101,7 @@ void max_pool_planes(const C* X, C* Y, int64_t* idx, int64_t planes, const kiln:
   const int64_t ia = std::min(g.OW, (g.pw + g.sw - 1) / g.sw);
   const int64_t room = g.W - 1 - last_tap + g.pw;
   const int64_t ib = std::max(ia, room >= 0 ? std::min(g.OW, room / g.sw + 1) : int64_t(0));
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_plane * g.kh * g.kw));
-  kiln::cpu::parallel_for(0, planes, grain, [&](int64_t p0, int64_t p1) {
+  kiln::cpu::parallel_for(0, planes, pool_window::plane_grain(out_plane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const C* xp = X + p * in_plane;
       for (int64_t oh = 0; oh < g.OH; ++oh) {
@@ -111,25 +112,20 @@ void max_pool_planes(const C* X, C* Y, int64_t* idx, int64_t planes, const kiln:
         int64_t* ir = idx + p * out_plane + oh * g.OW;
         auto edge = [&](int64_t ow) {
           const int64_t ws = ow * g.sw - g.pw;
-          kiln::cpu::pool_window::window_max(xp, g.W, h0, h1, g.dh, first_valid(ws, g.dw),
-                                             std::min(ws + last_tap + 1, g.W), g.dw, yr[ow], ir[ow]);
+          pool_window::window_max(xp, g.W, h0, h1, g.dh, first_valid(ws, g.dw), std::min(ws + last_tap + 1, g.W),
+                                  g.dw, yr[ow], ir[ow]);
         };
         for (int64_t ow = 0; ow < ia; ++ow) edge(ow);
+        [&] {
 #if defined(__AVX512F__)
-        if constexpr (std::is_same_v<C, float>) {
-          if ((g.sw == 1 || g.sw == 2) && in_plane < (int64_t(1) << 31)) {
-            interior_row_f32(xp, g.W, h0, h1, g.dh, g.kw, g.dw, g.pw, g.sw, ia, ib, yr, ir);
-            for (int64_t ow = ib; ow < g.OW; ++ow) edge(ow);
-            continue;
-          }
-        }
+          if constexpr (std::is_same_v<C, float>)
+            if ((g.sw == 1 || g.sw == 2) && in_plane < (int64_t(1) << 31))
+              return interior_row_f32(xp, g.W, h0, h1, g.dh, g.kw, g.dw, g.pw, g.sw, ia, ib, yr, ir);
 #endif
-        if (g.sw == 1)
-          interior_row<C, 1>(xp, g.W, h0, h1, g.dh, g.kw, g.dw, g.pw, 1, ia, ib, yr, ir);
-        else if (g.sw == 2)
-          interior_row<C, 2>(xp, g.W, h0, h1, g.dh, g.kw, g.dw, g.pw, 2, ia, ib, yr, ir);
-        else
+          if (g.sw == 1) return interior_row<C, 1>(xp, g.W, h0, h1, g.dh, g.kw, g.dw, g.pw, 1, ia, ib, yr, ir);
+          if (g.sw == 2) return interior_row<C, 2>(xp, g.W, h0, h1, g.dh, g.kw, g.dw, g.pw, 2, ia, ib, yr, ir);
           interior_row<C, 0>(xp, g.W, h0, h1, g.dh, g.kw, g.dw, g.pw, g.sw, ia, ib, yr, ir);
+        }();
         for (int64_t ow = ib; ow < g.OW; ++ow) edge(ow);
       }
     }
