@@ -30,11 +30,15 @@ double now_us() {
 // a short while before they sleep, so a burst of ops (a training step) does not pay a
 // condition-variable wake-up (tens of microseconds) per op.
 //
-// Protocol: run() publishes the job (task, ntasks, pending, next) and then bumps generation_.
-// Workers that see a new generation register in active_, re-check the generation, and take task
-// indices from next_. run() returns only when every task is done (pending_ == 0) and no worker is
-// registered (active_ == 0), so no worker can touch a finished job's task; a late worker either
-// finds next_ exhausted or already serves the next job, which is equally fine.
+// Protocol: run() publishes the job (task, ntasks, pending, next) and then bumps generation_ to G.
+// A worker that sees a new generation G registers in active_ and then checks that job G is not
+// closed yet (closed_ < G); only then does it take task indices from next_. run() waits until every
+// task is done (pending_ == 0), closes the job (closed_ = G) and then waits until no worker is
+// registered (active_ == 0). The close and the registration are a store-then-load pair on each side
+// (sequentially consistent), so either the worker sees the job closed and leaves without touching
+// it, or run() sees the worker registered and waits for it. Without the close, a worker that woke
+// late could register after run() had returned and claim an index of the next job while run() was
+// still publishing it (the task then ran twice, or its pending count never reached zero: a hang).
 class Pool {
  public:
   static constexpr double kSpinMicros = 300;
@@ -60,20 +64,27 @@ class Pool {
     ntasks_.store(ntasks);
     pending_.store(ntasks);
     next_.store(0);
-    generation_.fetch_add(1);
+    const uint64_t gen = generation_.fetch_add(1) + 1;
     if (sleepers_.load() > 0) {
       std::lock_guard<std::mutex> lk(m_);
       cv_.notify_all();
     }
     work();
-    for (int spins = 0; pending_.load() != 0 || active_.load() != 0; ++spins) {
-      if (spins < 4096) cpu_relax();
-      else std::this_thread::yield();
-    }
+    wait_until([&] { return pending_.load() == 0; });
+    closed_.store(gen);
+    wait_until([&] { return active_.load() == 0; });
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
+  template <class Done>
+  static void wait_until(Done done) {
+    for (int spins = 0; !done(); ++spins) {
+      if (spins < 4096) cpu_relax();
+      else std::this_thread::yield();
+    }
+  }
+
   void work() {
     bool was = t_in_parallel;
     t_in_parallel = true;
@@ -109,7 +120,7 @@ class Pool {
       if (shutdown_.load()) return;
       active_.fetch_add(1);
       seen = generation_.load();
-      work();
+      if (closed_.load() < seen) work();  // else the job finished without this worker
       active_.fetch_sub(1);
     }
   }
@@ -136,6 +147,7 @@ class Pool {
   std::atomic<int> active_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> closed_{0};  // the last generation whose run() stopped taking workers
   std::atomic<bool> shutdown_{false};
   std::exception_ptr error_;
 };

@@ -1,4 +1,6 @@
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <numeric>
 #include <vector>
 
@@ -54,6 +56,25 @@ TEST(Parallel, NestedCallsRunSerially) {
       parallel_for(0, 100, 1, [&](int64_t b2, int64_t e2) { sum += e2 - b2; });
   });
   EXPECT_EQ(sum.load(), 800);
+}
+
+// Many short jobs back to back, with more workers than cores so that a worker is often preempted
+// between noticing a job and registering for it: every task of every job must run exactly once,
+// and no job may hang (a late worker once took a task of the next job before it was published:
+// the task ran twice or the job's pending count never reached zero).
+TEST(Parallel, BackToBackJobsRunEachTaskOnce) {
+  set_num_threads(4);
+  std::vector<std::atomic<int>> hits(64);
+  for (int job = 0; job < 200000; ++job) {
+    // Now and then a pause long enough for the workers to go to sleep, so that the next jobs
+    // also meet workers that are still waking up.
+    if (job % 128 == 0) std::this_thread::sleep_for(std::chrono::microseconds(500));
+    const int64_t n = 2 + job % 7;
+    for (int64_t i = 0; i < n; ++i) hits[size_t(i)].store(0);
+    parallel_chunks(n, 1, [&](int64_t c, int64_t, int64_t) { hits[size_t(c)].fetch_add(1); });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "job " << job << " task " << i;
+  }
+  set_num_threads(2);
 }
 
 TEST(Isa, CapIsRespected) {
