@@ -1,9 +1,13 @@
 // Zero-padding of image planes, compiled once per instruction set (Note [ISA dispatch] in
-// kernels/cpu/isa.h). Planes are small (a 7 x 7 map padded to 9 x 9 has rows of 9 values), so the
-// per-row cost is what matters: no library calls per border, and with AVX-512 each padded row is
-// one zero-masked load of the source row shifted by `left` (the border lanes come out as zeros)
-// and one masked store per 16 values.
+// kernels/cpu/isa.h). Planes are small (a 7 x 7 map padded to 9 x 9 has rows of 9 values; a 4 x 4
+// map, 6 x 6), so the per-row cost is what matters: no library calls per border. With AVX-512 a
+// small padded plane is written 16 values at a time, each vector one expand-load (vexpandps: the
+// next popcount(mask) source values go to the mask's lanes in order, the other lanes are zero) and
+// one store; the masks and source offsets depend only on the geometry, so they are worked out once
+// per call. Larger planes go row by row: one zero-masked load of the source row shifted by `left`
+// (the border lanes come out as zeros) and one masked store per 16 values.
 #include <algorithm>
+#include <cstdint>
 
 #include "kiln/kernels/cpu/pad_planes.h"
 
@@ -40,6 +44,32 @@ void pad_planes_f32(const float* src, int64_t planes, int64_t H, int64_t W, int6
 #if defined(__AVX512F__)
   const int64_t plane = Hp * Wp;
   const __m512 zero = _mm512_setzero_ps();
+  constexpr int64_t kMaxVectors = 128;  // planes up to 2048 values (a 32 x 32 map padded by 1: 73 vectors)
+  const int64_t nv = (plane + 15) / 16;
+  if (nv <= kMaxVectors && planes >= 4) {
+    // Vector v covers padded positions [16v, 16v + 16): lane bits where a source value lands, and
+    // how many source values come before position 16v (they are read in padded-position order).
+    __mmask16 mask[kMaxVectors];
+    int32_t off[kMaxVectors];
+    int32_t seen = 0;
+    for (int64_t v = 0; v < nv; ++v) {
+      uint32_t bits = 0;
+      off[v] = seen;
+      for (int64_t l = 0; l < 16; ++l) {
+        const int64_t pos = 16 * v + l, r = pos / Wp - top, c = pos % Wp - left;
+        if (pos < plane && r >= 0 && r < H && c >= 0 && c < W) bits |= 1u << l, ++seen;
+      }
+      mask[v] = __mmask16(bits);
+    }
+    const __mmask16 tail = __mmask16((1u << (plane - 16 * (nv - 1))) - 1u);
+    for (int64_t q = 0; q < planes; ++q) {
+      float* d = dst + q * plane;
+      const float* s = src + q * H * W;
+      for (int64_t v = 0; v + 1 < nv; ++v) _mm512_storeu_ps(d + 16 * v, _mm512_maskz_expandloadu_ps(mask[v], s + off[v]));
+      _mm512_mask_storeu_ps(d + 16 * (nv - 1), tail, _mm512_maskz_expandloadu_ps(mask[nv - 1], s + off[nv - 1]));
+    }
+    return;
+  }
   for (int64_t q = 0; q < planes; ++q) {
     float* d = dst + q * plane;
     const float* s = src + q * H * W;
