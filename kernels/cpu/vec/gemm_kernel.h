@@ -469,7 +469,7 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
   int64_t k = 0;
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float> && R % 8 == 0) {
-    if (n * 2 >= R) {  // mostly full slivers (the columns past n are zeros)
+    if (n >= 8) {  // (groups of 16 columns past n are stored as zeros without a transpose)
       for (; k + 16 <= kc; k += 16) {
         // Runs of consecutive depth addresses inside this block of 16: lanes [la[r], la[r+1]) read
         // from offset depth[k + la[r]] - la[r] + lane.
@@ -504,6 +504,11 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
         for (int g = 0; g < R; g += 16) {
           const int rows = std::min(16, R - g);  // 8 for the A slivers (MR = 8)
           const int valid = std::max(0, std::min(rows, n - g));
+          if (valid == 0) {
+            const __mmask16 cols = __mmask16((1u << rows) - 1u);
+            for (int kk = 0; kk < 16; ++kk) _mm512_mask_storeu_ps(dst + (k + kk) * R + g, cols, _mm512_setzero_ps());
+            continue;
+          }
           __m512 v[16];
           for (int i = 0; i < valid; ++i) {
             const float* p = base + item[g + i];
