@@ -306,14 +306,18 @@ void backward_data_phases(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
         T* buf = col_scratch<T, 2>(size_t(cg * np));
         gemm_tables(cg, np, depth, a_mat, b_mat, buf, np, nullptr, nullptr, false);
         const int64_t w0 = ws.front(), w1 = ws.back() + 1, col0 = pw - g.PW, SW = g.SW;
+        // The phase's rows hs are consecutive, so its rows of dx are SH rows apart.
+        const int64_t row0 = ph - g.PH + g.SH * hs.front();
         parallel_for(0, cg * g.B, std::max<int64_t>(1, 16384 / std::max<int64_t>(nh * Wp, 1)), [&](int64_t q0, int64_t q1) {
-          for (int64_t q = q0; q < q1; ++q) {  // q = (c, n)
-            const int64_t c = q / g.B, n = q % g.B;
-            for (int64_t ih = 0; ih < nh; ++ih) {
-              const T* src = buf + c * np + (n * nh + ih) * Wp;
-              T* d = dxg + n * g.C * hw + c * hw + (ph - g.PH + g.SH * hs[size_t(ih)]) * g.W + col0;
-              for (int64_t qw = w0; qw < w1; ++qw) d[SW * qw] = src[qw];
-            }
+          for (int64_t q = q0; q < q1;) {  // q = (c, n): images [n, n + count) of channel c in one call
+            const int64_t c = q / g.B, n = q % g.B, count = std::min(q1 - q, g.B - n);
+            const T* src = buf + c * np + n * nh * Wp + w0;
+            T* d = dxg + n * g.C * hw + c * hw + row0 * g.W + col0 + SW * w0;
+            if constexpr (std::is_same_v<T, float>)
+              KILN_ISA_CALL(scatter_rows_f32, src, nh * Wp, Wp, count, nh, w1 - w0, d, g.C * hw, g.SH * g.W, SW);
+            else
+              KILN_ISA_CALL(scatter_rows_f64, src, nh * Wp, Wp, count, nh, w1 - w0, d, g.C * hw, g.SH * g.W, SW);
+            q += count;
           }
         });
       }

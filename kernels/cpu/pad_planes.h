@@ -1,6 +1,7 @@
 #pragma once
-// Zero-padding of image planes for the CPU convolutions (kernels/cpu/conv2d.cpp), compiled once per
-// instruction set (kernels/cpu/vec/pad.cpp, Note [ISA dispatch]).
+// Zero-padding of image planes and strided placement of rows for the CPU convolutions
+// (kernels/cpu/conv2d.cpp), compiled once per instruction set (kernels/cpu/vec/pad.cpp, Note [ISA
+// dispatch]).
 #include <cstdint>
 
 #include "kiln/kernels/cpu/isa.h"
@@ -11,3 +12,12 @@ KILN_DECLARE_ISA_FN(void, pad_planes_f32, const float* src, int64_t planes, int6
                     int64_t left, int64_t Hp, int64_t Wp, float* dst)
 KILN_DECLARE_ISA_FN(void, pad_planes_f64, const double* src, int64_t planes, int64_t H, int64_t W, int64_t top,
                     int64_t left, int64_t Hp, int64_t Wp, double* dst)
+
+// For each block b < blocks: dst[b * dst_block + r * dst_stride + i * step] =
+// src[b * src_block + r * src_stride + i] for r < rows, i < n (step >= 1): the rows of one stride
+// phase of an input gradient put in place, image after image (Note [Input gradient by phases]).
+KILN_DECLARE_ISA_FN(void, scatter_rows_f32, const float* src, int64_t src_block, int64_t src_stride, int64_t blocks,
+                    int64_t rows, int64_t n, float* dst, int64_t dst_block, int64_t dst_stride, int64_t step)
+KILN_DECLARE_ISA_FN(void, scatter_rows_f64, const double* src, int64_t src_block, int64_t src_stride,
+                    int64_t blocks, int64_t rows, int64_t n, double* dst, int64_t dst_block, int64_t dst_stride,
+                    int64_t step)

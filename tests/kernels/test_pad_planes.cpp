@@ -1,4 +1,5 @@
-// kernels/cpu/pad_planes.h: every compiled ISA copy of the plane padding against a plain placement,
+// kernels/cpu/pad_planes.h: every compiled ISA copy of the plane padding (and of the strided row
+// scatter of the input gradient) against a plain placement,
 // for the shapes the convolutions ask for (symmetric input padding; dy padded above/left by the
 // taps' reach and below/right as far as the phases read), small planes (the AVX-512 expand-load
 // path, including planes that are a whole number of vectors) and large ones (row by row), and
@@ -74,6 +75,55 @@ TEST(PadPlanes, EveryIsaMatchesPlainPlacement) {
   if (int(best) >= int(cpu::Isa::avx512)) {
     check_isa<float>("avx512", cpu::avx512::pad_planes_f32, cases);
     check_isa<double>("avx512", cpu::avx512::pad_planes_f64, cases);
+  }
+}
+
+struct ScatterCase {
+  int64_t rows, n, src_stride, dst_stride, step, blocks = 1, src_block = 0, dst_block = 0;
+};
+
+template <class T, class Fn>
+void check_scatter(const char* isa, Fn scatter) {
+  const std::vector<ScatterCase> cases = {
+      {7, 7, 16, 28, 2},   // simple_cnn's 14 x 14 input gradient: one phase's rows
+      {4, 4, 6, 16, 2},    // 8 x 8: rows of 4
+      {3, 1, 3, 4, 2},     // a single value per row
+      {2, 8, 8, 32, 2},    {3, 16, 17, 64, 2}, {2, 17, 20, 70, 2},  // around whole vectors
+      {2, 33, 40, 140, 2}, {3, 9, 9, 30, 3},   {2, 12, 12, 12, 1},
+      {2, 2, 4, 8, 2, 5, 8, 40},    // several images: blocks of rows with their own strides
+      {3, 7, 9, 28, 2, 3, 27, 200}, {2, 5, 6, 15, 3, 4, 12, 31},
+  };
+  for (const ScatterCase& c : cases) {
+    SCOPED_TRACE(std::string(isa) + " blocks " + std::to_string(c.blocks) + " rows " + std::to_string(c.rows) +
+                 " n " + std::to_string(c.n) + " step " + std::to_string(c.step));
+    std::vector<T> src(size_t((c.blocks - 1) * c.src_block + c.rows * c.src_stride));
+    for (size_t i = 0; i < src.size(); ++i) src[i] = T(1 + i);
+    const size_t len = size_t((c.blocks - 1) * c.dst_block + (c.rows - 1) * c.dst_stride + (c.n - 1) * c.step + 1);
+    std::vector<T> dst(len + 64, T(-7)), want(len + 64, T(-7));
+    for (int64_t b = 0; b < c.blocks; ++b)
+      for (int64_t r = 0; r < c.rows; ++r)
+        for (int64_t i = 0; i < c.n; ++i)
+          want[size_t(b * c.dst_block + r * c.dst_stride + i * c.step)] =
+              src[size_t(b * c.src_block + r * c.src_stride + i)];
+    scatter(src.data(), c.src_block, c.src_stride, c.blocks, c.rows, c.n, dst.data(), c.dst_block, c.dst_stride,
+            c.step);
+    int bad = 0;
+    for (size_t i = 0; i < dst.size() && bad < 5; ++i)  // the slots between and after stay untouched
+      if (dst[i] != want[i]) ++bad, ADD_FAILURE() << "element " << i << ": got " << dst[i] << ", want " << want[i];
+  }
+}
+
+TEST(PadPlanes, EveryIsaScattersRowsInPlace) {
+  const cpu::Isa best = cpu::detected_isa();
+  check_scatter<float>("baseline", cpu::baseline::scatter_rows_f32);
+  check_scatter<double>("baseline", cpu::baseline::scatter_rows_f64);
+  if (int(best) >= int(cpu::Isa::avx2)) {
+    check_scatter<float>("avx2", cpu::avx2::scatter_rows_f32);
+    check_scatter<double>("avx2", cpu::avx2::scatter_rows_f64);
+  }
+  if (int(best) >= int(cpu::Isa::avx512)) {
+    check_scatter<float>("avx512", cpu::avx512::scatter_rows_f32);
+    check_scatter<double>("avx512", cpu::avx512::scatter_rows_f64);
   }
 }
 

@@ -37,7 +37,50 @@ void pad_generic(const T* src, int64_t planes, int64_t H, int64_t W, int64_t top
   }
 }
 
+template <class T>
+void scatter_generic(const T* src, int64_t src_block, int64_t src_stride, int64_t blocks, int64_t rows, int64_t n,
+                     T* dst, int64_t dst_block, int64_t dst_stride, int64_t step) {
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* s = src + b * src_block + r * src_stride;
+      T* d = dst + b * dst_block + r * dst_stride;
+      for (int64_t i = 0; i < n; ++i) d[i * step] = s[i];
+    }
+}
+
 }  // namespace
+
+void scatter_rows_f32(const float* src, int64_t src_block, int64_t src_stride, int64_t blocks, int64_t rows,
+                      int64_t n, float* dst, int64_t dst_block, int64_t dst_stride, int64_t step) {
+#if defined(__AVX512F__)
+  if (step == 2) {
+    // 16 source values fill the even lanes of two 16-lane vectors: spread by a permute, written by
+    // stores masked to the even lanes (the odd elements belong to the other phase).
+    const __m512i lo_idx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i hi_idx = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
+    for (int64_t q = 0; q < blocks * rows; ++q) {
+      const int64_t b = q / rows, r = q % rows;
+      const float* s = src + b * src_block + r * src_stride;
+      float* d = dst + b * dst_block + r * dst_stride;
+      for (int64_t i = 0; i < n; i += 16) {
+        const int64_t m = std::min<int64_t>(16, n - i);
+        const __m512 v = _mm512_maskz_loadu_ps(__mmask16((1u << m) - 1u), s + i);
+        // Even lanes below 2m - 1 of the 32 destination slots from 2i.
+        const uint32_t even = 0x55555555u & ((uint32_t(1) << (2 * m - 1)) - 1u);
+        _mm512_mask_storeu_ps(d + 2 * i, __mmask16(even & 0xFFFFu), _mm512_permutexvar_ps(lo_idx, v));
+        if (m > 8) _mm512_mask_storeu_ps(d + 2 * i + 16, __mmask16(even >> 16), _mm512_permutexvar_ps(hi_idx, v));
+      }
+    }
+    return;
+  }
+#endif
+  scatter_generic(src, src_block, src_stride, blocks, rows, n, dst, dst_block, dst_stride, step);
+}
+
+void scatter_rows_f64(const double* src, int64_t src_block, int64_t src_stride, int64_t blocks, int64_t rows,
+                      int64_t n, double* dst, int64_t dst_block, int64_t dst_stride, int64_t step) {
+  scatter_generic(src, src_block, src_stride, blocks, rows, n, dst, dst_block, dst_stride, step);
+}
 
 void pad_planes_f32(const float* src, int64_t planes, int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp,
                     int64_t Wp, float* dst) {
