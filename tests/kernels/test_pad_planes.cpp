@@ -16,6 +16,19 @@
 namespace kiln::test {
 namespace {
 
+// Runs fn(name) once per compiled ISA copy the CPU can run, with that copy selected for
+// KILN_ISA_CALL (Note [ISA dispatch]).
+template <class Fn>
+void for_each_isa(Fn fn) {
+  const cpu::Isa best = cpu::detected_isa();
+  for (cpu::Isa isa : {cpu::Isa::baseline, cpu::Isa::avx2, cpu::Isa::avx512}) {
+    if (int(isa) > int(best)) continue;
+    cpu::set_cpu_isa(isa);
+    fn(cpu::isa_name(isa));
+  }
+  cpu::set_cpu_isa(best);
+}
+
 struct PadCase {
   int64_t planes, H, W, top, left, Hp, Wp;
 };
@@ -65,17 +78,10 @@ TEST(PadPlanes, EveryIsaMatchesPlainPlacement) {
       {2, 40, 50, 3, 3, 46, 56},   // large planes: row by row
       {3, 20, 37, 1, 2, 23, 41},
   };
-  const cpu::Isa best = cpu::detected_isa();
-  check_isa<float>("baseline", cpu::baseline::pad_planes_f32, cases);
-  check_isa<double>("baseline", cpu::baseline::pad_planes_f64, cases);
-  if (int(best) >= int(cpu::Isa::avx2)) {
-    check_isa<float>("avx2", cpu::avx2::pad_planes_f32, cases);
-    check_isa<double>("avx2", cpu::avx2::pad_planes_f64, cases);
-  }
-  if (int(best) >= int(cpu::Isa::avx512)) {
-    check_isa<float>("avx512", cpu::avx512::pad_planes_f32, cases);
-    check_isa<double>("avx512", cpu::avx512::pad_planes_f64, cases);
-  }
+  for_each_isa([&](const char* isa) {
+    check_isa<float>(isa, [](auto... a) { KILN_ISA_CALL(pad_planes_f32, a...); }, cases);
+    check_isa<double>(isa, [](auto... a) { KILN_ISA_CALL(pad_planes_f64, a...); }, cases);
+  });
 }
 
 struct ScatterCase {
@@ -114,17 +120,10 @@ void check_scatter(const char* isa, Fn scatter) {
 }
 
 TEST(PadPlanes, EveryIsaScattersRowsInPlace) {
-  const cpu::Isa best = cpu::detected_isa();
-  check_scatter<float>("baseline", cpu::baseline::scatter_rows_f32);
-  check_scatter<double>("baseline", cpu::baseline::scatter_rows_f64);
-  if (int(best) >= int(cpu::Isa::avx2)) {
-    check_scatter<float>("avx2", cpu::avx2::scatter_rows_f32);
-    check_scatter<double>("avx2", cpu::avx2::scatter_rows_f64);
-  }
-  if (int(best) >= int(cpu::Isa::avx512)) {
-    check_scatter<float>("avx512", cpu::avx512::scatter_rows_f32);
-    check_scatter<double>("avx512", cpu::avx512::scatter_rows_f64);
-  }
+  for_each_isa([](const char* isa) {
+    check_scatter<float>(isa, [](auto... a) { KILN_ISA_CALL(scatter_rows_f32, a...); });
+    check_scatter<double>(isa, [](auto... a) { KILN_ISA_CALL(scatter_rows_f64, a...); });
+  });
 }
 
 }  // namespace
