@@ -471,32 +471,38 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
   if constexpr (std::is_same_v<T, float> && R % 8 == 0) {
     if (n >= 8) {  // (groups of 16 columns past n are stored as zeros without a transpose)
       // With an increasing depth table (every table the convolutions build), a block whose first
-      // and last depth are 15 apart is one run of consecutive addresses (a weight row, or 16
-      // positions of one image): it skips the run analysis.
+      // and last depth are 15 apart is one run of consecutive addresses: a weight row, or 16
+      // positions of one image. Such blocks skip the run analysis and load without masks.
       bool increasing = true;
       for (int64_t i = 1; i < kc; ++i) increasing &= depth[i] > depth[i - 1];
       for (; k + 16 <= kc; k += 16) {
-        // Runs of depth addresses inside this block of 16, lanes [la[r], la[r+1]) each: step 1
-        // (lanes [a, b) read offset depth[k + a] - a + lane) or step 2 (lanes read element 2 * lane
-        // of the 32 from depth[k + a] - 2a, kept by a permute).
+        if (increasing && depth[k + 15] - depth[k] == 15) {
+          for (int g = 0; g < R; g += 16) {
+            const int rows = std::min(16, R - g);
+            const int valid = std::max(0, std::min(rows, n - g));
+            __m512 v[16];
+            for (int i = 0; i < valid; ++i) v[i] = _mm512_loadu_ps(base + item[g + i] + depth[k]);
+            for (int i = valid; i < 16; ++i) v[i] = _mm512_setzero_ps();
+            transpose16x16_regs(v, dst + k * R + g, R, __mmask16((1u << rows) - 1u));
+          }
+          continue;
+        }
+        // Runs of consecutive depth addresses inside this block of 16: lanes [la[r], la[r+1]) read
+        // from offset depth[k + la[r]] - la[r] + lane.
+        // Runs of depth addresses with step 1 (lanes [a, b) read offset depth[k + a] - a + lane) or
+        // step 2 (lanes read element 2 * lane of the 32 from depth[k + a] - 2a, kept by a permute).
         int la[17], step[16];
         int64_t off[16];
         int m = 0;
-        if (increasing && depth[k + 15] - depth[k] == 15) {
-          la[m] = 0;
-          step[m] = 1;
-          off[m++] = depth[k];
-        } else {
-          for (int l = 0; l < 16;) {
-            int st = l + 1 < 16 ? int(depth[k + l + 1] - depth[k + l]) : 1;
-            if (st != 1 && st != 2) st = 1;
-            int e = l + 1;
-            while (e < 16 && depth[k + e] == depth[k + e - 1] + st) ++e;
-            la[m] = l;
-            step[m] = st;
-            off[m++] = depth[k + l] - st * l;
-            l = e;
-          }
+        for (int l = 0; l < 16;) {
+          int st = l + 1 < 16 ? int(depth[k + l + 1] - depth[k + l]) : 1;
+          if (st != 1 && st != 2) st = 1;
+          int e = l + 1;
+          while (e < 16 && depth[k + e] == depth[k + e - 1] + st) ++e;
+          la[m] = l;
+          step[m] = st;
+          off[m++] = depth[k + l] - st * l;
+          l = e;
         }
         la[m] = 16;
         __mmask16 mask[16], lo_mask[16], hi_mask[16];
