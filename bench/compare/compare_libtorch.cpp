@@ -71,6 +71,16 @@ std::vector<Case> make_cases(bool quick, bool passes) {
       {"simple_cnn 8->16 3x3 s2 14 b64", 64, 8, 14, 14, 16, 3, 2, 1},
       {"simple_cnn 16->32 3x3 s2 7 b64", 64, 16, 7, 7, 32, 3, 2, 1},
       {"simple_cnn 32->2 3x3 s2 4 b64", 64, 32, 4, 4, 2, 3, 2, 1},
+      // xresnet18 on 3x64x64 at batch 64 (compare_models' model): its distinct 3x3 convolutions.
+      {"xresnet18 32->32 3x3 32 b64", 64, 32, 32, 32, 32, 3, 1, 1},
+      {"xresnet18 32->64 3x3 32 b64", 64, 32, 32, 32, 64, 3, 1, 1},
+      {"xresnet18 64->64 3x3 16 b64", 64, 64, 16, 16, 64, 3, 1, 1},
+      {"xresnet18 64->128 3x3 s2 16 b64", 64, 64, 16, 16, 128, 3, 2, 1},
+      {"xresnet18 128->128 3x3 8 b64", 64, 128, 8, 8, 128, 3, 1, 1},
+      {"xresnet18 128->256 3x3 s2 8 b64", 64, 128, 8, 8, 256, 3, 2, 1},
+      {"xresnet18 256->256 3x3 4 b64", 64, 256, 4, 4, 256, 3, 1, 1},
+      {"xresnet18 256->512 3x3 s2 4 b64", 64, 256, 4, 4, 512, 3, 2, 1},
+      {"xresnet18 512->512 3x3 2 b64", 64, 512, 2, 2, 512, 3, 1, 1},
   };
   for (const auto& cs : convs) {
     if (quick && cs.C > 128) continue;

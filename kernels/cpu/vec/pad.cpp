@@ -59,19 +59,26 @@ void scatter_rows_f32(const float* src, int64_t src_block, int64_t src_stride, i
     // stores masked to the even lanes (the odd elements belong to the other phase).
     const __m512i lo_idx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
     const __m512i hi_idx = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
-    for (int64_t q = 0; q < blocks * rows; ++q) {
-      const int64_t b = q / rows, r = q % rows;
-      const float* s = src + b * src_block + r * src_stride;
-      float* d = dst + b * dst_block + r * dst_stride;
-      for (int64_t i = 0; i < n; i += 16) {
-        const int64_t m = std::min<int64_t>(16, n - i);
-        const __m512 v = _mm512_maskz_loadu_ps(__mmask16((1u << m) - 1u), s + i);
-        // Even lanes below 2m - 1 of the 32 destination slots from 2i.
-        const uint32_t even = 0x55555555u & ((uint32_t(1) << (2 * m - 1)) - 1u);
-        _mm512_mask_storeu_ps(d + 2 * i, __mmask16(even & 0xFFFFu), _mm512_permutexvar_ps(lo_idx, v));
-        if (m > 8) _mm512_mask_storeu_ps(d + 2 * i + 16, __mmask16(even >> 16), _mm512_permutexvar_ps(hi_idx, v));
+    // Rows are short (3 to 14 values in the models' stride-2 layers), so the masks are worked out
+    // once per call and the loops carry no division.
+    const int64_t whole = n / 16 * 16, m = n - whole;
+    const __mmask16 load_tail = __mmask16((1u << m) - 1u);
+    const uint32_t even_tail = 0x55555555u & ((uint32_t(1) << (2 * m - 1)) - 1u);  // (unused when m == 0)
+    for (int64_t b = 0; b < blocks; ++b)
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* s = src + b * src_block + r * src_stride;
+        float* d = dst + b * dst_block + r * dst_stride;
+        for (int64_t i = 0; i < whole; i += 16) {
+          const __m512 v = _mm512_loadu_ps(s + i);
+          _mm512_mask_storeu_ps(d + 2 * i, __mmask16(0x5555), _mm512_permutexvar_ps(lo_idx, v));
+          _mm512_mask_storeu_ps(d + 2 * i + 16, __mmask16(0x5555), _mm512_permutexvar_ps(hi_idx, v));
+        }
+        if (m == 0) continue;
+        // Even lanes below 2m - 1 of the 32 destination slots from 2 * whole.
+        const __m512 v = _mm512_maskz_loadu_ps(load_tail, s + whole);
+        _mm512_mask_storeu_ps(d + 2 * whole, __mmask16(even_tail & 0xFFFFu), _mm512_permutexvar_ps(lo_idx, v));
+        if (m > 8) _mm512_mask_storeu_ps(d + 2 * whole + 16, __mmask16(even_tail >> 16), _mm512_permutexvar_ps(hi_idx, v));
       }
-    }
     return;
   }
 #endif
