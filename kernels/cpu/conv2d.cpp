@@ -46,16 +46,43 @@ constexpr int64_t kMaxWeightChunks = 8;
 //     depth is the batch's positions; threads split the columns of dw, so each element is one
 //     fixed-order sum (deterministic) and no partial sums are needed.
 struct Padded {
-  int64_t Hp, Wp, plane;  // padded height/width, plane size
+  int64_t Hp, Wp, plane;  // padded height/width, elements per channel in xp
   bool copy;              // false when there is no padding: the input is read in place
+  // Note [Stride phases of the input]: with split, xp holds each padded channel as SH x SW phase
+  // planes of Hq x Wq (phase (ph, pw) plane: padded rows ph, ph + SH, ..., columns pw, pw + SW, ...).
+  bool split = false;
+  int64_t Hq = 0, Wq = 0, sub = 0;  // phase plane height, width, size
 };
+// Note [Stride phases of the input]
+// A stride-2 convolution reads every other input column, so its im2col runs (output positions along
+// a row, in the forward's packing and as the weight gradient's depth) have step 2: two loads and a
+// permute per 16 values. With the padded input stored as its SH x SW stride phases, padded element
+// (r, c) lives in phase (r mod SH, c mod SW) at (r / SH, c / SW), and output (oh, ow) with tap
+// (kh, kw) reads phase ((kh DH) mod SH, (kw DW) mod SW) at (oh + kh DH / SH, ow + kw DW / SW):
+// every run has step 1 again. Only stride 2 (the common downsampling conv) uses it, and only for
+// outputs at least kSplitMinWidth wide: on narrower ones (runs of 2 to 4) the split pass costs more
+// than the permutes it saves (simple_cnn's 7x7 -> 4x4 layer: forward 144 -> 155 us single-threaded;
+// its 14x14 -> 7x7 one about even, its 28x28 -> 14x14 one 71 -> 62 us, weight gradient 200 -> 188).
+constexpr int64_t kSplitMinWidth = 7;
 Padded padded(const Conv2dGeom& g) {
   Padded p;
   p.Hp = g.H + 2 * g.PH;
   p.Wp = g.W + 2 * g.PW;
   p.plane = p.Hp * p.Wp;
   p.copy = g.PH > 0 || g.PW > 0;
+  if (g.SH == 2 && g.SW == 2 && g.OW >= kSplitMinWidth) {
+    p.split = p.copy = true;
+    p.Hq = (p.Hp + g.SH - 1) / g.SH;
+    p.Wq = (p.Wp + g.SW - 1) / g.SW;
+    p.sub = p.Hq * p.Wq;
+    p.plane = g.SH * g.SW * p.sub;
+  }
   return p;
+}
+// Offset, inside one channel of xp, of padded element (r, c) (split or not).
+inline int64_t padded_offset(const Conv2dGeom& g, const Padded& p, int64_t r, int64_t c) {
+  if (!p.split) return r * p.Wp + c;
+  return ((r % g.SH) * g.SW + c % g.SW) * p.sub + (r / g.SH) * p.Wq + c / g.SW;
 }
 
 // dst [planes of Hp x Wp] <- src [planes of H x W] placed at (top, left), zero elsewhere (Hp >= top
@@ -73,11 +100,26 @@ void pad_planes(const T* src, int64_t planes, int64_t H, int64_t W, int64_t top,
   });
 }
 
+// xp [B*C channels of 2 x 2 phase planes] <- x zero-padded (Note [Stride phases of the input]).
+template <class T>
+void split_phases(const T* x, const Conv2dGeom& g, const Padded& p, T* xp) {
+  parallel_for(0, g.B * g.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(p.plane, 1)), [&](int64_t q0, int64_t q1) {
+    if constexpr (std::is_same_v<T, float>)
+      KILN_ISA_CALL(split_phases2_f32, x + q0 * g.hw(), q1 - q0, g.H, g.W, g.PH, g.PW, p.Hq, p.Wq, xp + q0 * p.plane);
+    else
+      KILN_ISA_CALL(split_phases2_f64, x + q0 * g.hw(), q1 - q0, g.H, g.W, g.PH, g.PW, p.Hq, p.Wq, xp + q0 * p.plane);
+  });
+}
+
 // xp [B*C planes of Hp x Wp] <- x with zero borders (x itself when there is no padding).
 template <class T>
 const T* pad_input(const Conv2dGeom& g, const Padded& p, const T* x) {
   if (!p.copy) return x;
   T* xp = col_scratch<T>(size_t(g.B * g.C * p.plane));
+  if (p.split) {
+    split_phases(x, g, p, xp);
+    return xp;
+  }
   pad_planes(x, g.B * g.C, g.H, g.W, g.PH, g.PW, p.Hp, p.Wp, xp);
   return xp;
 }
@@ -95,14 +137,15 @@ ConvTables conv_tables(const Conv2dGeom& g, const Padded& p) {
   for (int64_t c = 0; c < cg; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw)
-        t.tap[size_t((c * g.KH + kh) * g.KW + kw)] = c * p.plane + kh * g.DH * p.Wp + kw * g.DW;
+        t.tap[size_t((c * g.KH + kh) * g.KW + kw)] = c * p.plane + padded_offset(g, p, kh * g.DH, kw * g.DW);
   t.pos.resize(size_t(g.B * ohw));
   t.out.resize(size_t(g.B * ohw));
   for (int64_t n = 0; n < g.B; ++n)
     for (int64_t oh = 0; oh < g.OH; ++oh)
       for (int64_t ow = 0; ow < g.OW; ++ow) {
         const size_t j = size_t(n * ohw + oh * g.OW + ow);
-        t.pos[j] = n * g.C * p.plane + oh * g.SH * p.Wp + ow * g.SW;
+        // (split: the phase planes' row and column steps are 1 per output)
+        t.pos[j] = n * g.C * p.plane + (p.split ? oh * p.Wq + ow : oh * g.SH * p.Wp + ow * g.SW);
         t.out[j] = n * g.O * ohw + oh * g.OW + ow;
       }
   return t;

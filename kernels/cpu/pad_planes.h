@@ -21,3 +21,12 @@ KILN_DECLARE_ISA_FN(void, scatter_rows_f32, const float* src, int64_t src_block,
 KILN_DECLARE_ISA_FN(void, scatter_rows_f64, const double* src, int64_t src_block, int64_t src_stride,
                     int64_t blocks, int64_t rows, int64_t n, double* dst, int64_t dst_block, int64_t dst_stride,
                     int64_t step)
+
+// Stride-2 phase planes of zero-padded planes (Note [Stride phases of the input] in
+// kernels/cpu/conv2d.cpp): for each plane q, dst + q * 4 * Hq * Wq holds the phases (ph, pw) in
+// order (0,0), (0,1), (1,0), (1,1), each Hq x Wq, with phase element (i, j) = src[q][2i + ph - top]
+// [2j + pw - left], zero where that lies outside the H x W plane. Serial.
+KILN_DECLARE_ISA_FN(void, split_phases2_f32, const float* src, int64_t planes, int64_t H, int64_t W, int64_t top,
+                    int64_t left, int64_t Hq, int64_t Wq, float* dst)
+KILN_DECLARE_ISA_FN(void, split_phases2_f64, const double* src, int64_t planes, int64_t H, int64_t W, int64_t top,
+                    int64_t left, int64_t Hq, int64_t Wq, double* dst)

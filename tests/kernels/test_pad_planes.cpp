@@ -126,5 +126,51 @@ TEST(PadPlanes, EveryIsaScattersRowsInPlace) {
   });
 }
 
+struct SplitCase {
+  int64_t planes, H, W, top, left, Hq, Wq;
+};
+
+template <class T, class Fn>
+void check_split(const char* isa, Fn split) {
+  const std::vector<SplitCase> cases = {
+      {3, 28, 28, 1, 1, 15, 15},   // simple_cnn's first layer: 30 x 30 padded
+      {2, 14, 14, 1, 1, 8, 8},     {4, 7, 7, 1, 1, 5, 5},  {2, 64, 64, 1, 1, 33, 33},  // chunks of 16 columns
+      {2, 5, 9, 0, 0, 3, 5},       // no padding
+      {2, 11, 13, 3, 3, 9, 10},    // a 7x7 kernel's padding
+      {1, 127, 121, 1, 1, 65, 62}, // rows of four chunks
+      {2, 3, 40, 2, 1, 4, 22},     // more phase rows and columns than the padding needs
+      {1, 6, 300, 1, 1, 4, 151},   // longer rows than the vector path takes
+  };
+  for (const SplitCase& c : cases) {
+    SCOPED_TRACE(std::string(isa) + " " + std::to_string(c.H) + "x" + std::to_string(c.W) + " pad " +
+                 std::to_string(c.top) + "," + std::to_string(c.left) + " phases " + std::to_string(c.Hq) + "x" +
+                 std::to_string(c.Wq));
+    std::vector<T> src(size_t(c.planes * c.H * c.W));
+    for (size_t i = 0; i < src.size(); ++i) src[i] = T(1 + i);
+    const size_t len = size_t(c.planes * 4 * c.Hq * c.Wq);
+    std::vector<T> dst(len + 64, T(-7)), want(len + 64, T(-7));
+    for (int64_t q = 0; q < c.planes; ++q)
+      for (int64_t ph = 0; ph < 2; ++ph)
+        for (int64_t pw = 0; pw < 2; ++pw)
+          for (int64_t i = 0; i < c.Hq; ++i)
+            for (int64_t j = 0; j < c.Wq; ++j) {
+              const int64_t r = 2 * i + ph - c.top, col = 2 * j + pw - c.left;
+              want[size_t(((q * 4 + ph * 2 + pw) * c.Hq + i) * c.Wq + j)] =
+                  r >= 0 && r < c.H && col >= 0 && col < c.W ? src[size_t((q * c.H + r) * c.W + col)] : T(0);
+            }
+    split(src.data(), c.planes, c.H, c.W, c.top, c.left, c.Hq, c.Wq, dst.data());
+    int bad = 0;
+    for (size_t i = 0; i < dst.size() && bad < 5; ++i)  // nothing written past the phase planes
+      if (dst[i] != want[i]) ++bad, ADD_FAILURE() << "element " << i << ": got " << dst[i] << ", want " << want[i];
+  }
+}
+
+TEST(PadPlanes, EveryIsaSplitsStrideTwoPhases) {
+  for_each_isa([](const char* isa) {
+    check_split<float>(isa, [](auto... a) { KILN_ISA_CALL(split_phases2_f32, a...); });
+    check_split<double>(isa, [](auto... a) { KILN_ISA_CALL(split_phases2_f64, a...); });
+  });
+}
+
 }  // namespace
 }  // namespace kiln::test

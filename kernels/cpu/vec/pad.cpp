@@ -49,8 +49,24 @@ void scatter_generic(const T* src, int64_t src_block, int64_t src_stride, int64_
     }
 }
 
+template <class T>
+void split2_generic(const T* src, int64_t planes, int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hq,
+                    int64_t Wq, T* dst) {
+  for (int64_t q = 0; q < planes; ++q)
+    for (int64_t ph = 0; ph < 2; ++ph)
+      for (int64_t pw = 0; pw < 2; ++pw) {
+        T* d = dst + (q * 4 + ph * 2 + pw) * Hq * Wq;
+        for (int64_t i = 0; i < Hq; ++i)
+          for (int64_t j = 0; j < Wq; ++j) {
+            const int64_t r = 2 * i + ph - top, c = 2 * j + pw - left;
+            d[i * Wq + j] = r >= 0 && r < H && c >= 0 && c < W ? src[(q * H + r) * W + c] : T(0);
+          }
+      }
+}
+
 }  // namespace
 
+KILN_INTRINSIC_WARNINGS_OFF  // GCC 12: false maybe-uninitialized inside the permute intrinsics
 void scatter_rows_f32(const float* src, int64_t src_block, int64_t src_stride, int64_t blocks, int64_t rows,
                       int64_t n, float* dst, int64_t dst_block, int64_t dst_stride, int64_t step) {
 #if defined(__AVX512F__)
@@ -84,6 +100,7 @@ void scatter_rows_f32(const float* src, int64_t src_block, int64_t src_stride, i
 #endif
   scatter_generic(src, src_block, src_stride, blocks, rows, n, dst, dst_block, dst_stride, step);
 }
+KILN_INTRINSIC_WARNINGS_ON
 
 void scatter_rows_f64(const double* src, int64_t src_block, int64_t src_stride, int64_t blocks, int64_t rows,
                       int64_t n, double* dst, int64_t dst_block, int64_t dst_stride, int64_t step) {
@@ -151,6 +168,65 @@ void pad_planes_f32(const float* src, int64_t planes, int64_t H, int64_t W, int6
 void pad_planes_f64(const double* src, int64_t planes, int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp,
                     int64_t Wp, double* dst) {
   pad_generic(src, planes, H, W, top, left, Hp, Wp, dst);
+}
+
+KILN_INTRINSIC_WARNINGS_OFF  // GCC 12: false maybe-uninitialized inside the permute intrinsics
+void split_phases2_f32(const float* src, int64_t planes, int64_t H, int64_t W, int64_t top, int64_t left,
+                       int64_t Hq, int64_t Wq, float* dst) {
+#if defined(__AVX512F__)
+  // Per phase row, chunks of 16 output columns: lane l takes source column base + 2l, so 32 source
+  // values are loaded (masked to the columns inside the row, the rest read as zeros) and their even
+  // elements kept by one permute. Masks and bases depend on (pw, chunk) only: worked out once.
+  constexpr int kMaxChunks = 8;  // rows up to 128 phase columns
+  const int64_t chunks = (Wq + 15) / 16;
+  if (chunks <= kMaxChunks) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    __mmask16 lo[2][kMaxChunks], hi[2][kMaxChunks], out[kMaxChunks];
+    int64_t base[2][kMaxChunks];
+    for (int64_t k = 0; k < chunks; ++k) {
+      out[k] = __mmask16((1u << std::min<int64_t>(16, Wq - 16 * k)) - 1u);
+      for (int pw = 0; pw < 2; ++pw) {
+        const int64_t b = 32 * k + pw - left;  // source column of lane 0
+        uint32_t bits = 0;
+        for (int t = 0; t < 32; ++t)
+          if (b + t >= 0 && b + t < W) bits |= 1u << t;
+        base[pw][k] = b;
+        lo[pw][k] = __mmask16(bits & 0xFFFFu);
+        hi[pw][k] = __mmask16(bits >> 16);
+      }
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t q = 0; q < planes; ++q) {
+      const float* s = src + q * H * W;
+      for (int64_t ph = 0; ph < 2; ++ph)
+        for (int64_t i = 0; i < Hq; ++i) {
+          const int64_t r = 2 * i + ph - top;
+          for (int pw = 0; pw < 2; ++pw) {
+            float* d = dst + (q * 4 + ph * 2 + pw) * Hq * Wq + i * Wq;
+            if (r < 0 || r >= H) {
+              for (int64_t k = 0; k < chunks; ++k) _mm512_mask_storeu_ps(d + 16 * k, out[k], zero);
+              continue;
+            }
+            const float* row = s + r * W;
+            for (int64_t k = 0; k < chunks; ++k) {
+              // (masked-off lanes are not read, so the base may lie before the row)
+              const __m512 a = _mm512_maskz_loadu_ps(lo[pw][k], row + base[pw][k]);
+              const __m512 b = _mm512_maskz_loadu_ps(hi[pw][k], row + base[pw][k] + 16);
+              _mm512_mask_storeu_ps(d + 16 * k, out[k], _mm512_permutex2var_ps(a, even, b));
+            }
+          }
+        }
+    }
+    return;
+  }
+#endif
+  split2_generic(src, planes, H, W, top, left, Hq, Wq, dst);
+}
+KILN_INTRINSIC_WARNINGS_ON
+
+void split_phases2_f64(const double* src, int64_t planes, int64_t H, int64_t W, int64_t top, int64_t left,
+                       int64_t Hq, int64_t Wq, double* dst) {
+  split2_generic(src, planes, H, W, top, left, Hq, Wq, dst);
 }
 
 }  // namespace KILN_ISA_NAMESPACE
