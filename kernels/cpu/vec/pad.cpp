@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kiln/kernels/cpu/pad_planes.h"
+#include "kiln/kernels/macros.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
