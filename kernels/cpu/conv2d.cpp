@@ -35,7 +35,8 @@ constexpr int64_t kMaxWeightChunks = 8;
 // X(k, j) = xp[row[k] + col[j]] with row[(c, kh, kw)] = c*plane + kh*DH*Wp + kw*DW and
 // col[(n, oh, ow)] = n*C*plane + oh*SH*Wp + ow*SW into the zero-padded input xp (the input itself
 // when there is no padding), and packs its register slivers straight from there: runs of output
-// positions along a row are contiguous (stride 1) or every other element (stride 2). The output
+// positions along a row are contiguous (stride 1, and stride 2 on wide outputs, whose xp is stored as
+// its stride phases: Note [Stride phases of the input]) or every other element. The output
 // positions of all images form one N dimension, so small images (14 x 14 = 196 positions) still
 // fill whole register tiles, and the two threads split one large product; output column j lives
 // at y[n*O*OH*OW + oh*OW + ow] (a tile that straddles images is stored piece by piece, TilePieces).
