@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <type_traits>
 #include <vector>
 
 #include "kiln/kernels/cpu/gemm.h"
@@ -94,10 +93,7 @@ void pad_planes(const T* src, int64_t planes, int64_t H, int64_t W, int64_t top,
                 int64_t Wp, T* dst) {
   const int64_t plane = Hp * Wp;
   parallel_for(0, planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(plane, 1)), [&](int64_t q0, int64_t q1) {
-    if constexpr (std::is_same_v<T, float>)
-      KILN_ISA_CALL(pad_planes_f32, src + q0 * H * W, q1 - q0, H, W, top, left, Hp, Wp, dst + q0 * plane);
-    else
-      KILN_ISA_CALL(pad_planes_f64, src + q0 * H * W, q1 - q0, H, W, top, left, Hp, Wp, dst + q0 * plane);
+    isa_pad_planes(src + q0 * H * W, q1 - q0, H, W, top, left, Hp, Wp, dst + q0 * plane);
   });
 }
 
@@ -105,10 +101,7 @@ void pad_planes(const T* src, int64_t planes, int64_t H, int64_t W, int64_t top,
 template <class T>
 void split_phases(const T* x, const Conv2dGeom& g, const Padded& p, T* xp) {
   parallel_for(0, g.B * g.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(p.plane, 1)), [&](int64_t q0, int64_t q1) {
-    if constexpr (std::is_same_v<T, float>)
-      KILN_ISA_CALL(split_phases2_f32, x + q0 * g.hw(), q1 - q0, g.H, g.W, g.PH, g.PW, p.Hq, p.Wq, xp + q0 * p.plane);
-    else
-      KILN_ISA_CALL(split_phases2_f64, x + q0 * g.hw(), q1 - q0, g.H, g.W, g.PH, g.PW, p.Hq, p.Wq, xp + q0 * p.plane);
+    isa_split_phases2(x + q0 * g.hw(), q1 - q0, g.H, g.W, g.PH, g.PW, p.Hq, p.Wq, xp + q0 * p.plane);
   });
 }
 
@@ -357,10 +350,7 @@ void backward_data_phases(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
             const int64_t c = q / g.B, n = q % g.B, count = std::min(q1 - q, g.B - n);
             const T* src = buf + c * np + n * nh * Wp + w0;
             T* d = dxg + n * g.C * hw + c * hw + row0 * g.W + col0 + SW * w0;
-            if constexpr (std::is_same_v<T, float>)
-              KILN_ISA_CALL(scatter_rows_f32, src, nh * Wp, Wp, count, nh, w1 - w0, d, g.C * hw, g.SH * g.W, SW);
-            else
-              KILN_ISA_CALL(scatter_rows_f64, src, nh * Wp, Wp, count, nh, w1 - w0, d, g.C * hw, g.SH * g.W, SW);
+            isa_scatter_rows(src, nh * Wp, Wp, count, nh, w1 - w0, d, g.C * hw, g.SH * g.W, SW);
             q += count;
           }
         });

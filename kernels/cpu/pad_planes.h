@@ -30,3 +30,16 @@ KILN_DECLARE_ISA_FN(void, split_phases2_f32, const float* src, int64_t planes, i
                     int64_t left, int64_t Hq, int64_t Wq, float* dst)
 KILN_DECLARE_ISA_FN(void, split_phases2_f64, const double* src, int64_t planes, int64_t H, int64_t W, int64_t top,
                     int64_t left, int64_t Hq, int64_t Wq, double* dst)
+
+namespace kiln::cpu {
+// The entry points above for either dtype, through the ISA dispatch (as gemm.h's gemm overloads).
+#define KILN_PAD_OVERLOADS(name)                                                                   \
+  template <class... A>                                                                            \
+  inline void isa_##name(const float* src, A... a) { KILN_ISA_CALL(name##_f32, src, a...); }       \
+  template <class... A>                                                                            \
+  inline void isa_##name(const double* src, A... a) { KILN_ISA_CALL(name##_f64, src, a...); }
+KILN_PAD_OVERLOADS(pad_planes)
+KILN_PAD_OVERLOADS(scatter_rows)
+KILN_PAD_OVERLOADS(split_phases2)
+#undef KILN_PAD_OVERLOADS
+}  // namespace kiln::cpu

@@ -6,7 +6,8 @@
 // one store; the masks and source offsets depend only on the geometry, so they are worked out once
 // per call. Larger planes go row by row: one zero-masked load of the source row shifted by `left`
 // (the border lanes come out as zeros) and one masked store per 16 values. Also here: the strided
-// row scatter that puts a stride phase of an input gradient in place (scatter_rows_*).
+// row scatter that puts a stride phase of an input gradient in place (scatter_rows_*), and the
+// split of a padded input into its stride-2 phases (split_phases2_*).
 #include <algorithm>
 #include <cstdint>
 
