@@ -261,6 +261,61 @@ std::vector<OpRow> conv_rows() {
     r.tol = Tol{1e-5, 1e-3};  // f32 sums of ~3400 unit-scale products (values up to ~200)
     rows.push_back(r);
   }
+
+  // The direct kernel (Note [Direct convolution], AVX-512 f32): stride 1, a multiple of 16 input
+  // channels. Output channel counts cover every sliver split (16 and 20: one masked sliver of 32;
+  // 32; 40: one masked 48; 64: 32 + 32; 80: 48 + 32; 112: 48 + 32 + 32; 128: 48 + 48 + 32), maps
+  // down to 2 x 2 (every position a corner), tiles that end part-way, a kernel taller than the map
+  // and a padding wider than the kernel (rows with no valid tap: the bias alone).
+  rows.push_back(conv_row("conv2d_direct_strided", ConvP{2, 2, 1, 1},
+                          {{{2, 16, 8, 8}, {32, 16, 3, 3}, {32}},
+                           {{1, 32, 7, 5}, {48, 32, 3, 3}, {48}},
+                           {{3, 16, 4, 4}, {64, 16, 1, 1}, {64}}},  // border outputs without taps
+                          true));
+  rows.push_back(conv_row("conv2d_direct_strided_3_2", ConvP{3, 2, 0, 1}, {{{2, 16, 7, 9}, {16, 16, 3, 2}, {16}}}, true));
+  for (ConvP sp : {ConvP{1, 1, 1, 1}, ConvP{1, 1, 2, 1}}) {
+    const bool pad1 = sp.ph == 1;
+    rows.push_back(conv_row(pad1 ? "conv2d_direct" : "conv2d_direct_pads", sp,
+                            pad1 ? std::vector<std::vector<Shape>>{{{2, 16, 8, 8}, {32, 16, 3, 3}, {32}},
+                                                                  {{3, 32, 4, 4}, {64, 32, 3, 3}, {64}},
+                                                                  {{1, 16, 2, 2}, {128, 16, 3, 3}, {128}},
+                                                                  {{2, 16, 5, 7}, {80, 16, 3, 3}, {80}},
+                                                                  {{1, 48, 3, 3}, {20, 48, 3, 3}, {20}},
+                                                                  {{9, 16, 3, 5}, {112, 16, 3, 3}, {112}}}
+                                 : std::vector<std::vector<Shape>>{{{2, 16, 3, 6}, {40, 16, 5, 3}, {40}},
+                                                                  {{1, 32, 2, 3}, {16, 32, 1, 1}, {16}},
+                                                                  {{2, 16, 4, 4}, {64, 16, 5, 3}, {64}}},
+                            true));
+  }
+  // Its input gradient (stride 1, a multiple of 16 output channels): inputs x (shape), w, dy.
+  for (ConvP sp : {ConvP{1, 1, 1, 1}, ConvP{1, 1, 2, 1}, ConvP{}, ConvP{2, 2, 1, 1}, ConvP{3, 2, 0, 1}}) {
+    OpRow r;
+    r.name = sp.sh == 2   ? "conv2d_backward_data_direct_stride2"
+             : sp.sh == 3 ? "conv2d_backward_data_direct_stride_3_2"
+             : sp.ph == 1 ? "conv2d_backward_data_direct"
+             : sp.ph == 2 ? "conv2d_backward_data_direct_pads"
+                          : "conv2d_backward_data_direct_unpadded";
+    if (sp.sh == 2)
+      r.cases = {{{2, 20, 8, 8}, {32, 20, 3, 3}, {2, 32, 4, 4}}, {{1, 8, 7, 5}, {48, 8, 3, 3}, {1, 48, 4, 3}}};
+    else if (sp.sh == 3)
+      r.cases = {{{2, 5, 7, 9}, {16, 5, 3, 2}, {2, 16, 2, 5}}, {{1, 24, 8, 6}, {32, 24, 3, 2}, {1, 32, 2, 4}}};
+    else if (sp.ph == 1)
+      r.cases = {{{2, 24, 8, 8}, {32, 24, 3, 3}, {2, 32, 8, 8}},
+                 {{1, 64, 4, 4}, {16, 64, 3, 3}, {1, 16, 4, 4}},
+                 {{3, 100, 2, 2}, {48, 100, 3, 3}, {3, 48, 2, 2}},
+                 {{2, 7, 3, 9}, {64, 7, 3, 3}, {2, 64, 3, 9}}};
+    else if (sp.ph == 2)
+      r.cases = {{{2, 5, 6, 5}, {16, 5, 5, 3}, {2, 16, 6, 5}}, {{1, 40, 3, 4}, {32, 40, 5, 3}, {1, 32, 3, 4}}};
+    else
+      r.cases = {{{1, 16, 7, 9}, {16, 16, 3, 3}, {1, 16, 5, 7}}, {{2, 33, 4, 6}, {32, 33, 2, 4}, {2, 32, 3, 3}}};
+    r.run = [=](const std::vector<Tensor>& in) {
+      return conv2d_backward_data(in[2], in[1], in[0].shape(), {sp.sh, sp.sw}, {sp.ph, sp.pw}, 1, 1);
+    };
+    r.ref = [=](const std::vector<Ref>& in) { return ref_backward_data(in[2], in[1], in[0].shape, sp); };
+    r.dtypes = kFloat;
+    r.tol = kConvTol;
+    rows.push_back(r);
+  }
   return rows;
 }
 static OpRegistrar reg(with_parity(conv_rows(), Parity::accumulated));

@@ -1,0 +1,316 @@
+// Compiled once per instruction set (Note [ISA dispatch] in kernels/cpu/isa.h); only the AVX-512
+// copy computes (kernels/cpu/conv_direct.h).
+//
+// Note [Direct convolution]
+// The implicit GEMM (Note [Convolution as an implicit GEMM] in conv2d.cpp) packs a register sliver
+// of im2col values for every depth step: on small maps (8 x 8 and below) a 48-column sliver is six
+// or more separate runs, and packing took ~12% of a stride-1 forward; it also multiplies the zeros
+// of the padding (a 3x3 kernel on a 4 x 4 map reads 31% padding, on 2 x 2 maps 56%). Here the roles
+// are swapped: the broadcast side of the register tile is 8 output POSITIONS, read in place from
+// the input through 8 pointers, and the vector side is 48 (or 32) output channels of the weight,
+// packed once per call. So nothing is packed per position, and a tile only visits the taps that are
+// inside the input for all its positions:
+//   - the input is first copied to NHWC, xh [B][H][W][C] (no padding: taps that would read padding
+//     are skipped, not multiplied by zero), so a position's channels are one contiguous run;
+//   - the weight is packed per sliver of output channels as [kh][kw][c][48];
+//   - each output index along an axis has a base input index and a list of valid taps (k, rel):
+//     it reads input index base + rel. Forward: base = S o - P, rel = k, valid while inside the
+//     input. Transposed (an input gradient, stride S): only the taps k = (o + P) mod S (mod S)
+//     reach o, from dy index (o + P - k) / S = base - (k - r) / S. Output positions are grouped
+//     into classes by their pair of tap lists (for a 3x3 kernel with padding 1 and stride 1:
+//     interior, four edges, four corners; stride-2 input gradients add the phases);
+//   - a tile is 8 positions of one class (from any images); for each of the class's taps it runs
+//     the register tile over all C channels, and its 8 x 48 sums are stored once at the end, each
+//     vector of 16 channels of one position scattered down the NCHW output (stride OH*OW).
+// Each output element is one sum in a fixed order (taps, then channels), whatever the threads do.
+// It pays on small maps (kDirectMaxPlane in conv2d.cpp has the measurements).
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "kiln/kernels/cpu/conv_direct.h"
+#include "kiln/kernels/cpu/parallel.h"
+#include "kiln/kernels/macros.h"
+
+#if defined(__AVX512F__)
+#include "kiln/kernels/cpu/vec/gemm_kernel.h"  // transpose16x16_regs
+#endif
+
+namespace KILN_ISA_NAMESPACE {
+
+#if !defined(__AVX512F__)
+bool conv_direct_f32(const kiln::cpu::DirectConv&) { return false; }
+#else
+namespace {
+using kiln::cpu::DirectConv;
+KILN_INTRINSIC_WARNINGS_OFF
+
+// A 64-byte aligned scratch area of at least n floats owned by the calling thread, reused across
+// calls (Slot tells apart the buffers one call holds at the same time).
+template <int Slot>
+float* scratch(size_t n) {
+  static thread_local std::vector<float> buf;
+  if (buf.size() < n + 16) buf.resize(n + 16);
+  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+}
+
+// Output channels in slivers of 48, with one or two of 32 at the end, so that no sliver is more
+// than half padding (O = 64: 32 + 32; 128: 48 + 48 + 32; 256: 4 x 48 + 2 x 32).
+struct Sliver {
+  int64_t o0;
+  int nr;
+};
+std::vector<Sliver> slivers(int64_t O) {
+  std::vector<Sliver> s;
+  int64_t n48 = O / 48;
+  const int64_t rem = O % 48;
+  int tail32 = 0;
+  if (rem > 32) {
+    ++n48;
+  } else if (rem > 16) {
+    tail32 = 1;
+  } else if (rem > 0) {
+    if (n48 > 0) --n48, tail32 = 2;
+    else tail32 = 1;
+  }
+  int64_t o = 0;
+  for (int64_t i = 0; i < n48; ++i, o += 48) s.push_back({o, 48});
+  for (int i = 0; i < tail32; ++i, o += 32) s.push_back({o, 32});
+  return s;
+}
+
+// xh[(n*HW + s)*C + c] = x[(n*C + c)*HW + s] (NCHW to NHWC): 16 x 16 transposes.
+void to_nhwc(const float* x, int64_t B, int64_t C, int64_t HW, float* xh) {
+  const int64_t blocks = B * (C / 16);
+  kiln::cpu::parallel_for(0, blocks, std::max<int64_t>(1, 4096 / std::max<int64_t>(HW, 1)), [&](int64_t q0, int64_t q1) {
+    alignas(64) float tmp[256];
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / (C / 16), c0 = q % (C / 16) * 16;
+      const float* src = x + (n * C + c0) * HW;
+      float* dst = xh + n * HW * C + c0;
+      for (int64_t s0 = 0; s0 < HW; s0 += 16) {
+        const int m = int(std::min<int64_t>(16, HW - s0));
+        const __mmask16 mask = __mmask16((1u << m) - 1u);
+        __m512 v[16];
+        for (int l = 0; l < 16; ++l) v[l] = _mm512_maskz_loadu_ps(mask, src + l * HW + s0);
+        if (m == 16) {
+          transpose16x16_regs(v, dst + s0 * C, C);
+        } else {
+          transpose16x16_regs(v, tmp, 16);
+          for (int i = 0; i < m; ++i) _mm512_storeu_ps(dst + (s0 + i) * C, _mm512_load_ps(tmp + 16 * i));
+        }
+      }
+    }
+  });
+}
+
+// wp: sliver after sliver (sliver s at wp + o0 * KK * C), each [kh][kw][c][nr], zero past O.
+void pack_weight(const DirectConv& d, const std::vector<Sliver>& sl, float* wp) {
+  const int64_t C = d.C, KK = d.KH * d.KW, O = d.O;
+  // The forward's weight [O][C][KH][KW]: 16 rows of (c, kh, kw) transposed 16 at a time.
+  const bool rows_contiguous = d.skw == 1 && d.skh == d.KW && d.sc == KK;
+  const int64_t nblk = (O + 15) / 16;
+  kiln::cpu::parallel_for(0, nblk, 1, [&](int64_t b0, int64_t b1) {
+    alignas(64) float tmp[256];
+    for (int64_t ob = b0; ob < b1; ++ob) {
+      const int64_t obase = ob * 16;
+      size_t s = 0;
+      while (sl[s].o0 + sl[s].nr <= obase) ++s;
+      const int nr = sl[s].nr;
+      const int64_t j0 = obase - sl[s].o0;
+      float* dst = wp + sl[s].o0 * KK * C + j0;
+      const int nvalid = int(std::min<int64_t>(16, O - obase));
+      const __mmask16 omask = __mmask16((1u << nvalid) - 1u);
+      if (rows_contiguous) {
+        const int64_t kdim = C * KK;
+        for (int64_t k0 = 0; k0 < kdim; k0 += 16) {
+          const int m = int(std::min<int64_t>(16, kdim - k0));
+          const __mmask16 kmask = __mmask16((1u << m) - 1u);
+          __m512 v[16];
+          for (int l = 0; l < 16; ++l)
+            v[l] = l < nvalid ? _mm512_maskz_loadu_ps(kmask, d.w + (obase + l) * d.so + k0) : _mm512_setzero_ps();
+          transpose16x16_regs(v, tmp, 16);
+          for (int i = 0; i < m; ++i) {
+            const int64_t k = k0 + i, c = k / KK, t = k % KK;
+            _mm512_store_ps(dst + (t * C + c) * nr, _mm512_load_ps(tmp + 16 * i));
+          }
+        }
+        continue;
+      }
+      const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32(int(d.so)));
+      for (int64_t t = 0; t < KK; ++t) {
+        const int64_t kh = t / d.KW, kw = t % d.KW;
+        for (int64_t c = 0; c < C; ++c) {
+          const float* base = d.w + obase * d.so + c * d.sc + kh * d.skh + kw * d.skw;
+          _mm512_storeu_ps(dst + (t * C + c) * nr, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), omask, idx, base, 4));
+        }
+      }
+    }
+  });
+}
+
+// Output positions with the same valid taps: tap t = kh*KW + kw reads the input at xoff + toff.
+struct Class {
+  std::vector<std::pair<int64_t, int64_t>> taps;  // (t, toff)
+  std::vector<int64_t> xoff, yoff;  // per position: its base offset in xh, its offset in y (channel 0)
+};
+
+// One axis of the output: each index o reads input index base[o] + rel for its valid taps (k, rel);
+// id[o] numbers the distinct tap lists, lists[id] (Note [Direct convolution]).
+struct Axis {
+  std::vector<int64_t> base, id;
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> lists;
+};
+Axis axis_taps(int64_t out, int64_t in, int64_t K, int64_t S, int64_t P, bool transposed) {
+  Axis a;
+  a.base.resize(size_t(out));
+  a.id.resize(size_t(out));
+  std::vector<std::pair<int64_t, int64_t>> l;
+  for (int64_t o = 0; o < out; ++o) {
+    l.clear();
+    int64_t b;
+    if (!transposed) {  // input index S*o - P + k
+      b = S * o - P;
+      for (int64_t k = 0; k < K; ++k)
+        if (b + k >= 0 && b + k < in) l.push_back({k, k});
+    } else {  // input index (o + P - k) / S where divisible: q - (k - r) / S for k = r (mod S)
+      const int64_t r = (o + P) % S;
+      b = (o + P - r) / S;
+      for (int64_t k = r; k < K; k += S)
+        if (b - (k - r) / S >= 0 && b - (k - r) / S < in) l.push_back({k, -((k - r) / S)});
+    }
+    a.base[size_t(o)] = b;
+    auto it = std::find(a.lists.begin(), a.lists.end(), l);
+    a.id[size_t(o)] = it - a.lists.begin();
+    if (it == a.lists.end()) a.lists.push_back(l);
+  }
+  return a;
+}
+
+// acc[i][16 NV] += sum over c < C of a[i][c] * b[c][16 NV]: the register tile of the GEMM
+// micro-kernel (kernels/cpu/vec/gemm_kernel.h) with its 8 broadcast rows read through 8 pointers.
+// Not inlined, so that the compiler gives the loop all the vector registers (inlined into the tap
+// loops it kept loop counters in vector registers and spilled a B vector on every step).
+template <int NV>
+__attribute__((noinline)) void accumulate(int64_t C, const float* const* a, const float* KILN_RESTRICT b,
+                                          float* KILN_RESTRICT acc_mem) {
+  constexpr int MR = 8, NR = 16 * NV;
+  __m512 acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_load_ps(acc_mem + i * NR + 16 * v);
+  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7];
+  for (int64_t c = 0; c < C; ++c) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+    const float av[MR] = {a0[c], a1[c], a2[c], a3[c], a4[c], a5[c], a6[c], a7[c]};
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 s = _mm512_set1_ps(av[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(s, bv[v], acc[i][v]);
+    }
+    b += NR;
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_store_ps(acc_mem + i * NR + 16 * v, acc[i][v]);
+}
+
+// Tile of 8 positions of one class (count < 8 at a class's end) times one sliver of NV x 16 output
+// channels, summed over the class's taps and all channels; stored to ys (the sliver's channel 0).
+template <int NV>
+void tile(const float* xh, const Class& k, int64_t start, int count, int64_t C, const float* wps, float* ys, int64_t OHW, int nvalid, const float* bias) {
+  constexpr int MR = 8, NR = 16 * NV;
+  alignas(64) float acc[MR * NR] = {};
+  const int64_t* xoff = k.xoff.data() + start;
+  for (const auto& [t, toff] : k.taps) {
+    const float* a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = xh + (xoff[std::min(i, count - 1)] + toff);
+    accumulate<NV>(C, a, wps + t * C * NR, acc);
+  }
+  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                         _mm512_set1_epi32(int(OHW)));
+  const int64_t* yoff = k.yoff.data() + start;
+  for (int v = 0; v < NV; ++v) {
+    const int lanes = std::clamp(nvalid - 16 * v, 0, 16);
+    if (lanes == 0) continue;
+    const __mmask16 m = __mmask16((1u << lanes) - 1u);
+    const __m512 bb = bias ? _mm512_maskz_loadu_ps(m, bias + 16 * v) : _mm512_setzero_ps();
+    for (int i = 0; i < count; ++i)
+      _mm512_mask_i32scatter_ps(ys + yoff[i] + 16 * v * OHW, m, idx, _mm512_add_ps(_mm512_load_ps(acc + i * NR + 16 * v), bb),
+                                4);
+  }
+}
+
+}  // namespace
+
+bool conv_direct_f32(const DirectConv& d) {
+  const int64_t OHW = d.OH * d.OW, HW = d.H * d.W;
+  if (d.C <= 0 || d.C % 16 != 0 || d.OH <= 0 || d.OW <= 0 || d.B <= 0 || d.O <= 0 || d.SH < 1 || d.SW < 1)
+    return false;
+  if (OHW >= (int64_t(1) << 26) || d.so * 16 >= (int64_t(1) << 29) || d.so < 0) return false;
+  const int64_t KK = d.KH * d.KW;
+  const std::vector<Sliver> sl = slivers(d.O);
+  const int64_t opad = sl.back().o0 + sl.back().nr;
+  float* xh = scratch<0>(size_t(d.B * d.C * HW));
+  float* wp = scratch<1>(size_t(opad * KK * d.C));
+  to_nhwc(d.x, d.B, d.C, HW, xh);
+  pack_weight(d, sl, wp);
+
+  // Classes: one per pair of a row tap list and a column tap list.
+  const Axis rows = axis_taps(d.OH, d.H, d.KH, d.SH, d.PH, d.transposed);
+  const Axis cols = axis_taps(d.OW, d.W, d.KW, d.SW, d.PW, d.transposed);
+  const size_t ncols = cols.lists.size();
+  std::vector<Class> classes(rows.lists.size() * ncols);
+  for (size_t i = 0; i < rows.lists.size(); ++i)
+    for (size_t j = 0; j < ncols; ++j)
+      for (const auto& [kh, rh] : rows.lists[i])
+        for (const auto& [kw, rw] : cols.lists[j])
+          classes[i * ncols + j].taps.push_back({kh * d.KW + kw, (rh * d.W + rw) * d.C});
+  for (int64_t n = 0; n < d.B; ++n)
+    for (int64_t oh = 0; oh < d.OH; ++oh)
+      for (int64_t ow = 0; ow < d.OW; ++ow) {
+        Class& k = classes[size_t(rows.id[size_t(oh)]) * ncols + size_t(cols.id[size_t(ow)])];
+        k.xoff.push_back((n * HW + rows.base[size_t(oh)] * d.W + cols.base[size_t(ow)]) * d.C);
+        k.yoff.push_back(n * d.O * OHW + oh * d.OW + ow);
+      }
+  struct Tile {
+    int32_t cls;
+    int32_t count;
+    int64_t start;
+  };
+  std::vector<Tile> tiles;
+  for (size_t c = 0; c < classes.size(); ++c) {
+    const int64_t np = int64_t(classes[c].xoff.size());
+    for (int64_t s = 0; s < np; s += 8) tiles.push_back({int32_t(c), int32_t(std::min<int64_t>(8, np - s)), s});
+  }
+  const int64_t ntiles = int64_t(tiles.size());
+  const int nt = kiln::cpu::in_parallel_region() ? 1 : kiln::cpu::num_threads();
+  kiln::cpu::parallel_for(0, ntiles, (ntiles + nt - 1) / nt, [&](int64_t t0, int64_t t1) {
+    for (const Sliver& s : sl) {
+      const float* wps = wp + s.o0 * KK * d.C;
+      float* ys = d.y + s.o0 * OHW;
+      const int nvalid = int(std::min<int64_t>(s.nr, d.O - s.o0));
+      const float* bias = d.bias ? d.bias + s.o0 : nullptr;
+      for (int64_t t = t0; t < t1; ++t) {
+        const Tile& tl = tiles[size_t(t)];
+        const Class& k = classes[size_t(tl.cls)];
+        if (s.nr == 48)
+          tile<3>(xh, k, tl.start, tl.count, d.C, wps, ys, OHW, nvalid, bias);
+        else
+          tile<2>(xh, k, tl.start, tl.count, d.C, wps, ys, OHW, nvalid, bias);
+      }
+    }
+  });
+  return true;
+}
+KILN_INTRINSIC_WARNINGS_ON
+#endif
+
+}  // namespace KILN_ISA_NAMESPACE
