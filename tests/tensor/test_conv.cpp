@@ -404,6 +404,26 @@ TEST(Conv, SameBitsWithOneOrTwoThreadsStride2Bias) {
   for (int k = 0; k < 3; ++k) EXPECT_TRUE(tensors_equal(r[0][k], r[1][k])) << "output " << k;
 }
 
+// The direct kernel (f32, C % 16 == 0, small maps): stride 1 and 2, forward and input gradient.
+TEST(Conv, SameBitsWithOneOrTwoThreadsDirect) {
+  const int saved = cpu::num_threads();
+  Tensor x = random_tensor({5, 32, 9, 7}, DType::f32, Domain::any, 8);
+  Tensor w = random_tensor({80, 32, 3, 3}, DType::f32, Domain::any, 9);
+  Tensor b = random_tensor({80}, DType::f32, Domain::any, 10);
+  Tensor dy1 = random_tensor({5, 80, 9, 7}, DType::f32, Domain::any, 11);
+  Tensor dy2 = random_tensor({5, 80, 5, 4}, DType::f32, Domain::any, 12);
+  Tensor r[2][4];
+  for (int t = 0; t < 2; ++t) {
+    cpu::set_num_threads(t + 1);
+    r[t][0] = conv2d(x, w, b, 1, 1);
+    r[t][1] = conv2d(x, w, b, 2, 1);
+    r[t][2] = conv2d_backward_data(dy1, w, x.shape(), 1, 1);
+    r[t][3] = conv2d_backward_data(dy2, w, x.shape(), 2, 1);
+  }
+  cpu::set_num_threads(saved);
+  for (int k = 0; k < 4; ++k) EXPECT_TRUE(tensors_equal(r[0][k], r[1][k])) << "output " << k;
+}
+
 TEST(Conv, Misuse) {
   EXPECT_KILN_ERROR(conv2d(ones({1, 3, 5, 5}), ones({4, 2, 3, 3})), "conv2d: input has 3 channels, weight");
   EXPECT_KILN_ERROR(conv2d(ones({1, 4, 5, 5}), ones({3, 2, 3, 3}), {}, 1, 0, 1, 2), "3 output channels are not divisible by groups 2");
