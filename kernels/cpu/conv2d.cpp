@@ -363,22 +363,25 @@ void backward_data_phases(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
 
 // The direct kernel (Note [Direct convolution] in kernels/cpu/vec/conv_direct.cpp) takes f32,
 // undilated, ungrouped convolutions whose input (dy for the input gradient) has a multiple of 16
-// channels and whose output map has at most kDirectMaxPlane positions; false when it does not run
-// (another dtype or shape, or an instruction set without it). Single-threaded min of 20, batch 64,
-// 3x3 padding 1, implicit GEMM -> direct, forward / input gradient: 128 -> 128 at 8x8 8.7 -> 7.2 ms
-// / 8.8 -> 7.3; 256 -> 256 at 4x4 9.0 -> 5.7 / 11.8 -> 6.0; 512 -> 512 at 2x2 15.5 -> 5.8 / 12.7 ->
-// 7.0; stride 2: 128 -> 256 at 8x8 4.8 -> 4.5 / 7.8 -> 4.2, 256 -> 512 at 4x4 8.0 -> 3.2 / 12.0 ->
-// 4.0, 64 -> 128 at 16x16 (input gradient) 6.8 -> 5.5; 64 -> 64 at 16x16 9.5 -> 9.2 / 9.6 -> 9.3.
-// But 32 -> 32 at 32x32 12.5 -> 18.6 / 12.5 -> 18.0 ms: on large maps the im2col runs are long
-// (cheap to pack), the padding is a small share, and with few channels the direct tile's per-tap
-// depth is short next to its register loads and stores.
-constexpr int64_t kDirectMaxPlane = 256;
+// channels, whose output has at least kDirectMinOut channels and at most kDirectMaxPlane positions;
+// false when it does not run (another dtype or shape, or an instruction set without it).
+// Single-threaded min of 20, batch 64, 3x3 padding 1, implicit GEMM -> direct, forward / input
+// gradient: 128 -> 128 at 8x8 8.7 -> 7.2 ms / 8.8 -> 7.3; 256 -> 256 at 4x4 9.0 -> 5.7 / 11.8 ->
+// 6.0; 512 -> 512 at 2x2 15.5 -> 5.8 / 12.7 -> 7.0; stride 2: 128 -> 256 at 8x8 4.8 -> 4.5 / 7.8 ->
+// 4.2, 256 -> 512 at 4x4 8.0 -> 3.2 / 12.0 -> 4.0, 64 -> 128 at 16x16 (input gradient) 6.8 -> 5.5;
+// 64 -> 64 at 16x16 9.5 -> 9.2 / 9.6 -> 9.3. But 32 -> 32 at 32x32 12.5 -> 18.6 / 12.5 -> 18.0 ms:
+// on large maps the im2col runs are long (cheap to pack), the padding is a small share, and with
+// few channels the direct tile's per-tap depth is short next to its register loads and stores.
+// And the product's output channels fill at least half of its narrowest register sliver (32): the
+// input gradient of simple_cnn's 8 -> 16 conv (8 outputs of a 32-wide sliver) took 224 -> 368 us.
+constexpr int64_t kDirectMaxPlane = 256, kDirectMinOut = 16;
 template <class T>
 bool forward_direct(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
   if constexpr (!std::is_same_v<T, float>) {
     return false;
   } else {
-    if (g.groups != 1 || g.DH != 1 || g.DW != 1 || g.C % 16 != 0 || g.ohw() > kDirectMaxPlane) return false;
+    if (g.groups != 1 || g.DH != 1 || g.DW != 1 || g.C % 16 != 0 || g.O < kDirectMinOut || g.ohw() > kDirectMaxPlane)
+      return false;
     const int64_t kk = g.KH * g.KW;
     const DirectConv d{x,    g.B,  g.C,  g.H,  g.W,  w,    g.C * kk, kk,   g.KW,  1,
                        g.KH, g.KW, bias, y,    g.O,  g.OH, g.OW,     g.SH, g.SW,  g.PH,
@@ -394,7 +397,8 @@ bool backward_data_direct(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   if constexpr (!std::is_same_v<T, float>) {
     return false;
   } else {
-    if (g.groups != 1 || g.DH != 1 || g.DW != 1 || g.O % 16 != 0 || g.hw() > kDirectMaxPlane) return false;
+    if (g.groups != 1 || g.DH != 1 || g.DW != 1 || g.O % 16 != 0 || g.C < kDirectMinOut || g.hw() > kDirectMaxPlane)
+      return false;
     const int64_t kk = g.KH * g.KW;
     const DirectConv d{dy,   g.B,  g.O,     g.OH, g.OW, w,    kk,   g.C * kk, g.KW,  1,
                        g.KH, g.KW, nullptr, dx,   g.C,  g.H,  g.W,  g.SH,     g.SW,  g.PH,
