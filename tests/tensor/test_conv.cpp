@@ -371,57 +371,53 @@ TEST_F(ConvGolden, ConvTranspose2dForwardAndBackward) {
 
 // ---- determinism, misuse ---------------------------------------------------------------------------
 
-TEST(Conv, SameBitsWithOneOrTwoThreads) {
+// Runs `outputs` on one thread and on two and expects the same bits in every output.
+template <class F>
+void expect_same_bits_one_or_two_threads(F&& outputs) {
   const int saved = cpu::num_threads();
+  std::vector<Tensor> r[2];
+  for (int t = 0; t < 2; ++t) {
+    cpu::set_num_threads(t + 1);
+    r[t] = outputs();
+  }
+  cpu::set_num_threads(saved);
+  ASSERT_EQ(r[0].size(), r[1].size());
+  for (size_t k = 0; k < r[0].size(); ++k) EXPECT_TRUE(tensors_equal(r[0][k], r[1][k])) << "output " << k;
+}
+
+TEST(Conv, SameBitsWithOneOrTwoThreads) {
   Tensor x = random_tensor({17, 6, 9, 10}, DType::f32, Domain::any, 1);
   Tensor w = random_tensor({8, 6, 3, 3}, DType::f32, Domain::any, 2);
   Tensor dy = random_tensor({17, 8, 9, 10}, DType::f32, Domain::any, 3);
-  Tensor r[2][3];
-  for (int t = 0; t < 2; ++t) {
-    cpu::set_num_threads(t + 1);
-    r[t][0] = conv2d(x, w, {}, 1, 1);
-    r[t][1] = conv2d_backward_data(dy, w, x.shape(), 1, 1);
-    r[t][2] = conv2d_backward_weight(dy, x, w.shape(), 1, 1);
-  }
-  cpu::set_num_threads(saved);
-  for (int k = 0; k < 3; ++k) EXPECT_TRUE(tensors_equal(r[0][k], r[1][k])) << "output " << k;
+  expect_same_bits_one_or_two_threads([&] {
+    return std::vector<Tensor>{conv2d(x, w, {}, 1, 1), conv2d_backward_data(dy, w, x.shape(), 1, 1),
+                               conv2d_backward_weight(dy, x, w.shape(), 1, 1)};
+  });
 }
 
 TEST(Conv, SameBitsWithOneOrTwoThreadsStride2Bias) {
-  const int saved = cpu::num_threads();
   Tensor x = random_tensor({6, 16, 30, 29}, DType::f32, Domain::any, 4);
   Tensor w = random_tensor({40, 16, 3, 3}, DType::f32, Domain::any, 5);
   Tensor b = random_tensor({40}, DType::f32, Domain::any, 6);
   Tensor dy = random_tensor({6, 40, 15, 15}, DType::f32, Domain::any, 7);
-  Tensor r[2][3];
-  for (int t = 0; t < 2; ++t) {
-    cpu::set_num_threads(t + 1);
-    r[t][0] = conv2d(x, w, b, 2, 1);
-    r[t][1] = conv2d_backward_data(dy, w, x.shape(), 2, 1);
-    r[t][2] = conv2d_backward_weight(dy, x, w.shape(), 2, 1);
-  }
-  cpu::set_num_threads(saved);
-  for (int k = 0; k < 3; ++k) EXPECT_TRUE(tensors_equal(r[0][k], r[1][k])) << "output " << k;
+  expect_same_bits_one_or_two_threads([&] {
+    return std::vector<Tensor>{conv2d(x, w, b, 2, 1), conv2d_backward_data(dy, w, x.shape(), 2, 1),
+                               conv2d_backward_weight(dy, x, w.shape(), 2, 1)};
+  });
 }
 
 // The direct kernel (f32, C % 16 == 0, small maps): stride 1 and 2, forward and input gradient.
 TEST(Conv, SameBitsWithOneOrTwoThreadsDirect) {
-  const int saved = cpu::num_threads();
   Tensor x = random_tensor({5, 32, 9, 7}, DType::f32, Domain::any, 8);
   Tensor w = random_tensor({80, 32, 3, 3}, DType::f32, Domain::any, 9);
   Tensor b = random_tensor({80}, DType::f32, Domain::any, 10);
   Tensor dy1 = random_tensor({5, 80, 9, 7}, DType::f32, Domain::any, 11);
   Tensor dy2 = random_tensor({5, 80, 5, 4}, DType::f32, Domain::any, 12);
-  Tensor r[2][4];
-  for (int t = 0; t < 2; ++t) {
-    cpu::set_num_threads(t + 1);
-    r[t][0] = conv2d(x, w, b, 1, 1);
-    r[t][1] = conv2d(x, w, b, 2, 1);
-    r[t][2] = conv2d_backward_data(dy1, w, x.shape(), 1, 1);
-    r[t][3] = conv2d_backward_data(dy2, w, x.shape(), 2, 1);
-  }
-  cpu::set_num_threads(saved);
-  for (int k = 0; k < 4; ++k) EXPECT_TRUE(tensors_equal(r[0][k], r[1][k])) << "output " << k;
+  expect_same_bits_one_or_two_threads([&] {
+    return std::vector<Tensor>{conv2d(x, w, b, 1, 1), conv2d(x, w, b, 2, 1),
+                               conv2d_backward_data(dy1, w, x.shape(), 1, 1),
+                               conv2d_backward_data(dy2, w, x.shape(), 2, 1)};
+  });
 }
 
 TEST(Conv, Misuse) {
