@@ -2,8 +2,9 @@
 // 2-d convolution kernels on contiguous NCHW f32/f64 buffers. The forward pass and the weight
 // gradient are each one implicit GEMM per group over the output positions of the whole batch
 // (Note [Convolution as an implicit GEMM] in conv2d.cpp); the input gradient is one implicit GEMM
-// per group and stride phase (Note [Input gradient by phases]). Threaded; results do not depend on
-// the thread count.
+// per group and stride phase (Note [Input gradient by phases]). On small maps (f32, ungrouped,
+// C % 16 == 0) the forward and the input gradient take the direct kernel instead (Note [Direct
+// convolution] in vec/conv_direct.cpp). Threaded; results do not depend on the thread count.
 #include <cstdint>
 
 #include "kiln/kernels/cpu/conv_geom.h"
