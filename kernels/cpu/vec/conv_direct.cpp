@@ -46,13 +46,17 @@ namespace {
 using kiln::cpu::DirectConv;
 KILN_INTRINSIC_WARNINGS_OFF
 
-// A 64-byte aligned scratch area of at least n floats owned by the calling thread, reused across
-// calls (Slot tells apart the buffers one call holds at the same time).
+// The calling thread's scratch areas (Slot tells apart the two one call holds at the same time).
 template <int Slot>
-float* scratch(size_t n) {
+float* direct_scratch(size_t n) {
   static thread_local std::vector<float> buf;
-  if (buf.size() < n + 16) buf.resize(n + 16);
-  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+  return scratch(buf, n);
+}
+
+// Lane l of the result holds l * stride (the element offsets of a gather or scatter).
+__m512i lane_offsets(int64_t stride) {
+  return _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                            _mm512_set1_epi32(int(stride)));
 }
 
 // Output channels in slivers of 48, with one or two of 32 at the end, so that no sliver is more
@@ -82,8 +86,8 @@ std::vector<Sliver> slivers(int64_t O) {
 
 // xh[(n*HW + s)*C + c] = x[(n*C + c)*HW + s] (NCHW to NHWC): 16 x 16 transposes.
 void to_nhwc(const float* x, int64_t B, int64_t C, int64_t HW, float* xh) {
-  const int64_t blocks = B * (C / 16);
-  kiln::cpu::parallel_for(0, blocks, std::max<int64_t>(1, 4096 / std::max<int64_t>(HW, 1)), [&](int64_t q0, int64_t q1) {
+  const int64_t blocks = B * (C / 16), grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(HW, 1));
+  kiln::cpu::parallel_for(0, blocks, grain, [&](int64_t q0, int64_t q1) {
     alignas(64) float tmp[256];
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n = q / (C / 16), c0 = q % (C / 16) * 16;
@@ -138,8 +142,7 @@ void pack_weight(const DirectConv& d, const std::vector<Sliver>& sl, float* wp) 
         }
         continue;
       }
-      const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                             _mm512_set1_epi32(int(d.so)));
+      const __m512i idx = lane_offsets(d.so);
       for (int64_t t = 0; t < KK; ++t) {
         const int64_t kh = t / d.KW, kw = t % d.KW;
         for (int64_t c = 0; c < C; ++c) {
@@ -225,7 +228,8 @@ __attribute__((noinline)) void accumulate(int64_t C, const float* const* a, cons
 // Tile of 8 positions of one class (count < 8 at a class's end) times one sliver of NV x 16 output
 // channels, summed over the class's taps and all channels; stored to ys (the sliver's channel 0).
 template <int NV>
-void tile(const float* xh, const Class& k, int64_t start, int count, int64_t C, const float* wps, float* ys, int64_t OHW, int nvalid, const float* bias) {
+void tile(const float* xh, const Class& k, int64_t start, int count, int64_t C, const float* wps, float* ys,
+          int64_t OHW, int nvalid, const float* bias) {
   constexpr int MR = 8, NR = 16 * NV;
   alignas(64) float acc[MR * NR] = {};
   const int64_t* xoff = k.xoff.data() + start;
@@ -234,17 +238,17 @@ void tile(const float* xh, const Class& k, int64_t start, int count, int64_t C, 
     for (int i = 0; i < MR; ++i) a[i] = xh + (xoff[std::min(i, count - 1)] + toff);
     accumulate<NV>(C, a, wps + t * C * NR, acc);
   }
-  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                         _mm512_set1_epi32(int(OHW)));
+  const __m512i idx = lane_offsets(OHW);
   const int64_t* yoff = k.yoff.data() + start;
   for (int v = 0; v < NV; ++v) {
     const int lanes = std::clamp(nvalid - 16 * v, 0, 16);
     if (lanes == 0) continue;
     const __mmask16 m = __mmask16((1u << lanes) - 1u);
     const __m512 bb = bias ? _mm512_maskz_loadu_ps(m, bias + 16 * v) : _mm512_setzero_ps();
-    for (int i = 0; i < count; ++i)
-      _mm512_mask_i32scatter_ps(ys + yoff[i] + 16 * v * OHW, m, idx, _mm512_add_ps(_mm512_load_ps(acc + i * NR + 16 * v), bb),
-                                4);
+    for (int i = 0; i < count; ++i) {
+      const __m512 out = _mm512_add_ps(_mm512_load_ps(acc + i * NR + 16 * v), bb);
+      _mm512_mask_i32scatter_ps(ys + yoff[i] + 16 * v * OHW, m, idx, out, 4);
+    }
   }
 }
 
@@ -258,8 +262,8 @@ bool conv_direct_f32(const DirectConv& d) {
   const int64_t KK = d.KH * d.KW;
   const std::vector<Sliver> sl = slivers(d.O);
   const int64_t opad = sl.back().o0 + sl.back().nr;
-  float* xh = scratch<0>(size_t(d.B * d.C * HW));
-  float* wp = scratch<1>(size_t(opad * KK * d.C));
+  float* xh = direct_scratch<0>(size_t(d.B * d.C * HW));
+  float* wp = direct_scratch<1>(size_t(opad * KK * d.C));
   to_nhwc(d.x, d.B, d.C, HW, xh);
   pack_weight(d, sl, wp);
 

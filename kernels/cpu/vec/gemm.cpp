@@ -55,14 +55,6 @@ constexpr int64_t kThreadedTables = 64 * 64 * 64;
 // Largest A (in bytes, per thread) that is packed whole, once per product.
 constexpr int64_t kPackedAllA = 4 << 20;
 
-// A 64-byte aligned scratch area of at least n elements, owned by the calling thread and reused.
-template <class T>
-T* scratch(std::vector<T>& v, size_t n) {
-  const size_t need = n + 64 / sizeof(T);
-  if (v.size() < need) v.resize(need);
-  uintptr_t p = (reinterpret_cast<uintptr_t>(v.data()) + 63) & ~uintptr_t(63);
-  return reinterpret_cast<T*>(p);
-}
 template <class T> T* a_scratch(size_t n) {
   static thread_local std::vector<T> buf;
   return scratch(buf, n);

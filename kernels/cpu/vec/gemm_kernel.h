@@ -1,11 +1,13 @@
 #pragma once
 // Register tiles and packing of the CPU GEMM (Note [GEMM blocking] in gemm.cpp): vector traits and
 // block sizes per instruction set, the micro-kernel, and the A/B packing routines. Included only
-// by kernels/cpu/vec/gemm.cpp, which is compiled once per ISA (Note [ISA dispatch]), so all of
-// this lands in that copy's namespace.
+// by files under kernels/cpu/vec/ (gemm.cpp; conv_direct.cpp for the scratch areas and the 16 x 16
+// transpose), which are compiled once per ISA (Note [ISA dispatch]), so all of this lands in that
+// copy's namespace.
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "kiln/kernels/cpu/isa.h"
 #include "kiln/kernels/macros.h"
@@ -16,6 +18,16 @@
 
 namespace KILN_ISA_NAMESPACE {
 namespace {
+
+// A 64-byte aligned scratch area of at least n elements in v (a thread-local buffer of the caller's,
+// reused across calls).
+template <class T>
+T* scratch(std::vector<T>& v, size_t n) {
+  const size_t need = n + 64 / sizeof(T);
+  if (v.size() < need) v.resize(need);
+  uintptr_t p = (reinterpret_cast<uintptr_t>(v.data()) + 63) & ~uintptr_t(63);
+  return reinterpret_cast<T*>(p);
+}
 
 // ---- vector traits and block sizes per instruction set ------------------------------------------
 template <class T> struct Arch;
