@@ -84,29 +84,27 @@ std::vector<Sliver> slivers(int64_t O) {
   return s;
 }
 
-// xh[(n*HW + s)*C + c] = x[(n*C + c)*HW + s] (NCHW to NHWC): 16 x 16 transposes.
+// xh[(n*HW + s)*C + c] = x[(n*C + c)*HW + s] for the images n < B (NCHW to NHWC): 16 x 16
+// transposes, on the calling thread.
 void to_nhwc(const float* x, int64_t B, int64_t C, int64_t HW, float* xh) {
-  const int64_t blocks = B * (C / 16), grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(HW, 1));
-  kiln::cpu::parallel_for(0, blocks, grain, [&](int64_t q0, int64_t q1) {
-    alignas(64) float tmp[256];
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q / (C / 16), c0 = q % (C / 16) * 16;
-      const float* src = x + (n * C + c0) * HW;
-      float* dst = xh + n * HW * C + c0;
-      for (int64_t s0 = 0; s0 < HW; s0 += 16) {
-        const int m = int(std::min<int64_t>(16, HW - s0));
-        const __mmask16 mask = __mmask16((1u << m) - 1u);
-        __m512 v[16];
-        for (int l = 0; l < 16; ++l) v[l] = _mm512_maskz_loadu_ps(mask, src + l * HW + s0);
-        if (m == 16) {
-          transpose16x16_regs(v, dst + s0 * C, C);
-        } else {
-          transpose16x16_regs(v, tmp, 16);
-          for (int i = 0; i < m; ++i) _mm512_storeu_ps(dst + (s0 + i) * C, _mm512_load_ps(tmp + 16 * i));
-        }
+  alignas(64) float tmp[256];
+  for (int64_t q = 0; q < B * (C / 16); ++q) {
+    const int64_t n = q / (C / 16), c0 = q % (C / 16) * 16;
+    const float* src = x + (n * C + c0) * HW;
+    float* dst = xh + n * HW * C + c0;
+    for (int64_t s0 = 0; s0 < HW; s0 += 16) {
+      const int m = int(std::min<int64_t>(16, HW - s0));
+      const __mmask16 mask = __mmask16((1u << m) - 1u);
+      __m512 v[16];
+      for (int l = 0; l < 16; ++l) v[l] = _mm512_maskz_loadu_ps(mask, src + l * HW + s0);
+      if (m == 16) {
+        transpose16x16_regs(v, dst + s0 * C, C);
+      } else {
+        transpose16x16_regs(v, tmp, 16);
+        for (int i = 0; i < m; ++i) _mm512_storeu_ps(dst + (s0 + i) * C, _mm512_load_ps(tmp + 16 * i));
       }
     }
-  });
+  }
 }
 
 // wp: sliver after sliver (sliver s at wp + o0 * KK * C), each [kh][kw][c][nr], zero past O.
@@ -228,14 +226,14 @@ __attribute__((noinline)) void accumulate(int64_t C, const float* const* a, cons
 // Tile of 8 positions of one class (count < 8 at a class's end) times one sliver of NV x 16 output
 // channels, summed over the class's taps and all channels; stored to ys (the sliver's channel 0).
 template <int NV>
-void tile(const float* xh, const Class& k, int64_t start, int count, int64_t C, const float* wps, float* ys,
-          int64_t OHW, int nvalid, const float* bias) {
+void tile(const float* xh, int64_t xsub, const Class& k, int64_t start, int count, int64_t C, const float* wps,
+          float* ys, int64_t OHW, int nvalid, const float* bias) {
   constexpr int MR = 8, NR = 16 * NV;
   alignas(64) float acc[MR * NR] = {};
   const int64_t* xoff = k.xoff.data() + start;
   for (const auto& [t, toff] : k.taps) {
     const float* a[MR];
-    for (int i = 0; i < MR; ++i) a[i] = xh + (xoff[std::min(i, count - 1)] + toff);
+    for (int i = 0; i < MR; ++i) a[i] = xh + (xoff[std::min(i, count - 1)] - xsub + toff);
     accumulate<NV>(C, a, wps + t * C * NR, acc);
   }
   const __m512i idx = lane_offsets(OHW);
@@ -262,12 +260,11 @@ bool conv_direct_f32(const DirectConv& d) {
   const int64_t KK = d.KH * d.KW;
   const std::vector<Sliver> sl = slivers(d.O);
   const int64_t opad = sl.back().o0 + sl.back().nr;
-  float* xh = direct_scratch<0>(size_t(d.B * d.C * HW));
   float* wp = direct_scratch<1>(size_t(opad * KK * d.C));
-  to_nhwc(d.x, d.B, d.C, HW, xh);
   pack_weight(d, sl, wp);
 
-  // Classes: one per pair of a row tap list and a column tap list.
+  // Classes: one per pair of a row tap list and a column tap list; each image has the same number
+  // of positions in a class, listed image after image.
   const Axis rows = axis_taps(d.OH, d.H, d.KH, d.SH, d.PH, d.transposed);
   const Axis cols = axis_taps(d.OW, d.W, d.KW, d.SW, d.PW, d.transposed);
   const size_t ncols = cols.lists.size();
@@ -284,31 +281,52 @@ bool conv_direct_f32(const DirectConv& d) {
         k.xoff.push_back((n * HW + rows.base[size_t(oh)] * d.W + cols.base[size_t(ow)]) * d.C);
         k.yoff.push_back(n * d.O * OHW + oh * d.OW + ow);
       }
+
+  // Blocks of images (Note [Direct convolution]): a thread copies a block to NHWC in its own
+  // scratch and runs every sliver over the block's tiles while that copy is in its L2, so the input
+  // is read from memory once (with all images in one sweep per sliver, 16 x 16 maps of 64 channels
+  // were read again from memory for every sliver). A block is at most kBlockBytes of input, and the
+  // number of blocks is a multiple of the thread count.
+  constexpr int64_t kBlockBytes = int64_t(384) << 10;
+  const int nt = kiln::cpu::in_parallel_region() ? 1 : kiln::cpu::num_threads();
+  const int64_t image = HW * d.C;
+  int64_t nblocks = (d.B * image * int64_t(sizeof(float)) + kBlockBytes - 1) / kBlockBytes;
+  nblocks = std::min<int64_t>(d.B, (std::max<int64_t>(nblocks, 1) + nt - 1) / nt * nt);
   struct Tile {
     int32_t cls;
     int32_t count;
     int64_t start;
   };
   std::vector<Tile> tiles;
-  for (size_t c = 0; c < classes.size(); ++c) {
-    const int64_t np = int64_t(classes[c].xoff.size());
-    for (int64_t s = 0; s < np; s += 8) tiles.push_back({int32_t(c), int32_t(std::min<int64_t>(8, np - s)), s});
+  std::vector<size_t> first(size_t(nblocks) + 1);
+  for (int64_t j = 0; j < nblocks; ++j) {
+    first[size_t(j)] = tiles.size();
+    const int64_t n0 = j * d.B / nblocks, n1 = (j + 1) * d.B / nblocks;
+    for (size_t c = 0; c < classes.size(); ++c) {
+      const int64_t per = int64_t(classes[c].xoff.size()) / d.B, end = n1 * per;
+      for (int64_t s = n0 * per; s < end; s += 8)
+        tiles.push_back({int32_t(c), int32_t(std::min<int64_t>(8, end - s)), s});
+    }
   }
-  const int64_t ntiles = int64_t(tiles.size());
-  const int nt = kiln::cpu::in_parallel_region() ? 1 : kiln::cpu::num_threads();
-  kiln::cpu::parallel_for(0, ntiles, (ntiles + nt - 1) / nt, [&](int64_t t0, int64_t t1) {
-    for (const Sliver& s : sl) {
-      const float* wps = wp + s.o0 * KK * d.C;
-      float* ys = d.y + s.o0 * OHW;
-      const int nvalid = int(std::min<int64_t>(s.nr, d.O - s.o0));
-      const float* bias = d.bias ? d.bias + s.o0 : nullptr;
-      for (int64_t t = t0; t < t1; ++t) {
-        const Tile& tl = tiles[size_t(t)];
-        const Class& k = classes[size_t(tl.cls)];
-        if (s.nr == 48)
-          tile<3>(xh, k, tl.start, tl.count, d.C, wps, ys, OHW, nvalid, bias);
-        else
-          tile<2>(xh, k, tl.start, tl.count, d.C, wps, ys, OHW, nvalid, bias);
+  first[size_t(nblocks)] = tiles.size();
+  kiln::cpu::parallel_for(0, nblocks, (nblocks + nt - 1) / nt, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t n0 = j * d.B / nblocks, n1 = (j + 1) * d.B / nblocks;
+      float* xh = direct_scratch<0>(size_t((n1 - n0) * image));
+      to_nhwc(d.x + n0 * image, n1 - n0, d.C, HW, xh);
+      for (const Sliver& s : sl) {
+        const float* wps = wp + s.o0 * KK * d.C;
+        float* ys = d.y + s.o0 * OHW;
+        const int nvalid = int(std::min<int64_t>(s.nr, d.O - s.o0));
+        const float* bias = d.bias ? d.bias + s.o0 : nullptr;
+        for (size_t t = first[size_t(j)]; t < first[size_t(j) + 1]; ++t) {
+          const Tile& tl = tiles[t];
+          const Class& k = classes[size_t(tl.cls)];
+          if (s.nr == 48)
+            tile<3>(xh, n0 * image, k, tl.start, tl.count, d.C, wps, ys, OHW, nvalid, bias);
+          else
+            tile<2>(xh, n0 * image, k, tl.start, tl.count, d.C, wps, ys, OHW, nvalid, bias);
+        }
       }
     }
   });
