@@ -374,7 +374,7 @@ void backward_data_phases(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
 // few channels the direct tile's per-tap depth is short next to its register loads and stores.
 // And the product's output channels fill at least half of its narrowest register sliver (32): the
 // input gradient of simple_cnn's 8 -> 16 conv (8 outputs of a 32-wide sliver) took 224 -> 368 us.
-constexpr int64_t kDirectMaxPlane = 256, kDirectMinOut = 16;
+constexpr int64_t kDirectMaxPlane = 256, kDirectMinOut = 16, kDirectWeightMinPlane = 64;
 template <class T>
 bool forward_direct(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
   if constexpr (!std::is_same_v<T, float>) {
@@ -407,6 +407,26 @@ bool backward_data_direct(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   }
 }
 
+// The weight gradient by the direct kernel (Note [Direct weight gradient] in
+// kernels/cpu/vec/conv_direct.cpp): f32, undilated, ungrouped, a multiple of 16 output channels,
+// output maps of kDirectWeightMinPlane to kDirectMaxPlane positions. Batch 64, 3x3 padding 1, two
+// threads, min of 15, implicit GEMM -> direct: 64 -> 64 at 16x16 5.1 -> 4.9 ms, 128 -> 128 at 8x8
+// 6.3 -> 4.2 (5.4), 64 -> 128 stride 2 to 8x8 2.7 -> 2.3; but 256 -> 256 at 4x4 4.2 -> 4.4,
+// 128 -> 256 stride 2 to 4x4 2.4 -> 2.7 and 512 -> 512 at 2x2 4.3 -> 7.5: with few positions per
+// image the partial sums per chunk are as large as the work (the GEMM splits over columns there).
+template <class T>
+bool backward_weight_direct(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    if (g.groups != 1 || g.DH != 1 || g.DW != 1 || g.O % 16 != 0 || g.ohw() > kDirectMaxPlane ||
+        g.ohw() < kDirectWeightMinPlane)
+      return false;
+    const DirectWeightGrad d{x, g.B, g.C, g.H, g.W, dy, g.O, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, dw};
+    return KILN_ISA_CALL(conv_direct_weight_f32, d);
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -430,6 +450,7 @@ void conv2d_backward_weight(const Conv2dGeom& g, const T* dy, const T* x, T* dw)
     std::fill(dw, dw + g.O * g.kdim(), T(0));
     return;
   }
+  if (backward_weight_direct(g, dy, x, dw)) return;
   backward_weight_implicit(g, dy, x, dw);
 }
 

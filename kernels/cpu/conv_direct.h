@@ -24,9 +24,25 @@ struct DirectConv {
   int64_t SH, SW, PH, PW;
   bool transposed;
 };
+
+// The weight gradient of the forward convolution above (no bias, transposed false): dw [O, C, KH,
+// KW] (overwritten) = sum over images and output positions of dy [B, O, OH, OW] times the input
+// x [B, C, H, W] at the tap's position. Partial sums per chunk of images (a number fixed by the
+// shape alone), added in chunk order, so the bits do not depend on the threads.
+struct DirectWeightGrad {
+  const float* x;
+  int64_t B, C, H, W;
+  const float* dy;
+  int64_t O, OH, OW;
+  int64_t KH, KW, SH, SW, PH, PW;
+  float* dw;
+};
 }  // namespace kiln::cpu
 
 // Computes d and returns true, or returns false (nothing written) when this instruction set has no
 // direct kernel or the shape is not one it takes (C a multiple of 16, OH and OW positive, strides
 // at least 1).
 KILN_DECLARE_ISA_FN(bool, conv_direct_f32, const kiln::cpu::DirectConv& d)
+// Computes d.dw and returns true, or returns false (nothing written) when this instruction set has
+// no direct kernel or the shape is not one it takes (O a multiple of 16, positive sizes).
+KILN_DECLARE_ISA_FN(bool, conv_direct_weight_f32, const kiln::cpu::DirectWeightGrad& d)

@@ -318,6 +318,35 @@ std::vector<OpRow> conv_rows() {
     r.dtypes = kFloat;
     r.tol = kConvTol;
     rows.push_back(r);
+    // The direct weight gradient (a multiple of 16 output channels, output maps of 64 to 256
+    // positions): inputs dy, x, w. Input channels not a multiple of 8 too (a partial row group).
+    OpRow rw;
+    rw.name = "conv2d_backward_weight_direct" + r.name.substr(std::string("conv2d_backward_data_direct").size());
+    if (sp.sh == 2)
+      rw.cases = {{{2, 32, 8, 8}, {2, 20, 16, 16}, {32, 20, 3, 3}}, {{1, 48, 9, 8}, {1, 8, 17, 15}, {48, 8, 3, 3}}};
+    else if (sp.sh == 3)
+      rw.cases = {{{2, 16, 8, 8}, {2, 5, 25, 15}, {16, 5, 3, 2}}, {{1, 32, 8, 10}, {1, 24, 26, 18}, {32, 24, 3, 2}}};
+    else if (sp.ph == 1)
+      rw.cases = {{{2, 32, 8, 8}, {2, 24, 8, 8}, {32, 24, 3, 3}},
+                  {{1, 48, 9, 9}, {1, 13, 9, 9}, {48, 13, 3, 3}},
+                  {{2, 80, 8, 10}, {2, 16, 8, 10}, {80, 16, 3, 3}},
+                  {{1, 16, 16, 16}, {1, 5, 16, 16}, {16, 5, 3, 3}},
+                  {{2, 112, 7, 12}, {2, 8, 7, 12}, {112, 8, 3, 3}},
+                  // 30 images of 128 x 8 x 8: two chunks of partial sums (23, 7)
+                  {{30, 16, 8, 8}, {30, 128, 8, 8}, {16, 128, 3, 3}}};
+    else if (sp.ph == 2)
+      rw.cases = {{{2, 16, 8, 8}, {2, 5, 8, 8}, {16, 5, 5, 3}}, {{1, 32, 9, 8}, {1, 40, 9, 8}, {32, 40, 5, 3}}};
+    else
+      rw.cases = {{{1, 16, 8, 10}, {1, 16, 10, 12}, {16, 16, 3, 3}}, {{2, 32, 8, 8}, {2, 33, 9, 11}, {32, 33, 2, 4}}};
+    rw.run = [=](const std::vector<Tensor>& in) {
+      return conv2d_backward_weight(in[0], in[1], in[2].shape(), {sp.sh, sp.sw}, {sp.ph, sp.pw}, 1, 1);
+    };
+    rw.ref = [=](const std::vector<Ref>& in) { return ref_backward_weight(in[0], in[1], in[2].shape, sp); };
+    rw.dtypes = kFloat;
+    // Sums of up to 1920 f32 products of values in (-3, 3), as conv2d_backward_weight_implicit:
+    // a plain f32 running sum of 3328 such products is off by up to ~1e-3 (numpy, 4608 sums).
+    rw.tol = Tol{1e-5, 1e-3};
+    rows.push_back(rw);
   }
   return rows;
 }
@@ -409,17 +438,24 @@ TEST(Conv, SameBitsWithOneOrTwoThreadsStride2Bias) {
   });
 }
 
-// The direct kernel (f32, C % 16 == 0, small maps): stride 1 and 2, forward and input gradient.
+// The direct kernels (f32, C % 16 == 0, small maps): stride 1 and 2, forward, input gradient and
+// weight gradient.
 TEST(Conv, SameBitsWithOneOrTwoThreadsDirect) {
   Tensor x = random_tensor({5, 32, 9, 7}, DType::f32, Domain::any, 8);
   Tensor w = random_tensor({80, 32, 3, 3}, DType::f32, Domain::any, 9);
   Tensor b = random_tensor({80}, DType::f32, Domain::any, 10);
   Tensor dy1 = random_tensor({5, 80, 9, 7}, DType::f32, Domain::any, 11);
   Tensor dy2 = random_tensor({5, 80, 5, 4}, DType::f32, Domain::any, 12);
+  Tensor xw = random_tensor({40, 64, 8, 8}, DType::f32, Domain::any, 13);  // weight gradient: two chunks
+  Tensor dyw1 = random_tensor({40, 80, 8, 8}, DType::f32, Domain::any, 14);
+  Tensor dyw2 = random_tensor({40, 32, 8, 8}, DType::f32, Domain::any, 15);
   expect_same_bits_one_or_two_threads([&] {
-    return std::vector<Tensor>{conv2d(x, w, b, 1, 1), conv2d(x, w, b, 2, 1),
+    return std::vector<Tensor>{conv2d(x, w, b, 1, 1),
+                               conv2d(x, w, b, 2, 1),
                                conv2d_backward_data(dy1, w, x.shape(), 1, 1),
-                               conv2d_backward_data(dy2, w, x.shape(), 2, 1)};
+                               conv2d_backward_data(dy2, w, x.shape(), 2, 1),
+                               conv2d_backward_weight(dyw1, xw, {80, 64, 3, 3}, 1, 1),
+                               conv2d_backward_weight(dyw2, xw, {32, 64, 3, 3}, 1, 1)};
   });
 }
 

@@ -41,9 +41,11 @@ namespace KILN_ISA_NAMESPACE {
 
 #if !defined(__AVX512F__)
 bool conv_direct_f32(const kiln::cpu::DirectConv&) { return false; }
+bool conv_direct_weight_f32(const kiln::cpu::DirectWeightGrad&) { return false; }
 #else
 namespace {
 using kiln::cpu::DirectConv;
+using kiln::cpu::DirectWeightGrad;
 KILN_INTRINSIC_WARNINGS_OFF
 
 // The calling thread's scratch areas (Slot tells apart the two one call holds at the same time).
@@ -84,24 +86,25 @@ std::vector<Sliver> slivers(int64_t O) {
   return s;
 }
 
-// xh[(n*HW + s)*C + c] = x[(n*C + c)*HW + s] for the images n < B (NCHW to NHWC): 16 x 16
-// transposes, on the calling thread.
-void to_nhwc(const float* x, int64_t B, int64_t C, int64_t HW, float* xh) {
+// xh[(n*HW + s)*row + c] = x[(n*C + c)*HW + s] for the images n < B and channels c < C, a
+// multiple of 16 (NCHW to NHWC; row = C unless given): 16 x 16 transposes, on the calling thread.
+void to_nhwc(const float* x, int64_t B, int64_t C, int64_t HW, float* xh, int64_t row = 0) {
+  if (row == 0) row = C;
   alignas(64) float tmp[256];
   for (int64_t q = 0; q < B * (C / 16); ++q) {
     const int64_t n = q / (C / 16), c0 = q % (C / 16) * 16;
     const float* src = x + (n * C + c0) * HW;
-    float* dst = xh + n * HW * C + c0;
+    float* dst = xh + n * HW * row + c0;
     for (int64_t s0 = 0; s0 < HW; s0 += 16) {
       const int m = int(std::min<int64_t>(16, HW - s0));
       const __mmask16 mask = __mmask16((1u << m) - 1u);
       __m512 v[16];
       for (int l = 0; l < 16; ++l) v[l] = _mm512_maskz_loadu_ps(mask, src + l * HW + s0);
       if (m == 16) {
-        transpose16x16_regs(v, dst + s0 * C, C);
+        transpose16x16_regs(v, dst + s0 * row, row);
       } else {
         transpose16x16_regs(v, tmp, 16);
-        for (int i = 0; i < m; ++i) _mm512_storeu_ps(dst + (s0 + i) * C, _mm512_load_ps(tmp + 16 * i));
+        for (int i = 0; i < m; ++i) _mm512_storeu_ps(dst + (s0 + i) * row, _mm512_load_ps(tmp + 16 * i));
       }
     }
   }
@@ -190,6 +193,30 @@ Axis axis_taps(int64_t out, int64_t in, int64_t K, int64_t S, int64_t P, bool tr
   return a;
 }
 
+// The output positions of B images in classes, one per pair of a row tap list and a column tap
+// list; each image has the same number of positions in each class, listed image after image. Tap
+// t = kh * KW + kw. Input offsets count xunit elements per input position (C for NHWC, 1 for NCHW
+// planes) and xim per image; output offsets are n * yim + (oh * OW + ow) * yunit.
+std::vector<Class> position_classes(const Axis& rows, const Axis& cols, int64_t B, int64_t W, int64_t KW,
+                                    int64_t xunit, int64_t xim, int64_t yim, int64_t yunit) {
+  const size_t ncols = cols.lists.size();
+  const int64_t OH = int64_t(rows.base.size()), OW = int64_t(cols.base.size());
+  std::vector<Class> classes(rows.lists.size() * ncols);
+  for (size_t i = 0; i < rows.lists.size(); ++i)
+    for (size_t j = 0; j < ncols; ++j)
+      for (const auto& [kh, rh] : rows.lists[i])
+        for (const auto& [kw, rw] : cols.lists[j])
+          classes[i * ncols + j].taps.push_back({kh * KW + kw, (rh * W + rw) * xunit});
+  for (int64_t n = 0; n < B; ++n)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        Class& k = classes[size_t(rows.id[size_t(oh)]) * ncols + size_t(cols.id[size_t(ow)])];
+        k.xoff.push_back(n * xim + (rows.base[size_t(oh)] * W + cols.base[size_t(ow)]) * xunit);
+        k.yoff.push_back(n * yim + (oh * OW + ow) * yunit);
+      }
+  return classes;
+}
+
 // acc[i][16 NV] += sum over c < C of a[i][c] * b[c][16 NV]: the register tile of the GEMM
 // micro-kernel (kernels/cpu/vec/gemm_kernel.h) with its 8 broadcast rows read through 8 pointers.
 // Not inlined, so that the compiler gives the loop all the vector registers (inlined into the tap
@@ -250,6 +277,42 @@ void tile(const float* xh, int64_t xsub, const Class& k, int64_t start, int coun
   }
 }
 
+// acc[i][16 NV] += sum over the np positions j of a[i][xq[j]] * dy[dq[j] - dsub][16 NV] (dy rows of 16 NV
+// floats): the tile of
+// accumulate with the depth over output positions; the broadcast rows are 8 input channels at one
+// tap, the vector side 16 NV output channels of dy in NHWC (the weight gradient).
+template <int NV>
+__attribute__((noinline)) void accumulate_positions(int64_t np, const int64_t* KILN_RESTRICT xq,
+                                                    const int64_t* KILN_RESTRICT dq, int64_t dsub,
+                                                    const float* const* a, const float* KILN_RESTRICT dy,
+                                                    float* KILN_RESTRICT acc_mem) {
+  constexpr int MR = 8, NR = 16 * NV;
+  __m512 acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_load_ps(acc_mem + i * NR + 16 * v);
+  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7];
+  for (int64_t j = 0; j < np; ++j) {
+    const float* b = dy + (dq[j] - dsub) * NR;
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+    const int64_t q = xq[j];
+    const float av[MR] = {a0[q], a1[q], a2[q], a3[q], a4[q], a5[q], a6[q], a7[q]};
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 s = _mm512_set1_ps(av[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(s, bv[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_store_ps(acc_mem + i * NR + 16 * v, acc[i][v]);
+}
+
 }  // namespace
 
 bool conv_direct_f32(const DirectConv& d) {
@@ -263,24 +326,9 @@ bool conv_direct_f32(const DirectConv& d) {
   float* wp = direct_scratch<1>(size_t(opad * KK * d.C));
   pack_weight(d, sl, wp);
 
-  // Classes: one per pair of a row tap list and a column tap list; each image has the same number
-  // of positions in a class, listed image after image.
   const Axis rows = axis_taps(d.OH, d.H, d.KH, d.SH, d.PH, d.transposed);
   const Axis cols = axis_taps(d.OW, d.W, d.KW, d.SW, d.PW, d.transposed);
-  const size_t ncols = cols.lists.size();
-  std::vector<Class> classes(rows.lists.size() * ncols);
-  for (size_t i = 0; i < rows.lists.size(); ++i)
-    for (size_t j = 0; j < ncols; ++j)
-      for (const auto& [kh, rh] : rows.lists[i])
-        for (const auto& [kw, rw] : cols.lists[j])
-          classes[i * ncols + j].taps.push_back({kh * d.KW + kw, (rh * d.W + rw) * d.C});
-  for (int64_t n = 0; n < d.B; ++n)
-    for (int64_t oh = 0; oh < d.OH; ++oh)
-      for (int64_t ow = 0; ow < d.OW; ++ow) {
-        Class& k = classes[size_t(rows.id[size_t(oh)]) * ncols + size_t(cols.id[size_t(ow)])];
-        k.xoff.push_back((n * HW + rows.base[size_t(oh)] * d.W + cols.base[size_t(ow)]) * d.C);
-        k.yoff.push_back(n * d.O * OHW + oh * d.OW + ow);
-      }
+  const std::vector<Class> classes = position_classes(rows, cols, d.B, d.W, d.KW, d.C, HW * d.C, d.O * OHW, 1);
 
   // Blocks of images (Note [Direct convolution]): a thread copies a block to NHWC in its own
   // scratch and runs every sliver over the block's tiles while that copy is in its L2, so the input
@@ -326,6 +374,93 @@ bool conv_direct_f32(const DirectConv& d) {
             tile<3>(xh, n0 * image, k, tl.start, tl.count, d.C, wps, ys, OHW, nvalid, bias);
           else
             tile<2>(xh, n0 * image, k, tl.start, tl.count, d.C, wps, ys, OHW, nvalid, bias);
+        }
+      }
+    }
+  });
+  return true;
+}
+
+// Note [Direct weight gradient]
+// dw[o, c, t] = sum over images and output positions p of dy[o, p] x[c, p's input at tap t]: the
+// direct tile with the roles of Note [Direct convolution] moved once more. The vector side is a
+// sliver of 48 (or 32) output channels of dy, copied per chunk of images to [position][48]; the
+// broadcast side is 8 input channels at one tap, read in place from the NCHW input through 8
+// pointers and the position's offset; the depth is the chunk's output positions of the classes in
+// which the tap is valid (so the padding is skipped, as in the forward). A unit of work is one
+// sliver of one chunk: it writes its tiles' 8 x 48 sums to the chunk's partial gradient, and the
+// partials are added in chunk order. Chunks hold about kChunkBytes of a sliver of dy and the input
+// (a number of images fixed by the shape alone, so the bits do not depend on the threads).
+bool conv_direct_weight_f32(const DirectWeightGrad& d) {
+  const int64_t OHW = d.OH * d.OW, HW = d.H * d.W;
+  if (d.O <= 0 || d.O % 16 != 0 || d.C <= 0 || d.OH <= 0 || d.OW <= 0 || d.B <= 0 || d.H <= 0 || d.W <= 0 ||
+      d.KH <= 0 || d.KW <= 0 || d.SH < 1 || d.SW < 1)
+    return false;
+  const int64_t KK = d.KH * d.KW, Cp = (d.C + 7) / 8 * 8;
+  const std::vector<Sliver> sl = slivers(d.O);
+  const int64_t opad = sl.back().o0 + sl.back().nr, nsl = int64_t(sl.size());
+  const Axis rows = axis_taps(d.OH, d.H, d.KH, d.SH, d.PH, false);
+  const Axis cols = axis_taps(d.OW, d.W, d.KW, d.SW, d.PW, false);
+  // Output offsets count positions (dy's chunk copy is [position][nr]).
+  const std::vector<Class> classes = position_classes(rows, cols, d.B, d.W, d.KW, 1, d.C * HW, OHW, 1);
+  std::vector<std::vector<std::pair<size_t, int64_t>>> by_tap(static_cast<size_t>(KK));  // (class, toff)
+  for (size_t c = 0; c < classes.size(); ++c)
+    for (const auto& [t, toff] : classes[c].taps) by_tap[size_t(t)].push_back({c, toff});
+
+  constexpr int64_t kChunkBytes = int64_t(1) << 20;
+  const int64_t per_image = (OHW * 48 + d.C * HW) * int64_t(sizeof(float));
+  const int64_t chunk = std::clamp<int64_t>(kChunkBytes / per_image, 1, d.B);
+  const int64_t nchunks = (d.B + chunk - 1) / chunk;
+  // Partial sums per chunk, sliver after sliver (sliver s at o0 * KK * Cp), each [t][c][nr].
+  const int64_t psize = opad * KK * Cp;
+  std::vector<float> partial(size_t(nchunks * psize));
+  kiln::cpu::parallel_for(0, nchunks * nsl, 1, [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t ch = u / nsl, n0 = ch * chunk, n1 = std::min(d.B, n0 + chunk), np = (n1 - n0) * OHW;
+      const Sliver& s = sl[size_t(u % nsl)];
+      const int64_t valid = std::min<int64_t>(s.nr, d.O - s.o0);
+      float* dyh = direct_scratch<0>(size_t(np * s.nr));
+      for (int64_t n = n0; n < n1; ++n)
+        to_nhwc(d.dy + (n * d.O + s.o0) * OHW, 1, valid, OHW, dyh + (n - n0) * OHW * s.nr, s.nr);
+      if (valid < s.nr)
+        for (int64_t j = 0; j < np; ++j) std::fill(dyh + j * s.nr + valid, dyh + (j + 1) * s.nr, 0.f);
+      float* part = partial.data() + ch * psize + s.o0 * KK * Cp;
+      for (int64_t c0 = 0; c0 < d.C; c0 += 8) {
+        const float* a[8];
+        for (int i = 0; i < 8; ++i) a[i] = d.x + std::min<int64_t>(c0 + i, d.C - 1) * HW;
+        for (int64_t t = 0; t < KK; ++t) {
+          alignas(64) float acc[8 * 48] = {};
+          for (const auto& [cls, toff] : by_tap[size_t(t)]) {
+            const Class& k = classes[cls];
+            const int64_t per = int64_t(k.xoff.size()) / d.B, j0 = n0 * per;
+            const float* at[8];
+            for (int i = 0; i < 8; ++i) at[i] = a[i] + toff;
+            if (s.nr == 48)
+              accumulate_positions<3>((n1 - n0) * per, k.xoff.data() + j0, k.yoff.data() + j0, n0 * OHW, at, dyh, acc);
+            else
+              accumulate_positions<2>((n1 - n0) * per, k.xoff.data() + j0, k.yoff.data() + j0, n0 * OHW, at, dyh, acc);
+          }
+          std::copy(acc, acc + 8 * s.nr, part + (t * Cp + c0) * s.nr);
+        }
+      }
+    }
+  });
+  // dw[o, c, t] = the partials' sums in chunk order, 16 output channels at a time.
+  const int64_t ncg = d.C;
+  const __m512i idx = lane_offsets(d.C * KK);
+  kiln::cpu::parallel_for(0, nsl * ncg, 8, [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const Sliver& s = sl[size_t(u / ncg)];
+      const int64_t c = u % ncg;
+      for (int64_t t = 0; t < KK; ++t) {
+        const float* src = partial.data() + s.o0 * KK * Cp + (t * Cp + c) * s.nr;
+        for (int v = 0; v < s.nr / 16; ++v) {
+          const int lanes = int(std::clamp<int64_t>(d.O - s.o0 - 16 * v, 0, 16));
+          if (lanes == 0) break;
+          __m512 sum = _mm512_loadu_ps(src + 16 * v);
+          for (int64_t ch = 1; ch < nchunks; ++ch) sum = _mm512_add_ps(sum, _mm512_loadu_ps(src + ch * psize + 16 * v));
+          _mm512_mask_i32scatter_ps(d.dw + ((s.o0 + 16 * v) * d.C + c) * KK + t, __mmask16((1u << lanes) - 1u), idx,
+                                    sum, 4);
         }
       }
     }
