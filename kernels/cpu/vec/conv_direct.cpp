@@ -143,14 +143,14 @@ void pack_weight(const DirectConv& d, const std::vector<Sliver>& sl, float* wp) 
         }
         continue;
       }
+      // Otherwise (the input gradient's weight, so = KK) gathers, all taps of one c in a row: their
+      // 16 x KK elements are a few cache lines, in L1 after the first tap.
       const __m512i idx = lane_offsets(d.so);
-      for (int64_t t = 0; t < KK; ++t) {
-        const int64_t kh = t / d.KW, kw = t % d.KW;
-        for (int64_t c = 0; c < C; ++c) {
-          const float* base = d.w + obase * d.so + c * d.sc + kh * d.skh + kw * d.skw;
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t t = 0; t < KK; ++t) {
+          const float* base = d.w + obase * d.so + c * d.sc + (t / d.KW) * d.skh + (t % d.KW) * d.skw;
           _mm512_storeu_ps(dst + (t * C + c) * nr, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), omask, idx, base, 4));
         }
-      }
     }
   });
 }
