@@ -217,32 +217,38 @@ std::vector<Class> position_classes(const Axis& rows, const Axis& cols, int64_t 
   return classes;
 }
 
-// acc[i][16 NV] += sum over c < C of a[i][c] * b[c][16 NV]: the register tile of the GEMM
-// micro-kernel (kernels/cpu/vec/gemm_kernel.h) with its 8 broadcast rows read through 8 pointers.
-// Not inlined, so that the compiler gives the loop all the vector registers (inlined into the tap
-// loops it kept loop counters in vector registers and spilled a B vector on every step).
+// acc[i][16 NV] = sum over the taps (t, toff) and c < C of a[i][toff + c] * b[t][c][16 NV] (b rows of
+// 16 NV floats, C rows per tap): the register tile of the GEMM micro-kernel
+// (kernels/cpu/vec/gemm_kernel.h) with its 8 broadcast rows read through 8 pointers, summed over
+// all taps in registers. Not inlined, so that the compiler gives the loop all the vector registers
+// (inlined into the tile's loops it kept loop counters in vector registers and spilled a B vector
+// on every step).
 template <int NV>
-__attribute__((noinline)) void accumulate(int64_t C, const float* const* a, const float* KILN_RESTRICT b,
+__attribute__((noinline)) void accumulate(const std::pair<int64_t, int64_t>* taps, int64_t ntaps, int64_t C,
+                                          const float* const* a, const float* KILN_RESTRICT b,
                                           float* KILN_RESTRICT acc_mem) {
   constexpr int MR = 8, NR = 16 * NV;
   __m512 acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_load_ps(acc_mem + i * NR + 16 * v);
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7];
-  for (int64_t c = 0; c < C; ++c) {
-    __m512 bv[NV];
+  for (int64_t k = 0; k < ntaps; ++k) {
+    const float* bt = b + taps[k].first * C * NR;
+    for (int64_t c = taps[k].second, end = c + C; c < end; ++c) {
+      __m512 bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
-    const float av[MR] = {a0[c], a1[c], a2[c], a3[c], a4[c], a5[c], a6[c], a7[c]};
+      for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(bt + 16 * v);
+      const float av[MR] = {a0[c], a1[c], a2[c], a3[c], a4[c], a5[c], a6[c], a7[c]};
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const __m512 s = _mm512_set1_ps(av[i]);
+      for (int i = 0; i < MR; ++i) {
+        const __m512 s = _mm512_set1_ps(av[i]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(s, bv[v], acc[i][v]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(s, bv[v], acc[i][v]);
+      }
+      bt += NR;
     }
-    b += NR;
   }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -250,19 +256,15 @@ __attribute__((noinline)) void accumulate(int64_t C, const float* const* a, cons
     for (int v = 0; v < NV; ++v) _mm512_store_ps(acc_mem + i * NR + 16 * v, acc[i][v]);
 }
 
-// Tile of 8 positions of one class (count < 8 at a class's end) times one sliver of NV x 16 output
-// channels, summed over the class's taps and all channels; stored to ys (the sliver's channel 0).
 template <int NV>
 void tile(const float* xh, int64_t xsub, const Class& k, int64_t start, int count, int64_t C, const float* wps,
           float* ys, int64_t OHW, int nvalid, const float* bias) {
   constexpr int MR = 8, NR = 16 * NV;
-  alignas(64) float acc[MR * NR] = {};
+  alignas(64) float acc[MR * NR];
   const int64_t* xoff = k.xoff.data() + start;
-  for (const auto& [t, toff] : k.taps) {
-    const float* a[MR];
-    for (int i = 0; i < MR; ++i) a[i] = xh + (xoff[std::min(i, count - 1)] - xsub + toff);
-    accumulate<NV>(C, a, wps + t * C * NR, acc);
-  }
+  const float* a[MR];
+  for (int i = 0; i < MR; ++i) a[i] = xh + (xoff[std::min(i, count - 1)] - xsub);
+  accumulate<NV>(k.taps.data(), int64_t(k.taps.size()), C, a, wps, acc);
   const __m512i idx = lane_offsets(OHW);
   const int64_t* yoff = k.yoff.data() + start;
   for (int v = 0; v < NV; ++v) {
