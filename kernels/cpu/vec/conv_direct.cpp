@@ -19,9 +19,14 @@
 //     reach o, from dy index (o + P - k) / S = base - (k - r) / S. Output positions are grouped
 //     into classes by their pair of tap lists (for a 3x3 kernel with padding 1 and stride 1:
 //     interior, four edges, four corners; stride-2 input gradients add the phases);
-//   - a tile is 8 positions of one class (from any images); for each of the class's taps it runs
-//     the register tile over all C channels, and its 8 x 48 sums are stored once at the end, each
-//     vector of 16 channels of one position scattered down the NCHW output (stride OH*OW).
+//   - a tile is 8 positions of one class (from any images); it runs the register tile over all
+//     C channels of each of the class's taps, keeping its 8 x 48 sums in registers throughout, and
+//     stores them once, as rows of an NHWC output block that is transposed to NCHW (with the bias
+//     added) when the block is done;
+//   - the batch is cut into blocks of images (at most kBlockBytes of input each, as many blocks as
+//     a multiple of the threads): a thread copies its block to NHWC and runs every sliver over the
+//     block's tiles while the copy is in its L2 (swept over the whole batch once per sliver, the
+//     input of a 16 x 16 stage was read from memory again for every sliver).
 // Each output element is one sum in a fixed order (taps, then channels), whatever the threads do.
 // It pays on small maps (kDirectMaxPlane in conv2d.cpp has the measurements).
 #include <algorithm>
@@ -108,6 +113,32 @@ void to_nhwc(const float* x, int64_t B, int64_t C, int64_t HW, float* xh, int64_
       }
     }
   }
+}
+
+// y[(n*C + c)*HW + s] = yh[(n*HW + s)*row + c] + bias[c] (bias may be null) for the images n < B
+// and channels c < C (NHWC to NCHW): 16 x 16 transposes, on the calling thread.
+void from_nhwc(const float* yh, int64_t B, int64_t C, int64_t HW, int64_t row, const float* bias, float* y) {
+  alignas(64) float tmp[256];
+  for (int64_t n = 0; n < B; ++n)
+    for (int64_t c0 = 0; c0 < C; c0 += 16) {
+      const int nc = int(std::min<int64_t>(16, C - c0));
+      const __mmask16 cmask = __mmask16((1u << nc) - 1u);
+      const __m512 bb = bias ? _mm512_maskz_loadu_ps(cmask, bias + c0) : _mm512_setzero_ps();
+      float* dst = y + (n * C + c0) * HW;
+      for (int64_t s0 = 0; s0 < HW; s0 += 16) {
+        const int m = int(std::min<int64_t>(16, HW - s0));
+        const __mmask16 pmask = __mmask16((1u << m) - 1u);
+        __m512 v[16];
+        for (int l = 0; l < 16; ++l)
+          v[l] = l < m ? _mm512_add_ps(_mm512_loadu_ps(yh + (n * HW + s0 + l) * row + c0), bb) : _mm512_setzero_ps();
+        if (nc == 16) {
+          transpose16x16_regs(v, dst + s0, HW, pmask);
+        } else {
+          transpose16x16_regs(v, tmp, 16);
+          for (int k = 0; k < nc; ++k) _mm512_mask_storeu_ps(dst + k * HW + s0, pmask, _mm512_load_ps(tmp + 16 * k));
+        }
+      }
+    }
 }
 
 // wp: sliver after sliver (sliver s at wp + o0 * KK * C), each [kh][kw][c][nr], zero past O.
@@ -258,25 +289,18 @@ __attribute__((noinline)) void accumulate(const std::pair<int64_t, int64_t>* tap
 
 template <int NV>
 void tile(const float* xh, int64_t xsub, const Class& k, int64_t start, int count, int64_t C, const float* wps,
-          float* ys, int64_t OHW, int nvalid, const float* bias) {
+          float* yh, int64_t ysub, int64_t row) {
   constexpr int MR = 8, NR = 16 * NV;
   alignas(64) float acc[MR * NR];
   const int64_t* xoff = k.xoff.data() + start;
   const float* a[MR];
   for (int i = 0; i < MR; ++i) a[i] = xh + (xoff[std::min(i, count - 1)] - xsub);
   accumulate<NV>(k.taps.data(), int64_t(k.taps.size()), C, a, wps, acc);
-  const __m512i idx = lane_offsets(OHW);
   const int64_t* yoff = k.yoff.data() + start;
-  for (int v = 0; v < NV; ++v) {
-    const int lanes = std::clamp(nvalid - 16 * v, 0, 16);
-    if (lanes == 0) continue;
-    const __mmask16 m = __mmask16((1u << lanes) - 1u);
-    const __m512 bb = bias ? _mm512_maskz_loadu_ps(m, bias + 16 * v) : _mm512_setzero_ps();
-    for (int i = 0; i < count; ++i) {
-      const __m512 out = _mm512_add_ps(_mm512_load_ps(acc + i * NR + 16 * v), bb);
-      _mm512_mask_i32scatter_ps(ys + yoff[i] + 16 * v * OHW, m, idx, out, 4);
-    }
-  }
+  for (int i = 0; i < count; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      _mm512_store_ps(yh + (yoff[i] - ysub) * row + 16 * v, _mm512_load_ps(acc + i * NR + 16 * v));
 }
 
 // acc[i][16 NV] += sum over the np positions j of a[i][xq[j]] * dy[dq[j] - dsub][16 NV] (dy rows of 16 NV
@@ -330,13 +354,10 @@ bool conv_direct_f32(const DirectConv& d) {
 
   const Axis rows = axis_taps(d.OH, d.H, d.KH, d.SH, d.PH, d.transposed);
   const Axis cols = axis_taps(d.OW, d.W, d.KW, d.SW, d.PW, d.transposed);
-  const std::vector<Class> classes = position_classes(rows, cols, d.B, d.W, d.KW, d.C, HW * d.C, d.O * OHW, 1);
+  const std::vector<Class> classes = position_classes(rows, cols, d.B, d.W, d.KW, d.C, HW * d.C, OHW, 1);
 
-  // Blocks of images (Note [Direct convolution]): a thread copies a block to NHWC in its own
-  // scratch and runs every sliver over the block's tiles while that copy is in its L2, so the input
-  // is read from memory once (with all images in one sweep per sliver, 16 x 16 maps of 64 channels
-  // were read again from memory for every sliver). A block is at most kBlockBytes of input, and the
-  // number of blocks is a multiple of the thread count.
+  // Blocks of images (Note [Direct convolution]), each in the calling thread's scratch: xh its
+  // input in NHWC, yh its output in NHWC (rows of opad channels).
   constexpr int64_t kBlockBytes = int64_t(384) << 10;
   const int nt = kiln::cpu::in_parallel_region() ? 1 : kiln::cpu::num_threads();
   const int64_t image = HW * d.C;
@@ -363,21 +384,20 @@ bool conv_direct_f32(const DirectConv& d) {
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t n0 = j * d.B / nblocks, n1 = (j + 1) * d.B / nblocks;
       float* xh = direct_scratch<0>(size_t((n1 - n0) * image));
+      float* yh = direct_scratch<2>(size_t((n1 - n0) * OHW * opad));
       to_nhwc(d.x + n0 * image, n1 - n0, d.C, HW, xh);
       for (const Sliver& s : sl) {
         const float* wps = wp + s.o0 * KK * d.C;
-        float* ys = d.y + s.o0 * OHW;
-        const int nvalid = int(std::min<int64_t>(s.nr, d.O - s.o0));
-        const float* bias = d.bias ? d.bias + s.o0 : nullptr;
         for (size_t t = first[size_t(j)]; t < first[size_t(j) + 1]; ++t) {
           const Tile& tl = tiles[t];
           const Class& k = classes[size_t(tl.cls)];
           if (s.nr == 48)
-            tile<3>(xh, n0 * image, k, tl.start, tl.count, d.C, wps, ys, OHW, nvalid, bias);
+            tile<3>(xh, n0 * image, k, tl.start, tl.count, d.C, wps, yh + s.o0, n0 * OHW, opad);
           else
-            tile<2>(xh, n0 * image, k, tl.start, tl.count, d.C, wps, ys, OHW, nvalid, bias);
+            tile<2>(xh, n0 * image, k, tl.start, tl.count, d.C, wps, yh + s.o0, n0 * OHW, opad);
         }
       }
+      from_nhwc(yh, n1 - n0, d.O, OHW, opad, d.bias, d.y + n0 * d.O * OHW);
     }
   });
   return true;
