@@ -4,7 +4,8 @@
 // (Note [Convolution as an implicit GEMM] in conv2d.cpp); the input gradient is one implicit GEMM
 // per group and stride phase (Note [Input gradient by phases]). On small maps (f32, ungrouped,
 // C % 16 == 0) the forward and the input gradient take the direct kernel instead (Note [Direct
-// convolution] in vec/conv_direct.cpp). Threaded; results do not depend on the thread count.
+// convolution] in vec/conv_direct.cpp), and on 8x8 to 16x16 output maps (O % 16 == 0) the weight
+// gradient too (Note [Direct weight gradient]). Threaded; results do not depend on the thread count.
 #include <cstdint>
 
 #include "kiln/kernels/cpu/conv_geom.h"
