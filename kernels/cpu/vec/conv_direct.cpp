@@ -248,6 +248,31 @@ std::vector<Class> position_classes(const Axis& rows, const Axis& cols, int64_t 
   return classes;
 }
 
+// One depth step of the 8 x 16 NV register tile: acc[i][v] += p[i][q] * b[16 v + lane].
+template <int NV>
+__attribute__((always_inline)) inline void tile_step(__m512 (&acc)[8][NV], const float* const (&p)[8], int64_t q,
+                                                     const float* KILN_RESTRICT b) {
+  __m512 bv[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+  const float av[8] = {p[0][q], p[1][q], p[2][q], p[3][q], p[4][q], p[5][q], p[6][q], p[7][q]};
+#pragma GCC unroll 16
+  for (int i = 0; i < 8; ++i) {
+    const __m512 s = _mm512_set1_ps(av[i]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(s, bv[v], acc[i][v]);
+  }
+}
+
+// acc_mem[i * 16 NV + 16 v + lane] = acc[i][v] (lane).
+template <int NV>
+__attribute__((always_inline)) inline void tile_store(const __m512 (&acc)[8][NV], float* KILN_RESTRICT acc_mem) {
+#pragma GCC unroll 16
+  for (int i = 0; i < 8; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_store_ps(acc_mem + i * 16 * NV + 16 * v, acc[i][v]);
+}
+
 // acc[i][16 NV] = sum over the taps (t, toff) and c < C of a[i][toff + c] * b[t][c][16 NV] (b rows of
 // 16 NV floats, C rows per tap): the register tile of the GEMM micro-kernel
 // (kernels/cpu/vec/gemm_kernel.h) with its 8 broadcast rows read through 8 pointers, summed over
@@ -264,29 +289,17 @@ __attribute__((noinline)) void accumulate(const std::pair<int64_t, int64_t>* tap
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
-  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7];
+  const float* const p[8] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
   for (int64_t k = 0; k < ntaps; ++k) {
     const float* bt = b + taps[k].first * C * NR;
-    for (int64_t c = taps[k].second, end = c + C; c < end; ++c) {
-      __m512 bv[NV];
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(bt + 16 * v);
-      const float av[MR] = {a0[c], a1[c], a2[c], a3[c], a4[c], a5[c], a6[c], a7[c]};
-#pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
-        const __m512 s = _mm512_set1_ps(av[i]);
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(s, bv[v], acc[i][v]);
-      }
-      bt += NR;
-    }
+    for (int64_t c = taps[k].second, end = c + C; c < end; ++c, bt += NR) tile_step<NV>(acc, p, c, bt);
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) _mm512_store_ps(acc_mem + i * NR + 16 * v, acc[i][v]);
+  tile_store<NV>(acc, acc_mem);
 }
 
+// Tile of 8 positions of one class (count < 8 at a class's end) times one sliver of NV x 16 output
+// channels, summed over the class's taps and all channels; stored as rows of the NHWC output block
+// yh (the sliver's channel 0; position p of the block at row p - ysub).
 template <int NV>
 void tile(const float* xh, int64_t xsub, const Class& k, int64_t start, int count, int64_t C, const float* wps,
           float* yh, int64_t ysub, int64_t row) {
@@ -303,10 +316,10 @@ void tile(const float* xh, int64_t xsub, const Class& k, int64_t start, int coun
       _mm512_store_ps(yh + (yoff[i] - ysub) * row + 16 * v, _mm512_load_ps(acc + i * NR + 16 * v));
 }
 
-// acc[i][16 NV] += sum over the np positions j of a[i][xq[j]] * dy[dq[j] - dsub][16 NV] (dy rows of 16 NV
-// floats): the tile of
-// accumulate with the depth over output positions; the broadcast rows are 8 input channels at one
-// tap, the vector side 16 NV output channels of dy in NHWC (the weight gradient).
+// acc[i][16 NV] += sum over the np positions j of a[i][xq[j]] * dy[dq[j] - dsub][16 NV] (dy rows of
+// 16 NV floats): the tile of accumulate with the depth over output positions; the broadcast rows
+// are 8 input channels at one tap, the vector side 16 NV output channels of dy in NHWC (the weight
+// gradient).
 template <int NV>
 __attribute__((noinline)) void accumulate_positions(int64_t np, const int64_t* KILN_RESTRICT xq,
                                                     const int64_t* KILN_RESTRICT dq, int64_t dsub,
@@ -318,25 +331,9 @@ __attribute__((noinline)) void accumulate_positions(int64_t np, const int64_t* K
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_load_ps(acc_mem + i * NR + 16 * v);
-  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7];
-  for (int64_t j = 0; j < np; ++j) {
-    const float* b = dy + (dq[j] - dsub) * NR;
-    __m512 bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
-    const int64_t q = xq[j];
-    const float av[MR] = {a0[q], a1[q], a2[q], a3[q], a4[q], a5[q], a6[q], a7[q]};
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const __m512 s = _mm512_set1_ps(av[i]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(s, bv[v], acc[i][v]);
-    }
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) _mm512_store_ps(acc_mem + i * NR + 16 * v, acc[i][v]);
+  const float* const p[8] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
+  for (int64_t j = 0; j < np; ++j) tile_step<NV>(acc, p, xq[j], dy + (dq[j] - dsub) * NR);
+  tile_store<NV>(acc, acc_mem);
 }
 
 }  // namespace
