@@ -264,7 +264,14 @@ __attribute__((always_inline)) inline void tile_step(__m512 (&acc)[8][NV], const
   }
 }
 
-// acc_mem[i * 16 NV + 16 v + lane] = acc[i][v] (lane).
+// acc[i][v] (lane) = acc_mem[i * 16 NV + 16 v + lane], and back.
+template <int NV>
+__attribute__((always_inline)) inline void tile_load(__m512 (&acc)[8][NV], const float* KILN_RESTRICT acc_mem) {
+#pragma GCC unroll 16
+  for (int i = 0; i < 8; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_load_ps(acc_mem + i * 16 * NV + 16 * v);
+}
 template <int NV>
 __attribute__((always_inline)) inline void tile_store(const __m512 (&acc)[8][NV], float* KILN_RESTRICT acc_mem) {
 #pragma GCC unroll 16
@@ -273,7 +280,7 @@ __attribute__((always_inline)) inline void tile_store(const __m512 (&acc)[8][NV]
     for (int v = 0; v < NV; ++v) _mm512_store_ps(acc_mem + i * 16 * NV + 16 * v, acc[i][v]);
 }
 
-// acc[i][16 NV] = sum over the taps (t, toff) and c < C of a[i][toff + c] * b[t][c][16 NV] (b rows of
+// acc[i][16 NV] += sum over the taps (t, toff) and c < C of a[i][toff + c] * b[t][c][16 NV] (b rows of
 // 16 NV floats, C rows per tap): the register tile of the GEMM micro-kernel
 // (kernels/cpu/vec/gemm_kernel.h) with its 8 broadcast rows read through 8 pointers, summed over
 // all taps in registers. Not inlined, so that the compiler gives the loop all the vector registers
@@ -283,12 +290,9 @@ template <int NV>
 __attribute__((noinline)) void accumulate(const std::pair<int64_t, int64_t>* taps, int64_t ntaps, int64_t C,
                                           const float* const* a, const float* KILN_RESTRICT b,
                                           float* KILN_RESTRICT acc_mem) {
-  constexpr int MR = 8, NR = 16 * NV;
-  __m512 acc[MR][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  constexpr int NR = 16 * NV;
+  __m512 acc[8][NV];
+  tile_load<NV>(acc, acc_mem);
   const float* const p[8] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
   for (int64_t k = 0; k < ntaps; ++k) {
     const float* bt = b + taps[k].first * C * NR;
@@ -304,7 +308,7 @@ template <int NV>
 void tile(const float* xh, int64_t xsub, const Class& k, int64_t start, int count, int64_t C, const float* wps,
           float* yh, int64_t ysub, int64_t row) {
   constexpr int MR = 8, NR = 16 * NV;
-  alignas(64) float acc[MR * NR];
+  alignas(64) float acc[MR * NR] = {};
   const int64_t* xoff = k.xoff.data() + start;
   const float* a[MR];
   for (int i = 0; i < MR; ++i) a[i] = xh + (xoff[std::min(i, count - 1)] - xsub);
@@ -325,12 +329,9 @@ __attribute__((noinline)) void accumulate_positions(int64_t np, const int64_t* K
                                                     const int64_t* KILN_RESTRICT dq, int64_t dsub,
                                                     const float* const* a, const float* KILN_RESTRICT dy,
                                                     float* KILN_RESTRICT acc_mem) {
-  constexpr int MR = 8, NR = 16 * NV;
-  __m512 acc[MR][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_load_ps(acc_mem + i * NR + 16 * v);
+  constexpr int NR = 16 * NV;
+  __m512 acc[8][NV];
+  tile_load<NV>(acc, acc_mem);
   const float* const p[8] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
   for (int64_t j = 0; j < np; ++j) tile_step<NV>(acc, p, xq[j], dy + (dq[j] - dsub) * NR);
   tile_store<NV>(acc, acc_mem);
