@@ -375,36 +375,27 @@ void backward_data_phases(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
 // And the product's output channels fill at least half of its narrowest register sliver (32): the
 // input gradient of simple_cnn's 8 -> 16 conv (8 outputs of a 32-wide sliver) took 224 -> 368 us.
 constexpr int64_t kDirectMaxPlane = 256, kDirectMinOut = 16, kDirectWeightMinPlane = 64;
-template <class T>
-bool forward_direct(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
-  if constexpr (!std::is_same_v<T, float>) {
-    return false;
-  } else {
-    if (g.groups != 1 || g.DH != 1 || g.DW != 1 || g.C % 16 != 0 || g.O < kDirectMinOut || g.ohw() > kDirectMaxPlane)
-      return false;
-    const int64_t kk = g.KH * g.KW;
-    const DirectConv d{x,    g.B,  g.C,  g.H,  g.W,  w,    g.C * kk, kk,   g.KW,  1,
-                       g.KH, g.KW, bias, y,    g.O,  g.OH, g.OW,     g.SH, g.SW,  g.PH,
-                       g.PW, false};
-    return KILN_ISA_CALL(conv_direct_f32, d);
-  }
+// The direct kernels take one group and no dilation (f32 only: the callers' if constexpr).
+bool direct_geometry(const Conv2dGeom& g) { return g.groups == 1 && g.DH == 1 && g.DW == 1; }
+
+bool forward_direct(const Conv2dGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  if (!direct_geometry(g) || g.C % 16 != 0 || g.O < kDirectMinOut || g.ohw() > kDirectMaxPlane) return false;
+  const int64_t kk = g.KH * g.KW;
+  const DirectConv d{x,    g.B,  g.C,  g.H,  g.W,  w,    g.C * kk, kk,   g.KW,  1,
+                     g.KH, g.KW, bias, y,    g.O,  g.OH, g.OW,     g.SH, g.SW,  g.PH,
+                     g.PW, false};
+  return KILN_ISA_CALL(conv_direct_f32, d);
 }
 
 // The input gradient as the transposed direct convolution of dy (input and output channels of the
 // weight swapped, read in place).
-template <class T>
-bool backward_data_direct(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
-  if constexpr (!std::is_same_v<T, float>) {
-    return false;
-  } else {
-    if (g.groups != 1 || g.DH != 1 || g.DW != 1 || g.O % 16 != 0 || g.C < kDirectMinOut || g.hw() > kDirectMaxPlane)
-      return false;
-    const int64_t kk = g.KH * g.KW;
-    const DirectConv d{dy,   g.B,  g.O,     g.OH, g.OW, w,    kk,   g.C * kk, g.KW,  1,
-                       g.KH, g.KW, nullptr, dx,   g.C,  g.H,  g.W,  g.SH,     g.SW,  g.PH,
-                       g.PW, true};
-    return KILN_ISA_CALL(conv_direct_f32, d);
-  }
+bool backward_data_direct(const Conv2dGeom& g, const float* dy, const float* w, float* dx) {
+  if (!direct_geometry(g) || g.O % 16 != 0 || g.C < kDirectMinOut || g.hw() > kDirectMaxPlane) return false;
+  const int64_t kk = g.KH * g.KW;
+  const DirectConv d{dy,   g.B,  g.O,     g.OH, g.OW, w,    kk,   g.C * kk, g.KW,  1,
+                     g.KH, g.KW, nullptr, dx,   g.C,  g.H,  g.W,  g.SH,     g.SW,  g.PH,
+                     g.PW, true};
+  return KILN_ISA_CALL(conv_direct_f32, d);
 }
 
 // The weight gradient by the direct kernel (Note [Direct weight gradient] in
@@ -414,17 +405,11 @@ bool backward_data_direct(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
 // 6.3 -> 4.2 (5.4), 64 -> 128 stride 2 to 8x8 2.7 -> 2.3; but 256 -> 256 at 4x4 4.2 -> 4.4,
 // 128 -> 256 stride 2 to 4x4 2.4 -> 2.7 and 512 -> 512 at 2x2 4.3 -> 7.5: with few positions per
 // image the partial sums per chunk are as large as the work (the GEMM splits over columns there).
-template <class T>
-bool backward_weight_direct(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
-  if constexpr (!std::is_same_v<T, float>) {
+bool backward_weight_direct(const Conv2dGeom& g, const float* dy, const float* x, float* dw) {
+  if (!direct_geometry(g) || g.O % 16 != 0 || g.ohw() > kDirectMaxPlane || g.ohw() < kDirectWeightMinPlane)
     return false;
-  } else {
-    if (g.groups != 1 || g.DH != 1 || g.DW != 1 || g.O % 16 != 0 || g.ohw() > kDirectMaxPlane ||
-        g.ohw() < kDirectWeightMinPlane)
-      return false;
-    const DirectWeightGrad d{x, g.B, g.C, g.H, g.W, dy, g.O, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, dw};
-    return KILN_ISA_CALL(conv_direct_weight_f32, d);
-  }
+  const DirectWeightGrad d{x, g.B, g.C, g.H, g.W, dy, g.O, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, dw};
+  return KILN_ISA_CALL(conv_direct_weight_f32, d);
 }
 
 }  // namespace
@@ -432,7 +417,8 @@ bool backward_weight_direct(const Conv2dGeom& g, const T* dy, const T* x, T* dw)
 template <class T>
 void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
   if (g.B == 0 || g.ohw() == 0) return;
-  if (forward_direct(g, x, w, bias, y)) return;
+  if constexpr (std::is_same_v<T, float>)
+    if (forward_direct(g, x, w, bias, y)) return;
   forward_implicit(g, x, w, bias, y);
 }
 
@@ -440,7 +426,8 @@ template <class T>
 void conv2d_backward_data(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   if (g.B == 0 || g.hw() == 0) return;
   if (g.pointwise()) return backward_data_pointwise(g, dy, w, dx);
-  if (backward_data_direct(g, dy, w, dx)) return;
+  if constexpr (std::is_same_v<T, float>)
+    if (backward_data_direct(g, dy, w, dx)) return;
   backward_data_phases(g, dy, w, dx);
 }
 
@@ -450,7 +437,8 @@ void conv2d_backward_weight(const Conv2dGeom& g, const T* dy, const T* x, T* dw)
     std::fill(dw, dw + g.O * g.kdim(), T(0));
     return;
   }
-  if (backward_weight_direct(g, dy, x, dw)) return;
+  if constexpr (std::is_same_v<T, float>)
+    if (backward_weight_direct(g, dy, x, dw)) return;
   backward_weight_implicit(g, dy, x, dw);
 }
 

@@ -92,9 +92,8 @@ std::vector<Sliver> slivers(int64_t O) {
 }
 
 // xh[(n*HW + s)*row + c] = x[(n*C + c)*HW + s] for the images n < B and channels c < C, a
-// multiple of 16 (NCHW to NHWC; row = C unless given): 16 x 16 transposes, on the calling thread.
-void to_nhwc(const float* x, int64_t B, int64_t C, int64_t HW, float* xh, int64_t row = 0) {
-  if (row == 0) row = C;
+// multiple of 16 (NCHW to NHWC, rows of row >= C floats): 16 x 16 transposes, on the calling thread.
+void to_nhwc(const float* x, int64_t B, int64_t C, int64_t HW, int64_t row, float* xh) {
   alignas(64) float tmp[256];
   for (int64_t q = 0; q < B * (C / 16); ++q) {
     const int64_t n = q / (C / 16), c0 = q % (C / 16) * 16;
@@ -383,7 +382,7 @@ bool conv_direct_f32(const DirectConv& d) {
       const int64_t n0 = j * d.B / nblocks, n1 = (j + 1) * d.B / nblocks;
       float* xh = direct_scratch<0>(size_t((n1 - n0) * image));
       float* yh = direct_scratch<2>(size_t((n1 - n0) * OHW * opad));
-      to_nhwc(d.x + n0 * image, n1 - n0, d.C, HW, xh);
+      to_nhwc(d.x + n0 * image, n1 - n0, d.C, HW, d.C, xh);
       for (const Sliver& s : sl) {
         const float* wps = wp + s.o0 * KK * d.C;
         for (size_t t = first[size_t(j)]; t < first[size_t(j) + 1]; ++t) {
@@ -441,7 +440,7 @@ bool conv_direct_weight_f32(const DirectWeightGrad& d) {
       const int64_t valid = std::min<int64_t>(s.nr, d.O - s.o0);
       float* dyh = direct_scratch<0>(size_t(np * s.nr));
       for (int64_t n = n0; n < n1; ++n)
-        to_nhwc(d.dy + (n * d.O + s.o0) * OHW, 1, valid, OHW, dyh + (n - n0) * OHW * s.nr, s.nr);
+        to_nhwc(d.dy + (n * d.O + s.o0) * OHW, 1, valid, OHW, s.nr, dyh + (n - n0) * OHW * s.nr);
       if (valid < s.nr)
         for (int64_t j = 0; j < np; ++j) std::fill(dyh + j * s.nr + valid, dyh + (j + 1) * s.nr, 0.f);
       float* part = partial.data() + ch * psize + s.o0 * KK * Cp;
@@ -466,12 +465,11 @@ bool conv_direct_weight_f32(const DirectWeightGrad& d) {
     }
   });
   // dw[o, c, t] = the partials' sums in chunk order, 16 output channels at a time.
-  const int64_t ncg = d.C;
   const __m512i idx = lane_offsets(d.C * KK);
-  kiln::cpu::parallel_for(0, nsl * ncg, 8, [&](int64_t u0, int64_t u1) {
+  kiln::cpu::parallel_for(0, nsl * d.C, 8, [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) {
-      const Sliver& s = sl[size_t(u / ncg)];
-      const int64_t c = u % ncg;
+      const Sliver& s = sl[size_t(u / d.C)];
+      const int64_t c = u % d.C;
       for (int64_t t = 0; t < KK; ++t) {
         const float* src = partial.data() + s.o0 * KK * Cp + (t * Cp + c) * s.nr;
         for (int v = 0; v < s.nr / 16; ++v) {
