@@ -72,6 +72,7 @@ std::vector<Case> make_cases(bool quick, bool passes) {
       {"simple_cnn 16->32 3x3 s2 7 b64", 64, 16, 7, 7, 32, 3, 2, 1},
       {"simple_cnn 32->2 3x3 s2 4 b64", 64, 32, 4, 4, 2, 3, 2, 1},
       // xresnet18 on 3x64x64 at batch 64 (compare_models' model): its distinct 3x3 convolutions.
+      {"xresnet18 3->32 3x3 s2 64 b64", 64, 3, 64, 64, 32, 3, 2, 1},
       {"xresnet18 32->32 3x3 32 b64", 64, 32, 32, 32, 32, 3, 1, 1},
       {"xresnet18 32->64 3x3 32 b64", 64, 32, 32, 32, 64, 3, 1, 1},
       {"xresnet18 64->64 3x3 16 b64", 64, 64, 16, 16, 64, 3, 1, 1},

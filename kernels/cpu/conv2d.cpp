@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "kiln/kernels/cpu/conv_direct.h"
+#include "kiln/kernels/cpu/conv_rows.h"
 #include "kiln/kernels/cpu/gemm.h"
+#include "kiln/kernels/cpu/isa.h"
 #include "kiln/kernels/cpu/pad_planes.h"
 #include "kiln/kernels/cpu/parallel.h"
 
@@ -194,6 +196,31 @@ void forward_implicit(const Conv2dGeom& g, const T* x, const T* w, const T* bias
   }
 }
 
+// Whether the weight gradient runs along output rows (Note [Weight gradient along rows] in
+// kernels/cpu/vec/conv_rows.cpp): f32 with AVX-512, a row's windows 1 or 2 elements apart in xp,
+// and a weight whose depth fills under one 48-wide register sliver of the GEMM or whose output
+// channels fill under one 8-row sliver. Batch 64, two threads, min of 100, implicit GEMM -> rows:
+// 1 -> 8 stride 2 on 28 x 28 137 -> 39 us, 3 -> 32 stride 2 on 64 x 64 1.9-2.1 -> 0.9-1.1 ms,
+// 32 -> 2 stride 2 on 4 x 4 88 -> 70-84 us; but 8 -> 16 stride 2 on 14 x 14 (depth 72, 7 columns)
+// 140 -> 190-200 us, 16 -> 32 stride 2 on 7 x 7 110-170 -> 380-460 us and 32 -> 32 on 32 x 32 8.2 ->
+// 8.4 ms (the GEMM is as good once its slivers are full).
+template <class T>
+bool rows_weight_grad(const Conv2dGeom& g, const Padded& p) {
+  if (!std::is_same_v<T, float> || cpu_isa() != Isa::avx512) return false;
+  if (!p.split && g.SW > 2) return false;
+  return g.kdim() < 48 || g.og() < 8;
+}
+// Images per chunk of the weight gradient along rows: 1, 2, 4 or 8 (kMaxWeightChunks) chunks of
+// about equal size, as many as give each at least kRowsChunkWork vector FMAs (a number fixed by the
+// shape, like the GEMM's chunks).
+constexpr int64_t kRowsChunkWork = 32768;
+int64_t rows_chunk(const Conv2dGeom& g) {
+  const int64_t work = g.B * g.O * g.kdim() * g.OH * ((g.OW + 15) / 16);
+  int64_t n = 1;
+  while (n < kMaxWeightChunks && n < g.B && work >= 2 * n * kRowsChunkWork) n *= 2;
+  return (g.B + n - 1) / n;
+}
+
 // dw [O, cg*KH*KW] of any convolution, one product per group.
 template <class T>
 void backward_weight_implicit(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
@@ -203,20 +230,30 @@ void backward_weight_implicit(const Conv2dGeom& g, const T* dy, const T* x, T* d
   const ConvTables& t = cached_conv_tables(g, p);
   const std::vector<int64_t> dy_rows = ramp(og, ohw);
   // Positions of images [b0, b1) into out [O, kdim] (overwritten).
+  const bool rows = rows_weight_grad<T>(g, p);
   auto product = [&](int64_t b0, int64_t b1, T* out) {
-    for (int64_t grp = 0; grp < g.groups; ++grp)
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      if constexpr (std::is_same_v<T, float>) {
+        const RowsWeightGrad d{dy + b0 * g.O * ohw + grp * og * ohw, b1 - b0, og, g.OH, g.OW, g.O * ohw,
+                               xp + b0 * g.C * p.plane + grp * cg * p.plane, g.C * p.plane,
+                               p.split ? p.Wq : g.SH * p.Wp, p.split ? 1 : g.SW, t.tap.data(), kdim,
+                               out + grp * og * kdim};
+        if (rows && KILN_ISA_CALL(conv_rows_weight_f32, d)) continue;
+      }
       gemm_tables(og, kdim, (b1 - b0) * ohw,
                   TableMatrix<T>{dy + grp * og * ohw, dy_rows.data(), t.out.data() + b0 * ohw},
                   TableMatrix<T>{xp + grp * cg * p.plane, t.pos.data() + b0 * ohw, t.tap.data()},
                   out + grp * og * kdim, kdim, nullptr, nullptr, false);
+    }
   };
   const int64_t wsize = g.O * kdim;
-  if (wsize >= kSmallWeightGrad || g.B == 1) return product(0, g.B, dw);
+  if (!rows && (wsize >= kSmallWeightGrad || g.B == 1)) return product(0, g.B, dw);
   // A small dw splits badly over threads: by columns when it is narrow (the stem: 3*7*7 = 147
   // columns), and by columns or rows each thread would pack all of dy or all of the input. Split
   // the images instead, in chunks fixed by B alone (each chunk's product on one thread, packing
-  // only its images), and add the partial sums in chunk order.
-  const int64_t per = (g.B + kMaxWeightChunks - 1) / kMaxWeightChunks;
+  // only its images), and add the partial sums in chunk order. The rows path always splits the
+  // images, in chunks of at least kRowsChunkWork (its tiny products have little to split).
+  const int64_t per = rows ? rows_chunk(g) : (g.B + kMaxWeightChunks - 1) / kMaxWeightChunks;
   const int64_t nchunks = num_chunks(g.B, per);
   std::vector<T> partial(size_t(nchunks * wsize));
   parallel_chunks(g.B, per, [&](int64_t c, int64_t b0, int64_t b1) { product(b0, b1, partial.data() + c * wsize); });

@@ -348,6 +348,46 @@ std::vector<OpRow> conv_rows() {
     rw.tol = Tol{1e-5, 1e-3};
     rows.push_back(rw);
   }
+  // The weight gradient along rows (Note [Weight gradient along rows], AVX-512 f32: depth under 48
+  // or fewer than 8 output channels per group): inputs dy, x, w. Output channels and depth that end
+  // part-way through a register block (4 x 6), rows of more than 16 columns (a masked tail) and of
+  // fewer, stride 2 read as phases (7 or more output columns) and read every other column (fewer;
+  // and stride (1, 2), which is never split into phases),
+  // dilation, groups, and a stem-like case with 8 chunks of partial sums.
+  struct RowsCase {
+    const char* name;
+    ConvP p;
+    std::vector<std::vector<Shape>> cases;
+  };
+  for (const RowsCase& rc : std::vector<RowsCase>{
+           {"conv2d_backward_weight_rows",
+            ConvP{1, 1, 1, 1},
+            {{{3, 5, 31, 37}, {3, 2, 31, 37}, {5, 2, 3, 3}}, {{2, 7, 6, 5}, {2, 1, 6, 5}, {7, 1, 3, 3}}}},
+           {"conv2d_backward_weight_rows_stride2",
+            ConvP{2, 2, 1, 1},
+            {{{4, 7, 15, 15}, {4, 3, 30, 30}, {7, 3, 3, 3}},
+             {{5, 3, 5, 6}, {5, 16, 9, 11}, {3, 16, 3, 3}},  // 6 columns: every other input column
+             {{8, 32, 32, 32}, {8, 3, 64, 64}, {32, 3, 3, 3}}}},  // 8 chunks
+           {"conv2d_backward_weight_rows_stride_1_2",  // every other column, 20 per row
+            ConvP{1, 2, 1, 1},
+            {{{2, 5, 7, 20}, {2, 3, 7, 40}, {5, 3, 3, 3}}}},
+           {"conv2d_backward_weight_rows_dilation", ConvP{1, 1, 2, 1, 2, 1}, {{{2, 6, 12, 20}, {2, 4, 12, 20}, {6, 4, 3, 3}}}},
+           {"conv2d_backward_weight_rows_groups",
+            ConvP{1, 1, 1, 1, 1, 1, 2},
+            {{{2, 6, 10, 18}, {2, 8, 10, 18}, {6, 4, 3, 3}}}}}) {
+    OpRow r;
+    r.name = rc.name;
+    r.cases = rc.cases;
+    const ConvP sp = rc.p;
+    r.run = [=](const std::vector<Tensor>& in) {
+      return conv2d_backward_weight(in[0], in[1], in[2].shape(), {sp.sh, sp.sw}, {sp.ph, sp.pw}, {sp.dh, sp.dw},
+                                    sp.groups);
+    };
+    r.ref = [=](const std::vector<Ref>& in) { return ref_backward_weight(in[0], in[1], in[2].shape, sp); };
+    r.dtypes = kFloat;
+    r.tol = Tol{1e-5, 1e-3};  // sums of up to 8192 f32 products of values in (-3, 3), as above
+    rows.push_back(r);
+  }
   return rows;
 }
 static OpRegistrar reg(with_parity(conv_rows(), Parity::accumulated));
@@ -456,6 +496,18 @@ TEST(Conv, SameBitsWithOneOrTwoThreadsDirect) {
                                conv2d_backward_data(dy2, w, x.shape(), 2, 1),
                                conv2d_backward_weight(dyw1, xw, {80, 64, 3, 3}, 1, 1),
                                conv2d_backward_weight(dyw2, xw, {32, 64, 3, 3}, 1, 1)};
+  });
+}
+
+// The weight gradient along rows: chunks of partial sums fixed by the shape (8 here, and 2).
+TEST(Conv, SameBitsWithOneOrTwoThreadsRows) {
+  Tensor x = random_tensor({8, 3, 64, 64}, DType::f32, Domain::any, 16);
+  Tensor dy = random_tensor({8, 32, 32, 32}, DType::f32, Domain::any, 17);
+  Tensor x2 = random_tensor({64, 1, 28, 28}, DType::f32, Domain::any, 18);
+  Tensor dy2 = random_tensor({64, 16, 14, 14}, DType::f32, Domain::any, 19);
+  expect_same_bits_one_or_two_threads([&] {
+    return std::vector<Tensor>{conv2d_backward_weight(dy, x, {32, 3, 3, 3}, 2, 1),
+                               conv2d_backward_weight(dy2, x2, {16, 1, 3, 3}, 2, 1)};
   });
 }
 
