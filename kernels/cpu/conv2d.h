@@ -5,7 +5,10 @@
 // per group and stride phase (Note [Input gradient by phases]). On small maps (f32, ungrouped,
 // C % 16 == 0) the forward and the input gradient take the direct kernel instead (Note [Direct
 // convolution] in vec/conv_direct.cpp), and on 8x8 to 16x16 output maps (O % 16 == 0) the weight
-// gradient too (Note [Direct weight gradient]). Threaded; results do not depend on the thread count.
+// gradient too (Note [Direct weight gradient]); a weight gradient with little depth (under 48) or
+// few output channels per group (under 8) runs along the output rows with nothing packed (Note
+// [Weight gradient along rows] in vec/conv_rows.cpp). Threaded; results do not depend on the
+// thread count.
 #include <cstdint>
 
 #include "kiln/kernels/cpu/conv_geom.h"
