@@ -483,12 +483,17 @@ template <class T>
 void conv2d_backward_bias(int64_t B, int64_t O, int64_t HW, const T* dy, T* db) {
   parallel_for(0, O, std::max<int64_t>(1, 32768 / std::max<int64_t>(B * HW, 1)), [&](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
-      double s = 0;
+      // Eight running sums (element i of a plane into sum i mod 8, the tail into sum 0): one chain
+      // of dependent double adds was ~4 cycles per element (the 1 -> 8 stem of simple_cnn: 100K).
+      double acc[8] = {};
       for (int64_t n = 0; n < B; ++n) {
         const T* p = dy + (n * O + o) * HW;
-        for (int64_t i = 0; i < HW; ++i) s += double(p[i]);
+        int64_t i = 0;
+        for (; i + 8 <= HW; i += 8)
+          for (int j = 0; j < 8; ++j) acc[j] += double(p[i + j]);
+        for (; i < HW; ++i) acc[0] += double(p[i]);
       }
-      db[o] = T(s);
+      db[o] = T(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
     }
   });
 }
