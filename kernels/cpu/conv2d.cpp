@@ -200,8 +200,8 @@ void forward_implicit(const Conv2dGeom& g, const T* x, const T* w, const T* bias
 // kernels/cpu/vec/conv_rows.cpp): f32 with AVX-512, a row's windows 1 or 2 elements apart in xp,
 // and a weight whose depth fills under one 48-wide register sliver of the GEMM or whose output
 // channels fill under one 8-row sliver. Batch 64, two threads, min of 100, implicit GEMM -> rows:
-// 1 -> 8 stride 2 on 28 x 28 137 -> 39 us, 3 -> 32 stride 2 on 64 x 64 1.9-2.1 -> 0.9-1.1 ms,
-// 32 -> 2 stride 2 on 4 x 4 88 -> 70-84 us; but 8 -> 16 stride 2 on 14 x 14 (depth 72, 7 columns)
+// 1 -> 8 stride 2 on 28 x 28 137 -> 37-39 us, 3 -> 32 stride 2 on 64 x 64 1.6-2.1 -> 0.77-0.80 ms,
+// 32 -> 2 stride 2 on 4 x 4 74-88 -> 60-66 us; but 8 -> 16 stride 2 on 14 x 14 (depth 72, 7 columns)
 // 140 -> 190-200 us, 16 -> 32 stride 2 on 7 x 7 110-170 -> 380-460 us and 32 -> 32 on 32 x 32 8.2 ->
 // 8.4 ms (the GEMM is as good once its slivers are full).
 template <class T>

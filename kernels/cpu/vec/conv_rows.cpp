@@ -23,7 +23,7 @@
 #include "kiln/kernels/macros.h"
 
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "kiln/kernels/cpu/vec/gemm_kernel.h"  // scratch, stride2_masks, even_lanes
 #endif
 
 namespace KILN_ISA_NAMESPACE {
@@ -34,18 +34,6 @@ bool conv_rows_weight_f32(const kiln::cpu::RowsWeightGrad&) { return false; }
 KILN_INTRINSIC_WARNINGS_OFF
 namespace {
 using kiln::cpu::RowsWeightGrad;
-
-// Output channels [o0, o0 + OG) by depth elements [k0, k0 + KG) of d.out over images [b0, b1): the
-// block's running sums start from zero (first) or from acc_mem, and go back to acc_mem, or (last)
-// have their lanes added into d.out.
-// Stride-2 rows: lanes [0, n) read elements 0, 2, .., 2n - 2 from p, two masked loads and a permute.
-struct Stride2Masks {
-  __mmask16 lo, hi;
-};
-inline Stride2Masks stride2_masks(int n) {
-  const uint32_t bits = (uint32_t(1) << (2 * n - 1)) - 1u;
-  return {__mmask16(bits & 0xFFFFu), __mmask16(bits >> 16)};
-}
 
 // Output channels [o0, o0 + OG) by depth elements [k0, k0 + KG) of d.out over images [b0, b1): the
 // block's running sums start from zero (first) or from acc_mem, and go back to acc_mem, or (last)
@@ -65,7 +53,7 @@ __attribute__((noinline)) void rows_block(const RowsWeightGrad& d, int64_t o0, i
   const int tail_lanes = int(d.OW - 16 * (nv - 1));
   const __mmask16 tail = __mmask16((1u << tail_lanes) - 1u);
   const Stride2Masks full2 = stride2_masks(16), tail2 = stride2_masks(tail_lanes);
-  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i even = even_lanes();
   for (int64_t b = b0; b < b1; ++b)
     for (int64_t oy = 0; oy < d.OH; ++oy) {
       const float* g = d.dy + b * d.dy_image + o0 * ohw + oy * d.OW;
@@ -131,8 +119,7 @@ bool conv_rows_weight_f32(const RowsWeightGrad& d) {
   const int64_t group =
       std::max<int64_t>(1, std::min(kGroupFloats / (kOG * d.OH * d.OW), kGroupInputFloats / std::max<int64_t>(1, d.image)));
   static thread_local std::vector<float> acc_buf;
-  acc_buf.resize(size_t(nkb * kOG * kKG * 16 + 16));
-  float* acc_mem = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(acc_buf.data()) + 63) & ~uintptr_t(63));
+  float* acc_mem = scratch(acc_buf, size_t(nkb * kOG * kKG * 16));
   for (int64_t o0 = 0; o0 < d.O; o0 += kOG) {
     const int og = int(std::min<int64_t>(kOG, d.O - o0));
     for (int64_t b0 = 0; b0 < d.B; b0 += group) {

@@ -2,8 +2,8 @@
 // Register tiles and packing of the CPU GEMM (Note [GEMM blocking] in gemm.cpp): vector traits and
 // block sizes per instruction set, the micro-kernel, and the A/B packing routines. Included only
 // by files under kernels/cpu/vec/ (gemm.cpp; conv_direct.cpp for the scratch areas and the 16 x 16
-// transpose), which are compiled once per ISA (Note [ISA dispatch]), so all of this lands in that
-// copy's namespace.
+// transpose; conv_rows.cpp for a scratch area and the stride-2 reads), which are compiled once per
+// ISA (Note [ISA dispatch]), so all of this lands in that copy's namespace.
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
@@ -324,6 +324,17 @@ inline void transpose16x16(const float* const* src, int64_t k0, float* dst, int6
   for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src[i] + k0);
   transpose16x16_regs(r, dst, ldd);
 }
+
+// Stride-2 reads: lanes [0, n) take elements 0, 2, .., 2n - 2 of the 32 from p, by two masked loads
+// (lo: elements [0, 16), hi: [16, 32), only those up to 2n - 2) and a permute with even_lanes().
+struct Stride2Masks {
+  __mmask16 lo, hi;
+};
+inline Stride2Masks stride2_masks(int n) {
+  const uint32_t bits = (uint32_t(1) << (2 * n - 1)) - 1u;
+  return {__mmask16(bits & 0xFFFFu), __mmask16(bits >> 16)};
+}
+inline __m512i even_lanes() { return _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0); }
 KILN_INTRINSIC_WARNINGS_ON
 #endif
 
@@ -422,7 +433,7 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
       // Each run in pieces of 16 lanes: masked loads and stores (stride 2: two loads and a
       // permute that keeps the even elements). The pieces (offsets and masks) are the same for
       // every depth step, so they are worked out once per sliver.
-      const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+      const __m512i even = even_lanes();
       constexpr int kMaxPieces = R / 4 + 2 * ((R + 15) / 16) + 2;
       int64_t src_off[kMaxPieces];
       int out_off[kMaxPieces];
@@ -437,9 +448,9 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
           out_off[np] = a + i;
           stride2[np] = run_step[r] == 2;
           src_off[np] = item[a] + int64_t(run_step[r]) * i;
-          const int e = 2 * m - 1;  // stride 2: elements [0, e) of the 32 read
-          lo_mask[np] = __mmask16((1u << std::min(e, 16)) - 1u);
-          hi_mask[np] = __mmask16((1u << std::max(e - 16, 0)) - 1u);
+          const Stride2Masks m2 = stride2_masks(m);
+          lo_mask[np] = m2.lo;
+          hi_mask[np] = m2.hi;
         }
       }
       for (int64_t k = 0; k < kc; ++k) {
@@ -526,7 +537,7 @@ void pack_sliver(const T* base, const int64_t* item, int n, const int64_t* depth
             hi_mask[r] = __mmask16(bits >> 16);
           }
         }
-        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        const __m512i even = even_lanes();
         bool all_unit = true;
         for (int r = 0; r < m; ++r) all_unit = all_unit && step[r] == 1;
         for (int g = 0; g < R; g += 16) {
