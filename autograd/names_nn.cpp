@@ -11,7 +11,7 @@ std::vector<std::string> nn_op_names() {
           // pool.cpp
           "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
           // norm.cpp
-          "batch_norm", "layer_norm", "group_norm",
+          "batch_norm", "batch_norm_act", "layer_norm", "group_norm",
           // softmax.cpp
           "softmax", "log_softmax",
           // interpolate.cpp

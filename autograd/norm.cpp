@@ -4,19 +4,44 @@
 
 namespace kiln::ag {
 
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps) {
-  BatchNormResult r = kiln::batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum, eps);
+namespace {
+
+Tensor batch_norm_op(const char* name, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                     const Tensor& running_mean, const Tensor& running_var, bool training, BnActivation act,
+                     double slope, double momentum, double eps) {
+  BatchNormResult r =
+      kiln::batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum, eps, act, slope);
   if (!any_requires_grad({&x, &weight, &bias})) return r.y;
   // The running statistics are buffers, not inputs: they get no gradient, and in eval the saved
   // statistics are copies of them (so a later in-place update does not invalidate this graph).
-  SavedTensor sx(x, "batch_norm"), sw(weight, "batch_norm"), sm(r.save_mean, "batch_norm"),
-      si(r.save_invstd, "batch_norm");
-  return record("batch_norm", {x, weight, bias}, r.y, [sx, sw, sm, si, training](const Grads& g) -> std::vector<Tensor> {
-    Tensor w = sw.defined() ? sw.get() : Tensor();
-    NormGrads d = kiln::batch_norm_backward(g[0], sx.get(), w, sm.get(), si.get(), training);
-    return {g.needs[0] ? d.dx : Tensor(), g.needs[1] ? d.dweight : Tensor(), g.needs[2] ? d.dbias : Tensor()};
-  });
+  // With an activation the bias is saved too: the backward recomputes the pre-activation values.
+  const bool with_act = act != BnActivation::none;
+  SavedTensor sx(x, name), sw(weight, name), sm(r.save_mean, name), si(r.save_invstd, name);
+  SavedTensor sb = with_act ? SavedTensor(bias, name) : SavedTensor();
+  return record(name, {x, weight, bias}, r.y,
+                [sx, sw, sb, sm, si, training, act, slope](const Grads& g) -> std::vector<Tensor> {
+                  Tensor w = sw.defined() ? sw.get() : Tensor();
+                  Tensor b = sb.defined() ? sb.get() : Tensor();
+                  NormGrads d =
+                      kiln::batch_norm_backward(g[0], sx.get(), w, sm.get(), si.get(), training, b, act, slope);
+                  return {g.needs[0] ? d.dx : Tensor(), g.needs[1] ? d.dweight : Tensor(),
+                          g.needs[2] ? d.dbias : Tensor()};
+                });
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  return batch_norm_op("batch_norm", x, weight, bias, running_mean, running_var, training, BnActivation::none, 0.0,
+                       momentum, eps);
+}
+
+Tensor batch_norm_act(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                      const Tensor& running_var, bool training, BnActivation act, double slope, double momentum,
+                      double eps) {
+  return batch_norm_op("batch_norm_act", x, weight, bias, running_mean, running_var, training, act, slope, momentum,
+                       eps);
 }
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,

@@ -18,7 +18,8 @@
 //   db = sum_dz, dw = sum_dz_xmu invstd
 //   training: dx = w invstd (dz - sum_dz / M - (x - mean) invstd^2 sum_dz_xmu / M)
 //   eval:     dx = w invstd dz
-// act'(0) is 0 for relu and the slope for leaky_relu (PyTorch's choice at the kink).
+// act'(0) is 0 for relu and the slope for leaky_relu (PyTorch's choice at the kink). relu keeps a
+// NaN z and passes dy through at it, as the unfused relu / relu_backward.
 // Per-element arithmetic is in the compute type C (f32 for f32/f16/bf16 data, f64 for f64);
 // per-channel coefficients are formed in f64 and rounded to C once.
 #include <cstdint>
@@ -51,7 +52,7 @@ namespace bn_act {
 template <class C>
 KILN_HD C act_forward(BnActivation a, C z, C slope) {
   switch (a) {
-    case BnActivation::relu: return z > C(0) ? z : C(0);
+    case BnActivation::relu: return z < C(0) ? C(0) : z;  // keeps NaN, as relu
     case BnActivation::leaky_relu: return z > C(0) ? z : z * slope;
     case BnActivation::silu: return z * ops::m_sigmoid(z);
     default: return z;
@@ -62,7 +63,7 @@ KILN_HD C act_forward(BnActivation a, C z, C slope) {
 template <class C>
 KILN_HD C act_grad(BnActivation a, C z, C slope) {
   switch (a) {
-    case BnActivation::relu: return z > C(0) ? C(1) : C(0);
+    case BnActivation::relu: return z <= C(0) ? C(0) : C(1);  // a NaN passes dy, as relu_backward
     case BnActivation::leaky_relu: return z > C(0) ? C(1) : slope;
     case BnActivation::silu: {
       C s = ops::m_sigmoid(z);

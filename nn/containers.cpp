@@ -8,6 +8,8 @@
 #include "kiln/autograd/elementwise.h"
 #include "kiln/autograd/shape_ops.h"
 #include "kiln/kernels/error.h"
+#include "kiln/nn/activation.h"
+#include "kiln/nn/norm.h"
 
 namespace kiln::nn {
 
@@ -43,9 +45,41 @@ std::shared_ptr<Sequential> Sequential::slice(int64_t begin, int64_t end) const 
   return out;
 }
 
+// Note [Batch norm + activation in Sequential]
+// A batch norm directly followed by ReLU or LeakyReLU (fastai's ConvLayer, LinBnDrop with an
+// activation...) runs as one op, BatchNorm::forward_act: the same values and gradients as the two
+// layers (kernels' Note [Batch norm + activation on the CPU]) with one pass less over the
+// activations each way. The module tree is unchanged (state_dict names, printing, replace_module
+// all see two layers); when either layer has hooks (summary(), activation statistics...) they run
+// one after the other as usual, so every hook sees what it expects.
+static bool fused_activation(const Module& m, BnActivation& act, double& slope) {
+  if (m.has_hooks()) return false;
+  if (dynamic_cast<const ReLU*>(&m)) {
+    act = BnActivation::relu, slope = 0.0;
+    return true;
+  }
+  if (auto* l = dynamic_cast<const LeakyReLU*>(&m)) {
+    act = BnActivation::leaky_relu, slope = l->negative_slope;
+    return true;
+  }
+  return false;
+}
+
 Tensor Sequential::forward_impl(const Tensor& x) {
   Tensor y = x;
-  for (auto& [name, m] : named_children()) y = (*m)(y);
+  const auto kids = named_children();
+  for (size_t i = 0; i < kids.size(); ++i) {
+    Module& m = *kids[i].second;
+    auto* bn = dynamic_cast<BatchNorm*>(&m);
+    BnActivation act;
+    double slope;
+    if (bn && !bn->has_hooks() && i + 1 < kids.size() && fused_activation(*kids[i + 1].second, act, slope)) {
+      y = bn->forward_act(y, act, slope);
+      ++i;
+      continue;
+    }
+    y = m(y);
+  }
   return y;
 }
 

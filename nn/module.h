@@ -114,6 +114,9 @@ class Module : public std::enable_shared_from_this<Module> {
   HookHandle register_forward_hook(ForwardHook fn);
   // fn gets the gradient of the module's output; attached via ag::register_hook on the output.
   HookHandle register_backward_hook(BackwardHook fn);
+  // Whether any forward pre-, forward or backward hook is registered on this module (containers
+  // fuse a child with the next one only when neither has hooks, see Sequential).
+  bool has_hooks() const { return !pre_hooks_.empty() || !fwd_hooks_.empty() || !bwd_hooks_.empty(); }
 
   // ---- state
   // Parameters and persistent buffers, PyTorch names and order (per module: parameters, then

@@ -25,7 +25,9 @@ BatchNorm::BatchNorm(const char* type_name, int64_t nf, double eps_, std::option
   }
 }
 
-Tensor BatchNorm::forward_impl(const Tensor& x) {
+Tensor BatchNorm::forward_impl(const Tensor& x) { return forward_act(x, BnActivation::none); }
+
+Tensor BatchNorm::forward_act(const Tensor& x, BnActivation act, double slope) {
   check_input(x);
   KILN_CHECK(x.size(1) == num_features, type_name(), ": input has ", x.size(1), " channels, expected ",
              num_features, " (input shape ", x.shape(), ")");
@@ -40,7 +42,8 @@ Tensor BatchNorm::forward_impl(const Tensor& x) {
   }
   // The op updates the running statistics in place only when it normalises with batch statistics,
   // which with tracking happens only in training; without tracking they are undefined.
-  return ag::batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, m, eps);
+  if (act == BnActivation::none) return ag::batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, m, eps);
+  return ag::batch_norm_act(x, weight, bias, running_mean, running_var, use_batch_stats, act, slope, m, eps);
 }
 
 std::string BatchNorm::extra_repr() const {

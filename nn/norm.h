@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "kiln/kernels/bn_act_math.h"
 #include "kiln/nn/module.h"
 
 namespace kiln::nn {
@@ -20,6 +21,11 @@ class BatchNorm : public Module {
   std::optional<double> momentum;
   bool affine, track_running_stats;
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+
+  // This layer's forward followed by an activation (none, relu or leaky_relu with `slope`) in one
+  // op (ag::batch_norm_act): what Sequential runs for a batch norm directly followed by ReLU or
+  // LeakyReLU. Hooks of this module are not run (call it only for a module without hooks).
+  Tensor forward_act(const Tensor& x, BnActivation act, double slope = 0.01);
 
  protected:
   BatchNorm(const char* type_name, int64_t num_features, double eps, std::optional<double> momentum, bool affine,

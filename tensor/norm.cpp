@@ -43,6 +43,16 @@ DType data_dtype(const Tensor& dy, const Tensor& x) {
 }
 #endif
 
+// A statistic as the compute dtype stores it (save_mean / save_invstd): the forward's coefficients
+// are formed from these values so that the backward can recompute the same pre-activation values.
+double as_stored(double v, DType cd) { return cd == DType::f32 ? double(float(v)) : v; }
+
+void check_act(const char* op, BnActivation act, double slope) {
+  KILN_CHECK(act == BnActivation::none || act == BnActivation::relu || act == BnActivation::leaky_relu, op,
+             ": activation ", bn_activation_name(act), " is not supported (none, relu or leaky_relu)");
+  KILN_CHECK(std::isfinite(slope), op, ": slope must be finite, got ", slope);
+}
+
 // x as [N, C, S].
 void nchs(const Shape& s, int64_t& N, int64_t& C, int64_t& S) {
   N = s[0];
@@ -55,9 +65,10 @@ void nchs(const Shape& s, int64_t& N, int64_t& C, int64_t& S) {
 
 BatchNormResult batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                    const Tensor& running_mean, const Tensor& running_var, bool training,
-                                   double momentum, double eps) {
+                                   double momentum, double eps, BnActivation act, double slope) {
   const char* op = "batch_norm_forward";
   nn_detail::check_float(x, op, "x");
+  check_act(op, act, slope);
   KILN_CHECK(x.dim() >= 2, op, ": input must have at least 2 dims [N, C, ...], got shape ", x.shape());
   int64_t N, C, S;
   nchs(x.shape(), N, C, S);
@@ -100,12 +111,13 @@ BatchNormResult batch_norm_forward(const Tensor& x, const Tensor& weight, const 
       const std::vector<double> w = values_or(weight, C, 1.0), b = values_or(bias, C, 0.0);
       std::vector<double> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
       for (int64_t c = 0; c < C; ++c) {
-        invstd[size_t(c)] = 1.0 / std::sqrt(var[size_t(c)] + eps);
+        mean[size_t(c)] = as_stored(mean[size_t(c)], cd);
+        invstd[size_t(c)] = as_stored(1.0 / std::sqrt(var[size_t(c)] + eps), cd);
         scale[size_t(c)] = w[size_t(c)] * invstd[size_t(c)];
         shift[size_t(c)] = b[size_t(c)] - mean[size_t(c)] * scale[size_t(c)];
       }
       Tensor y = empty(x.shape(), cd);
-      cpu::batch_norm_apply(cd, xc.data_ptr(), y.data_ptr(), N, C, S, scale.data(), shift.data());
+      cpu::batch_norm_apply(cd, xc.data_ptr(), y.data_ptr(), N, C, S, scale.data(), shift.data(), act, slope);
       return {y.to(x.dtype()), vector_tensor(mean, cd), vector_tensor(invstd, cd)};
     }
     case DeviceType::CUDA: {
@@ -123,7 +135,7 @@ BatchNormResult batch_norm_forward(const Tensor& x, const Tensor& weight, const 
       Tensor save_mean = empty({C}, cd, dev), save_invstd = empty({C}, cd, dev);
       cuda::batch_norm_forward(x.dtype(), xc.data_ptr(), y.data_ptr(), ptr_or_null(wc), ptr_or_null(bc),
                                mut_ptr_or_null(rm), mut_ptr_or_null(rv), save_mean.data_ptr(), save_invstd.data_ptr(),
-                               N, C, S, training, momentum, eps, dev.index, cuda::prepare(dev.index));
+                               N, C, S, training, momentum, eps, act, slope, dev.index, cuda::prepare(dev.index));
       if (training && running_mean.defined()) {
         auto write_back = [](const Tensor& buf, const Tensor& upd) {
           if (upd.shares_storage(buf) && upd.data_ptr() == buf.data_ptr()) {
@@ -145,9 +157,11 @@ BatchNormResult batch_norm_forward(const Tensor& x, const Tensor& weight, const 
 }
 
 NormGrads batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
-                              const Tensor& save_invstd, bool training) {
+                              const Tensor& save_invstd, bool training, const Tensor& bias, BnActivation act,
+                              double slope) {
   const char* op = "batch_norm_backward";
   nn_detail::check_float(dy, op, "dy");
+  check_act(op, act, slope);
   nn_detail::check_float(x, op, "x");
   KILN_CHECK(x.dim() >= 2, op, ": input must have at least 2 dims [N, C, ...], got shape ", x.shape());
   KILN_CHECK(dy.shape() == x.shape(), op, ": dy has shape ", dy.shape(), " but x has shape ", x.shape());
@@ -155,6 +169,7 @@ NormGrads batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& w
   int64_t N, C, S;
   nchs(x.shape(), N, C, S);
   check_param(weight, C, op, "weight", x);
+  check_param(bias, C, op, "bias", x);
   check_defined(save_mean, op, "save_mean");
   check_defined(save_invstd, op, "save_invstd");
   check_param(save_mean, C, op, "save_mean", x);
@@ -167,8 +182,17 @@ NormGrads batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& w
       const std::vector<double> w = values_or(weight, C, 1.0);
       std::vector<double> sum_dy(static_cast<size_t>(C)), sum_dy_xmu(static_cast<size_t>(C)), a(static_cast<size_t>(C)), b(static_cast<size_t>(C)), d(static_cast<size_t>(C));
       std::vector<double> dw(static_cast<size_t>(C));
+      // The forward's coefficients, for the activation's derivative at z = x * scale + shift.
+      std::vector<double> fscale, fshift;
+      if (act != BnActivation::none) {
+        const std::vector<double> bv = values_or(bias, C, 0.0);
+        fscale.resize(size_t(C)), fshift.resize(size_t(C));
+        for (size_t c = 0; c < size_t(C); ++c) fscale[c] = w[c] * invstd[c], fshift[c] = bv[c] - mean[c] * fscale[c];
+      }
+      const double* gs = fscale.empty() ? nullptr : fscale.data();
+      const double* gh = fshift.empty() ? nullptr : fshift.data();
       cpu::batch_norm_backward_reduce(cd, gc.data_ptr(), xc.data_ptr(), N, C, S, mean.data(), sum_dy.data(),
-                                      sum_dy_xmu.data());
+                                      sum_dy_xmu.data(), act, slope, gs, gh);
       const double M = double(N) * double(S);
       for (size_t c = 0; c < size_t(C); ++c) {
         const double is = invstd[c];
@@ -186,7 +210,7 @@ NormGrads batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& w
       }
       Tensor dx = empty(x.shape(), cd);
       cpu::batch_norm_backward_apply(cd, gc.data_ptr(), xc.data_ptr(), dx.data_ptr(), N, C, S, a.data(), b.data(),
-                                     d.data());
+                                     d.data(), act, slope, gs, gh);
       return {dx.to(x.dtype()), vector_tensor(dw, x.dtype()), vector_tensor(sum_dy, x.dtype())};
     }
     case DeviceType::CUDA: {
@@ -195,10 +219,12 @@ NormGrads batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& w
       const DType cd = nn_detail::compute_dtype(x.dtype()), kd = data_dtype(dy, x);
       Tensor xc = x.to(kd).contiguous(), gc = dy.to(kd).contiguous();
       Tensor wc = weight.defined() ? nn_detail::contiguous_as(weight, cd) : Tensor();
+      Tensor bc = bias.defined() && act != BnActivation::none ? nn_detail::contiguous_as(bias, cd) : Tensor();
       Tensor mc = nn_detail::contiguous_as(save_mean, cd), ic = nn_detail::contiguous_as(save_invstd, cd);
       Tensor dx = empty(x.shape(), kd, dev), dw = empty({C}, cd, dev), db = empty({C}, cd, dev);
-      cuda::batch_norm_backward(kd, gc.data_ptr(), xc.data_ptr(), ptr_or_null(wc), mc.data_ptr(), ic.data_ptr(),
-                                dx.data_ptr(), dw.data_ptr(), db.data_ptr(), N, C, S, training, dev.index,
+      cuda::batch_norm_backward(kd, gc.data_ptr(), xc.data_ptr(), ptr_or_null(wc), ptr_or_null(bc), mc.data_ptr(),
+                                ic.data_ptr(), dx.data_ptr(), dw.data_ptr(), db.data_ptr(), N, C, S, training, act,
+                                slope, dev.index,
                                 cuda::prepare(dev.index));
       return {dx.to(x.dtype()), dw.to(x.dtype()), db.to(x.dtype())};
 #endif

@@ -5,6 +5,7 @@
 // Tensor (`Tensor{}`) when absent. Inputs are floating (f16/bf16 computed in f32). Saved
 // statistics (save_mean, save_invstd, mean, rstd) are in the compute dtype: f64 for f64 inputs,
 // f32 otherwise.
+#include "kiln/kernels/bn_act_math.h"
 #include "kiln/tensor/tensor.h"
 
 namespace kiln {
@@ -32,14 +33,22 @@ struct NormGrads {
 //   running_var (as PyTorch). Needs more than one value per channel.
 // eval: normalises with running_mean and running_var (both required); save_mean / save_invstd are
 //   the running mean and 1 / sqrt(running_var + eps), which is what batch_norm_backward needs.
+// act: an activation applied to the normalised values in the same pass (Note [Batch norm +
+//   activation]): none, relu or leaky_relu (negative slope `slope`); silu is refused. The
+//   coefficients are formed from save_mean / save_invstd as stored (rounded to the compute dtype),
+//   so that the backward recomputes exactly the forward's pre-activation values.
 BatchNormResult batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                    const Tensor& running_mean, const Tensor& running_var, bool training,
-                                   double momentum = 0.1, double eps = 1e-5);
+                                   double momentum = 0.1, double eps = 1e-5, BnActivation act = BnActivation::none,
+                                   double slope = 0.01);
 
 // Gradients of batch_norm_forward from dy (x's shape), x, weight (or absent) and the forward's
 // save_mean / save_invstd; `training` must match the forward (in eval the statistics are constants).
+// With an activation, bias (or absent) and act / slope must be the forward's: the pre-activation
+// values are recomputed from x, never stored.
 NormGrads batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
-                              const Tensor& save_invstd, bool training);
+                              const Tensor& save_invstd, bool training, const Tensor& bias = {},
+                              BnActivation act = BnActivation::none, double slope = 0.01);
 
 struct LayerNormResult {
   Tensor y;     // x's shape and dtype

@@ -53,7 +53,9 @@ void forward_impl(const T* x, T* y, const compute_t<T>* w, const compute_t<T>* b
       }
       if (save_mean) save_mean[c] = Cm(mean);
       if (save_invstd) save_invstd[c] = Cm(invstd);
-      coef[size_t(c)] = bn_act::forward_coef<Cm>(mean, invstd, w ? double(w[c]) : 1.0, b ? double(b[c]) : 0.0);
+      // From the stored (rounded) statistics, which the backward reads to recompute z.
+      coef[size_t(c)] = bn_act::forward_coef<Cm>(double(Cm(mean)), double(Cm(invstd)), w ? double(w[c]) : 1.0,
+                                                 b ? double(b[c]) : 0.0);
     }
   });
   const Cm slope = Cm(p.slope);

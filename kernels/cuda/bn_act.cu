@@ -119,7 +119,9 @@ __global__ void forward_finalize_kernel(const T* __restrict__ x, const compute_t
   }
   if (save_mean) save_mean[c] = Cm(mean);
   if (save_invstd) save_invstd[c] = Cm(invstd);
-  const bn_act::FwdCoef<Cm> k = bn_act::forward_coef<Cm>(mean, invstd, w ? double(w[c]) : 1.0, b ? double(b[c]) : 0.0);
+  // From the stored (rounded) statistics, which the backward reads to recompute z.
+  const bn_act::FwdCoef<Cm> k =
+      bn_act::forward_coef<Cm>(double(Cm(mean)), double(Cm(invstd)), w ? double(w[c]) : 1.0, b ? double(b[c]) : 0.0);
   coef[c].scale = k.scale;
   coef[c].shift = k.shift;
 }

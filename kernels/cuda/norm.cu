@@ -481,9 +481,11 @@ void group_norm_backward(DType dtype, const void* dy, const void* x, const void*
 
 void batch_norm_forward(DType dtype, const void* x, void* y, const void* w, const void* b, void* running_mean,
                         void* running_var, void* save_mean, void* save_invstd, int64_t N, int64_t C, int64_t S,
-                        bool training, double momentum, double eps, int device, Stream stream) {
+                        bool training, double momentum, double eps, BnActivation act, double slope, int device,
+                        Stream stream) {
   BnActParams p;
-  p.act = BnActivation::none;
+  p.act = act;
+  p.slope = slope;
   p.training = training;
   p.momentum = momentum;
   p.eps = eps;
@@ -494,16 +496,18 @@ void batch_norm_forward(DType dtype, const void* x, void* y, const void* w, cons
                  stream);
 }
 
-void batch_norm_backward(DType dtype, const void* dy, const void* x, const void* w, const void* save_mean,
-                         const void* save_invstd, void* dx, void* dw, void* db, int64_t N, int64_t C, int64_t S,
-                         bool training, int device, Stream stream) {
+void batch_norm_backward(DType dtype, const void* dy, const void* x, const void* w, const void* b,
+                         const void* save_mean, const void* save_invstd, void* dx, void* dw, void* db, int64_t N,
+                         int64_t C, int64_t S, bool training, BnActivation act, double slope, int device,
+                         Stream stream) {
   BnActParams p;
-  p.act = BnActivation::none;
+  p.act = act;
+  p.slope = slope;
   p.training = training;
   if (C == 0) return;
   const size_t bytes = bn_act_workspace_size(dtype, N, C, S);
   Scratch ws(bytes, device, stream);
-  bn_act_backward(dtype, dy, x, w, nullptr, save_mean, save_invstd, dx, dw, db, N, C, S, p, ws.get(), bytes, stream);
+  bn_act_backward(dtype, dy, x, w, b, save_mean, save_invstd, dx, dw, db, N, C, S, p, ws.get(), bytes, stream);
 }
 
 }  // namespace kiln::cuda

@@ -17,6 +17,7 @@
 // same inputs are bit-identical.
 #include <cstdint>
 
+#include "kiln/kernels/bn_act_math.h"
 #include "kiln/kernels/cuda/stream.h"
 #include "kiln/kernels/dtype.h"
 
@@ -44,13 +45,17 @@ void group_norm_backward(DType dtype, const void* dy, const void* x, const void*
 // Batch norm of x [N, C, S] (tensor/norm.h batch_norm_forward): training uses the batch mean and
 // biased variance and, when running_mean / running_var are given, updates them in place with
 // momentum and the unbiased variance; eval uses the running statistics. save_mean / save_invstd [C]
-// receive the statistics used.
+// receive the statistics used. act / slope: the activation applied in the same pass (Note [Batch
+// norm + activation]).
 void batch_norm_forward(DType dtype, const void* x, void* y, const void* w, const void* b, void* running_mean,
                         void* running_var, void* save_mean, void* save_invstd, int64_t N, int64_t C, int64_t S,
-                        bool training, double momentum, double eps, int device, Stream stream);
-// dx [N, C, S], dw = sum(dy (x - mean)) * invstd and db = sum(dy) [C].
-void batch_norm_backward(DType dtype, const void* dy, const void* x, const void* w, const void* save_mean,
-                         const void* save_invstd, void* dx, void* dw, void* db, int64_t N, int64_t C, int64_t S,
-                         bool training, int device, Stream stream);
+                        bool training, double momentum, double eps, BnActivation act, double slope, int device,
+                        Stream stream);
+// dx [N, C, S], dw = sum(dz (x - mean)) * invstd and db = sum(dz) [C], dz = dy act'(z) (b is read
+// to recompute z when act is not none; may be null).
+void batch_norm_backward(DType dtype, const void* dy, const void* x, const void* w, const void* b,
+                         const void* save_mean, const void* save_invstd, void* dx, void* dw, void* db, int64_t N,
+                         int64_t C, int64_t S, bool training, BnActivation act, double slope, int device,
+                         Stream stream);
 
 }  // namespace kiln::cuda

@@ -110,6 +110,30 @@ static GradRegistrar norm_rows({
             {Domain::any, Domain::any, Domain::any, Domain::any, Domain::positive},
             nullptr,
             {0, 1, 2}},
+    // Batch norm + activation in one op: relu and leaky_relu, training and eval (random values sit
+    // far from the kink compared with the finite-difference step).
+    GradRow{"batch_norm_act",
+            {{{4, 3}, {3}, {3}}, {{2, 3, 2, 2}, {3}, {3}}, {{3, 2, 5}, {2}, {2}}, {{2, 1, 3}, {1}, {1}}, {{5, 2}}},
+            [](const V& x) {
+              const int64_t C = x[0].size(1);
+              Tensor rm = kiln::zeros({C}, DType::f64), rv = kiln::ones({C}, DType::f64);
+              return ag::batch_norm_act(x[0], opt(x, 1), opt(x, 2), rm, rv, true, BnActivation::relu);
+            }},
+    GradRow{"batch_norm_act",
+            {{{4, 3}, {3}, {3}}, {{2, 3, 2, 2}, {3}, {3}}, {{3, 2, 5}}},
+            [](const V& x) {
+              const int64_t C = x[0].size(1);
+              Tensor rm = kiln::zeros({C}, DType::f64), rv = kiln::ones({C}, DType::f64);
+              return ag::batch_norm_act(x[0], opt(x, 1), opt(x, 2), rm, rv, true, BnActivation::leaky_relu, 0.3);
+            }},
+    GradRow{"batch_norm_act",
+            {{{4, 3}, {3}, {3}, {3}, {3}}, {{2, 3, 2, 2}, {3}, {3}, {3}, {3}}, {{0, 2}, {2}, {2}, {2}, {2}}},
+            [](const V& x) {
+              return ag::batch_norm_act(x[0], x[1], x[2], x[3], x[4], false, BnActivation::relu);
+            },
+            {Domain::any, Domain::any, Domain::any, Domain::any, Domain::positive},
+            nullptr,
+            {0, 1, 2}},
     GradRow{"layer_norm",
             {{{2, 3}, {3}, {3}}, {{2, 3, 4}, {3, 4}, {3, 4}}, {{4, 5}, {5}, {5}}, {{0, 3}, {3}, {3}}, {{1, 7}, {7}}},
             [](const V& x) { return ag::layer_norm(x[0], x[1].shape(), x[1], opt(x, 2), 1e-5); }},

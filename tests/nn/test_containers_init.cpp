@@ -6,9 +6,13 @@
 #include "kiln/autograd/backward.h"
 #include "kiln/autograd/elementwise.h"
 #include "kiln/autograd/reduce.h"
+#include "kiln/autograd/norm.h"
+#include "kiln/nn/activation.h"
 #include "kiln/nn/containers.h"
+#include "kiln/nn/norm.h"
 #include "kiln/nn/init.h"
 #include "support/fixtures.h"
+#include "support/op_table.h"
 
 namespace kiln::nn {
 namespace {
@@ -22,6 +26,70 @@ TEST(Containers, SequentialChainsAndNamesChildren) {
   s.push_back(times(0.5));
   EXPECT_EQ(s.named_children()[2].first, "2");
   EXPECT_TRUE(test::tensors_close(s(ones({2})), full({2}, 3.0)));
+}
+
+// Note [Batch norm + activation in Sequential]: BatchNorm2d then ReLU runs as one op with the bits
+// of the two layers (values, running statistics, gradients), in training and eval; the tree and its
+// state_dict names stay those of two layers; a hook on either layer turns the fusion off.
+TEST(Containers, SequentialRunsBatchNormThenReluAsOneOp) {
+  auto bn = std::make_shared<BatchNorm2d>(3);
+  auto bn_ref = std::make_shared<BatchNorm2d>(3);
+  {
+    ag::NoGradGuard ng;
+    const Tensor w = test::random_tensor({3}, DType::f32, test::Domain::any, 5);
+    const Tensor b = test::random_tensor({3}, DType::f32, test::Domain::any, 6);
+    Tensor(bn->weight).copy_(w), Tensor(bn->bias).copy_(b);
+    Tensor(bn_ref->weight).copy_(w), Tensor(bn_ref->bias).copy_(b);
+  }
+  Sequential s{bn, std::make_shared<ReLU>()};
+  std::vector<std::string> names;
+  for (auto& [name, t] : s.state_dict()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"0.weight", "0.bias", "0.running_mean", "0.running_var",
+                                             "0.num_batches_tracked"}));
+  const Tensor x0 = test::random_tensor({4, 3, 5, 6}, DType::f32, test::Domain::any, 7);
+  const Tensor dy = test::random_tensor({4, 3, 5, 6}, DType::f32, test::Domain::any, 8);
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training);
+    s.train(training), bn_ref->train(training);
+    Tensor x = ag::set_requires_grad(x0.clone()), xr = ag::set_requires_grad(x0.clone());
+    Tensor y = s(x);
+    ASSERT_TRUE(ag::grad_fn(y));
+    EXPECT_EQ(ag::grad_fn(y)->name, "batch_norm_act");
+    Tensor yr = ag::relu((*bn_ref)(xr));
+    EXPECT_TRUE(test::tensors_equal(y, yr));
+    EXPECT_TRUE(test::tensors_equal(bn->running_mean, bn_ref->running_mean));
+    EXPECT_TRUE(test::tensors_equal(bn->running_var, bn_ref->running_var));
+    EXPECT_TRUE(test::tensors_equal(bn->num_batches_tracked, bn_ref->num_batches_tracked));
+    ag::backward(ag::sum(ag::mul(y, dy)));
+    ag::backward(ag::sum(ag::mul(yr, dy)));
+    EXPECT_TRUE(test::tensors_equal(ag::grad(x), ag::grad(xr)));
+    EXPECT_TRUE(test::tensors_equal(ag::grad(bn->weight), ag::grad(bn_ref->weight)));
+    EXPECT_TRUE(test::tensors_equal(ag::grad(bn->bias), ag::grad(bn_ref->bias)));
+    s.zero_grad(), bn_ref->zero_grad();
+  }
+  // A forward hook on the ReLU sees the batch norm's output as its input: the layers run apart.
+  int calls = 0;
+  auto h = s[1]->register_forward_hook([&](Module&, const std::vector<Tensor>& in, Tensor& out) {
+    ++calls;
+    EXPECT_TRUE(test::tensors_equal(out, kiln::relu(in[0])));
+  });
+  s.train();
+  Tensor y = s(ag::set_requires_grad(x0.clone()));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(ag::grad_fn(y)->name, "relu");
+}
+
+// LeakyReLU fuses with its slope; anything else after a batch norm runs as its own layer.
+TEST(Containers, SequentialFusesLeakyReluWithItsSlope) {
+  auto bn = std::make_shared<BatchNorm1d>(4);
+  Sequential s{bn, std::make_shared<LeakyReLU>(0.25)};
+  const Tensor x = test::random_tensor({16, 4}, DType::f32, test::Domain::any, 9);
+  Tensor y = s(ag::set_requires_grad(x.clone()));
+  EXPECT_EQ(ag::grad_fn(y)->name, "batch_norm_act");
+  auto bn_ref = std::make_shared<BatchNorm1d>(4);
+  EXPECT_TRUE(test::tensors_close(y, ag::leaky_relu((*bn_ref)(x), 0.25), 1e-6, 1e-6));
+  Sequential t{std::make_shared<BatchNorm1d>(4), std::make_shared<Sigmoid>()};
+  EXPECT_EQ(ag::grad_fn(t(ag::set_requires_grad(x.clone())))->name, "sigmoid");
 }
 
 TEST(Containers, SequentialExMergeAddsOrConcatenatesTheBlockInput) {

@@ -1,9 +1,12 @@
 // batch_norm_forward / batch_norm_backward and layer_norm / layer_norm_backward: op-table rows
 // against f64 loop references, golden fixtures from torch (train + eval, running statistics,
 // autograd gradients), determinism and misuse.
+#include <algorithm>
 #include <cmath>
 
 #include "kiln/kernels/cpu/parallel.h"
+#include "kiln/tensor/elementwise.h"
+#include "kiln/tensor/norm.h"
 #include "support/op_table.h"
 
 namespace kiln::test {
@@ -71,6 +74,17 @@ Ref ref_bn_backward(const Ref& dy, const Ref& x, const Ref& w, const std::vector
   return what == 0 ? dx : what == 1 ? dw : db;
 }
 
+// act(z) and dy * act'(z) of a reference (relu, or leaky_relu with `slope`), as Note [Batch norm +
+// activation] defines them.
+Ref ref_act(Ref z, BnActivation act, double slope) {
+  for (double& v : z.v) v = v > 0 ? v : act == BnActivation::relu ? 0.0 : v * slope;
+  return z;
+}
+Ref ref_act_grad(Ref dy, const Ref& z, BnActivation act, double slope) {
+  for (size_t k = 0; k < dy.v.size(); ++k) dy.v[k] *= z.v[k] > 0 ? 1.0 : act == BnActivation::relu ? 0.0 : slope;
+  return dy;
+}
+
 std::vector<std::vector<Shape>> bn_cases(int extra) {
   const std::vector<Shape> xs = {{2, 3}, {3, 1}, {17, 5}, {4, 3, 5}, {2, 5, 7, 3}, {8, 4, 33, 5}, {1, 2, 1, 13}};
   std::vector<std::vector<Shape>> cases;
@@ -134,6 +148,59 @@ std::vector<OpRow> make_rows() {
       r.tol = Tol{1e-5, 1e-5};  // f32 sums of products over up to 660 values
       r.differentiable = true;
       rows.push_back(r);
+    }
+  }
+
+  // With an activation in the same op: relu and leaky_relu, training and eval. The backward rows
+  // take a bias: the activation's derivative depends on it through z.
+  struct ActCase {
+    const char* name;
+    BnActivation act;
+    double slope;
+  };
+  for (ActCase a : {ActCase{"relu", BnActivation::relu, 0.0}, ActCase{"leaky", BnActivation::leaky_relu, 0.2}}) {
+    for (bool training : {true, false}) {
+      OpRow f;
+      f.name = std::string("batch_norm_forward_") + (training ? "train_" : "eval_") + a.name;
+      f.cases = bn_cases(4);  // x, weight, bias, running_mean, running_var
+      f.domains = {Domain::any, Domain::any, Domain::any, Domain::any, Domain::positive};
+      f.run = [a, training](const std::vector<Tensor>& in) {
+        return batch_norm_forward(in[0], in[1], in[2], in[3].clone(), in[4].clone(), training, 0.1, kEps, a.act,
+                                  a.slope)
+            .y;
+      };
+      f.ref = [a, training](const std::vector<Ref>& in) {
+        std::vector<double> m = in[3].v, v = in[4].v;
+        if (training) ref_channel_stats(in[0], m, v);
+        return ref_act(ref_bn_apply(in[0], m, v, in[1], in[2]), a.act, a.slope);
+      };
+      f.dtypes = {DType::f32, DType::f64, DType::f16, DType::bf16};
+      f.tol = Tol{2e-2, 2e-5};
+      f.differentiable = true;
+      rows.push_back(f);
+      for (int what = 0; what < 3; ++what) {
+        OpRow r;
+        r.name = std::string("batch_norm_backward_") + (training ? "train_" : "eval_") + a.name + "_" + names[what];
+        r.cases = bn_cases(4);  // x, weight, bias, running_mean, running_var; dy = x's shape added below
+        for (auto& c : r.cases) c.push_back(c[0]);
+        r.domains = {Domain::any, Domain::any, Domain::any, Domain::any, Domain::positive, Domain::any};
+        r.run = [a, training, what](const std::vector<Tensor>& in) {
+          auto f = batch_norm_forward(in[0], in[1], in[2], in[3].clone(), in[4].clone(), training, 0.1, kEps, a.act,
+                                      a.slope);
+          auto g = batch_norm_backward(in[5], in[0], in[1], f.save_mean, f.save_invstd, training, in[2], a.act,
+                                       a.slope);
+          return what == 0 ? g.dx : what == 1 ? g.dweight : g.dbias;
+        };
+        r.ref = [a, training, what](const std::vector<Ref>& in) {
+          std::vector<double> m = in[3].v, v = in[4].v;
+          if (training) ref_channel_stats(in[0], m, v);
+          const Ref dz = ref_act_grad(in[5], ref_bn_apply(in[0], m, v, in[1], in[2]), a.act, a.slope);
+          return ref_bn_backward(dz, in[0], in[1], m, v, training, what);
+        };
+        r.tol = Tol{1e-5, 1e-5};
+        r.differentiable = true;
+        rows.push_back(r);
+      }
     }
   }
 
@@ -331,6 +398,42 @@ TEST(BatchNorm, StatisticsStableForLargeMean) {
   for (int c = 0; c < 2; ++c) EXPECT_NEAR(is[size_t(c)], 1.0 / std::sqrt(var[size_t(c)]), 1e-3 / std::sqrt(var[size_t(c)]));
 }
 
+// Batch norm + relu in one op gives the bits of batch norm, then relu (forward) and of relu_backward,
+// then the batch norm backward (the kernels' Note [Batch norm + activation on the CPU]), training
+// and eval, over rows long enough for the blocks of 64 and short ones with tails, and [N, C].
+TEST(BatchNorm, ReluInOneOpSameBitsAsSeparateOps) {
+  for (const Shape& shape : {Shape{6, 5, 203}, Shape{64, 3, 7, 7}, Shape{33, 7}, Shape{4, 2, 16}}) {
+    SCOPED_TRACE(::testing::Message() << shape);
+    const int64_t C = shape[1];
+    const Tensor x = random_tensor(shape, DType::f32, Domain::any, 21);
+    const Tensor dy = random_tensor(shape, DType::f32, Domain::any, 22);
+    const Tensor w = random_tensor({C}, DType::f32, Domain::any, 23), b = random_tensor({C}, DType::f32, Domain::any, 24);
+    const Tensor rm = random_tensor({C}, DType::f32, Domain::any, 25);
+    const Tensor rv = random_tensor({C}, DType::f32, Domain::positive, 26);
+    for (bool training : {true, false}) {
+      Tensor rm1 = rm.clone(), rv1 = rv.clone(), rm2 = rm.clone(), rv2 = rv.clone();
+      const BatchNormResult sep = batch_norm_forward(x, w, b, rm1, rv1, training);
+      const Tensor y_sep = relu(sep.y);
+      const NormGrads g_sep =
+          batch_norm_backward(relu_backward(dy, y_sep), x, w, sep.save_mean, sep.save_invstd, training);
+      const BatchNormResult one = batch_norm_forward(x, w, b, rm2, rv2, training, 0.1, 1e-5, BnActivation::relu);
+      const NormGrads g_one =
+          batch_norm_backward(dy, x, w, one.save_mean, one.save_invstd, training, b, BnActivation::relu);
+      EXPECT_TRUE(tensors_equal(one.y, y_sep)) << training;
+      EXPECT_TRUE(tensors_equal(rm2, rm1)) << training;
+      EXPECT_TRUE(tensors_equal(rv2, rv1)) << training;
+      EXPECT_TRUE(tensors_equal(g_one.dx, g_sep.dx)) << training;
+      EXPECT_TRUE(tensors_equal(g_one.dweight, g_sep.dweight)) << training;
+      EXPECT_TRUE(tensors_equal(g_one.dbias, g_sep.dbias)) << training;
+      // Some values on each side of the kink, so the gate was exercised.
+      const std::vector<float> yv = one.y.to_vector<float>();
+      const double zeros_frac = double(std::count(yv.begin(), yv.end(), 0.0f)) / double(yv.size());
+      EXPECT_GT(zeros_frac, 0.1);
+      EXPECT_LT(zeros_frac, 0.9);
+    }
+  }
+}
+
 TEST(Norm, DeterministicAcrossThreadCounts) {
   Tensor x = random_tensor({37, 5, 301}, DType::f32, Domain::any, 11);
   Tensor dy = random_tensor({37, 5, 301}, DType::f32, Domain::any, 12);
@@ -341,9 +444,11 @@ TEST(Norm, DeterministicAcrossThreadCounts) {
     cpu::set_num_threads(t);
     auto b = batch_norm_forward(x, Tensor(), Tensor(), Tensor(), Tensor(), true);
     auto bg = batch_norm_backward(dy, x, Tensor(), b.save_mean, b.save_invstd, true);
+    auto br = batch_norm_forward(x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5, BnActivation::relu);
+    auto brg = batch_norm_backward(dy, x, Tensor(), br.save_mean, br.save_invstd, true, Tensor(), BnActivation::relu);
     auto l = layer_norm(x, {301}, w);
     auto lg = layer_norm_backward(dy, x, l.mean, l.rstd, w);
-    runs.push_back({b.y, b.save_invstd, bg.dx, bg.dweight, l.y, lg.dx, lg.dweight, lg.dbias});
+    runs.push_back({b.y, b.save_invstd, bg.dx, bg.dweight, br.y, brg.dx, brg.dweight, l.y, lg.dx, lg.dweight, lg.dbias});
   }
   cpu::set_num_threads(saved);
   for (size_t i = 0; i < runs[0].size(); ++i) EXPECT_TRUE(tensors_equal(runs[0][i], runs[1][i])) << i;
@@ -392,6 +497,14 @@ TEST(Norm, Misuse) {
                     "floating");
   EXPECT_KILN_ERROR(batch_norm_backward(zeros({4, 3, 6}), x, Tensor(), zeros({3}), ones({3}), true), "dy has shape");
   EXPECT_KILN_ERROR(batch_norm_backward(zeros({4, 3, 5}), x, Tensor(), Tensor(), ones({3}), true), "save_mean");
+  EXPECT_KILN_ERROR(batch_norm_forward(x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5,
+                                       BnActivation::silu),
+                    "activation silu is not supported");
+  EXPECT_KILN_ERROR(batch_norm_forward(x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5,
+                                       BnActivation::leaky_relu, NAN),
+                    "slope must be finite");
+  EXPECT_KILN_ERROR(batch_norm_backward(x, x, Tensor(), zeros({3}), ones({3}), true, zeros({2}), BnActivation::relu),
+                    "bias has shape [2], expected [3]");
   EXPECT_KILN_ERROR(layer_norm(x, {4}), "does not end with normalized_shape [4]");
   EXPECT_KILN_ERROR(layer_norm(x, Shape{}), "normalized_shape must not be empty");
   EXPECT_KILN_ERROR(layer_norm(x, {5}, zeros({4})), "weight has shape [4], expected normalized_shape [5]");
