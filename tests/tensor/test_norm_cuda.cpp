@@ -183,6 +183,39 @@ TEST(NormCuda, BatchNormTrainEvalForwardBackward) {
       }
 }
 
+// Batch norm + relu / leaky_relu in one op (kernels/cuda/bn_act.cu through batch_norm_forward's act)
+// against the CPU's vector kernels, training and eval.
+TEST(NormCuda, BatchNormWithActivation) {
+  KILN_REQUIRE_GPU();
+  GuardScope guards;
+  const std::vector<Shape> shapes = {{6, 3}, {2, 5, 9, 7}, {3, 4, 37}};
+  for (DType d : kDtypes)
+    for (const Shape& s : shapes)
+      for (BnActivation act : {BnActivation::relu, BnActivation::leaky_relu}) {
+        const int64_t C = s[1];
+        const std::string what = label("batch_norm_act", d, s, bn_activation_name(act));
+        const Tensor x = random_tensor(s, d, Domain::any, 31);
+        const Tensor dy = random_tensor(s, d, Domain::any, 32);
+        const Tensor w = param(C, d, 33, true), b = param(C, d, 34);
+        Tensor rm = param(C, d, 35), rv = param(C, d, 36, true);
+        Tensor rm_g = on_gpu(rm).clone(), rv_g = on_gpu(rv).clone();
+        for (bool training : {true, false}) {
+          const std::string mode = what + (training ? " train" : " eval");
+          const BatchNormResult ref = batch_norm_forward(x, w, b, rm, rv, training, 0.1, 1e-5, act, 0.2);
+          const BatchNormResult got =
+              batch_norm_forward(on_gpu(x), on_gpu(w), on_gpu(b), rm_g, rv_g, training, 0.1, 1e-5, act, 0.2);
+          expect_reduced_close(ref.y, got.y, mode + " y");
+          expect_reduced_close(rm, rm_g, mode + " running_mean");
+          EXPECT_TRUE(guards_intact()) << mode + " forward";
+          check_grads(batch_norm_backward(dy, x, w, ref.save_mean, ref.save_invstd, training, b, act, 0.2),
+                      batch_norm_backward(on_gpu(dy), on_gpu(x), on_gpu(w), got.save_mean, got.save_invstd, training,
+                                          on_gpu(b), act, 0.2),
+                      mode);
+          EXPECT_TRUE(guards_intact()) << mode + " backward";
+        }
+      }
+}
+
 TEST(NormCuda, BatchNormRunningStatsAfterSteps) {
   KILN_REQUIRE_GPU();
   GuardScope guards;
