@@ -82,9 +82,18 @@ void with_act(kiln::BnActivation act, F&& f) {
 // b == a, kb == k this gives the shifted sums of squares. Four vectors of lanes per sum, so the
 // adds are not bound by their latency; the tail goes to the first lanes one value each
 // (vectorisable too).
+#if defined(__AVX512F__)
+template <Act A>
+void lanes_shifted_f32(const float* KILN_RESTRICT a, float k, const float* KILN_RESTRICT b, float kb, int64_t n,
+                       float gsf, float ghf, float slopef, float& s1, float& s2);
+#endif
+
 template <Act A, class C>
 void lanes_shifted(const C* KILN_RESTRICT a, C k, const C* KILN_RESTRICT b, C kb, int64_t n, C gs, C gh, C slope,
                    C& s1, C& s2) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<C, float>) return lanes_shifted_f32<A>(a, k, b, kb, n, gs, gh, slope, s1, s2);
+#endif
   constexpr int L = 4 * kLanes<C>;
   C l1[L] = {}, l2[L] = {};
   auto step = [&](int64_t i, int j) {
@@ -160,21 +169,6 @@ void lanes_shifted_f32(const float* KILN_RESTRICT a, float k, const float* KILN_
   s1 = _mm512_reduce_add_ps(_mm512_add_ps(x1[0], x1[1]));
   s2 = _mm512_reduce_add_ps(_mm512_add_ps(x2[0], x2[1]));
 }
-template <>
-void lanes_shifted<Act::none, float>(const float* KILN_RESTRICT a, float k, const float* KILN_RESTRICT b, float kb,
-                                     int64_t n, float gs, float gh, float slope, float& s1, float& s2) {
-  lanes_shifted_f32<Act::none>(a, k, b, kb, n, gs, gh, slope, s1, s2);
-}
-template <>
-void lanes_shifted<Act::relu, float>(const float* KILN_RESTRICT a, float k, const float* KILN_RESTRICT b, float kb,
-                                     int64_t n, float gs, float gh, float slope, float& s1, float& s2) {
-  lanes_shifted_f32<Act::relu>(a, k, b, kb, n, gs, gh, slope, s1, s2);
-}
-template <>
-void lanes_shifted<Act::leaky, float>(const float* KILN_RESTRICT a, float k, const float* KILN_RESTRICT b, float kb,
-                                      int64_t n, float gs, float gh, float slope, float& s1, float& s2) {
-  lanes_shifted_f32<Act::leaky>(a, k, b, kb, n, gs, gh, slope, s1, s2);
-}
 KILN_INTRINSIC_WARNINGS_ON
 #endif
 
@@ -222,9 +216,9 @@ void channel_sums(const C* a, const C* b, int64_t N, int64_t Cn, int64_t S, cons
     for (int64_t c = 0; c < Cn; ++c) s1[c] += r1[size_t(n * Cn + c)], s2[c] += r2[size_t(n * Cn + c)];
 }
 
-// out = p[c] * u + q[c] * v + r[c] over [N, C, S] (v may be null), with the activation of Note
-// [Batch norm + activation on the CPU]: Out: out = act(p u + r) (the forward; no v); otherwise u is
-// first gated by z = v * scale + shift (the backward's dz; v = x).
+// Over [N, C, S], with the activation of Note [Batch norm + activation on the CPU]:
+//   Out (the forward):   out = act(p[c] * u + r[c])                     (v unused, may be null)
+//   otherwise (backward): out = p[c] * dz + q[c] * v + r[c], dz = u gated by z = v * scale + shift.
 template <Act A, bool Out, class C>
 void channel_affine(const C* u, const C* v, C* out, int64_t N, int64_t Cn, int64_t S, const double* p,
                     const double* q, const double* r, const Gate<C>& g) {
@@ -232,23 +226,18 @@ void channel_affine(const C* u, const C* v, C* out, int64_t N, int64_t Cn, int64
   std::vector<C> pc(static_cast<size_t>(Cn)), qc(static_cast<size_t>(Cn)), rc(static_cast<size_t>(Cn));
   for (int64_t c = 0; c < Cn; ++c) pc[size_t(c)] = C(p[c]), qc[size_t(c)] = q ? C(q[c]) : C(0), rc[size_t(c)] = C(r[c]);
   const C slope = g.slope;
-  // One element: the forward (Out) or the backward with its gate.
-  auto one = [slope](C uu, const C* vp, int64_t i, C pp, C qq, C rr, C gs, C gh) {
-    if constexpr (Out) {
-      return act_out<A>(pp * uu + rr, slope);
-    } else {
-      if (!vp) return pp * uu + rr;
-      const C vv = vp[i];
-      return pp * gate<A>(uu, vv * gs + gh, slope) + qq * vv + rr;
-    }
+  auto one = [slope](C uu, C vv, C pp, C qq, C rr, C gs, C gh) {
+    if constexpr (Out) return act_out<A>(pp * uu + rr, slope);
+    else return pp * gate<A>(uu, vv * gs + gh, slope) + qq * vv + rr;
   };
   if (S == 1) {
     kiln::cpu::parallel_for(0, N, std::max<int64_t>(1, kGrain / Cn), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
         const C* ur = u + n * Cn;
-        const C* vr = v ? v + n * Cn : nullptr;
+        const C* vr = Out ? nullptr : v + n * Cn;
         C* o = out + n * Cn;
-        for (int64_t c = 0; c < Cn; ++c) o[c] = one(ur[c], vr, c, pc[size_t(c)], qc[size_t(c)], rc[size_t(c)], g.s(c), g.h(c));
+        for (int64_t c = 0; c < Cn; ++c)
+          o[c] = one(ur[c], Out ? C(0) : vr[c], pc[size_t(c)], qc[size_t(c)], rc[size_t(c)], g.s(c), g.h(c));
       }
     });
     return;
@@ -258,13 +247,9 @@ void channel_affine(const C* u, const C* v, C* out, int64_t N, int64_t Cn, int64
       const int64_t c = row % Cn;
       const C pp = pc[size_t(c)], qq = qc[size_t(c)], rr = rc[size_t(c)], gs = g.s(c), gh = g.h(c);
       const C* ur = u + row * S;
+      const C* vr = Out ? nullptr : v + row * S;
       C* o = out + row * S;
-      if (v) {
-        const C* vr = v + row * S;
-        for (int64_t i = 0; i < S; ++i) o[i] = one(ur[i], vr, i, pp, qq, rr, gs, gh);
-      } else {
-        for (int64_t i = 0; i < S; ++i) o[i] = one(ur[i], nullptr, i, pp, qq, rr, gs, gh);
-      }
+      for (int64_t i = 0; i < S; ++i) o[i] = one(ur[i], Out ? C(0) : vr[i], pp, qq, rr, gs, gh);
     }
   });
 }
